@@ -1,0 +1,65 @@
+# taxilab — `make` alone lists the targets. Every target is one line that calls the lab's CLI.
+# Set-up is automatic: the first target you run creates .venv, installs the pinned dependencies and
+# fetches the Spark S3A jars from Maven Central (cached under .lab/jars).
+
+MONTH  ?= 2024-02
+SOURCE ?= synthetic
+ROWS   ?= 3007526
+SEED   ?= 42
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+LAB    := $(VENV)/bin/taxilab
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup up down status pipeline report test test-unit test-integration bench lint clean
+
+help: ## list the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@echo "first run: creating $(VENV) and installing pinned dependencies (pyspark, moto, embedded PostgreSQL, ...)."
+	@echo "this downloads ~600 MB and takes a few minutes; later runs skip it."
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "taxilab needs Python 3.11 (AWS Glue 5.0), found " + sys.version.split()[0]'
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --upgrade pip
+	@$(VENV)/bin/pip install --quiet -e ".[dev]"
+	@echo "fetching the Spark S3A connector jars (hadoop-aws + AWS SDK bundle, ~280 MB, once) ..."
+	@$(LAB) jars >/dev/null
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv, install pinned dependencies, fetch the S3A jars
+
+up: $(STAMP) ## start the embedded services (moto server + PostgreSQL) in the background
+	@$(LAB) up
+
+down: $(STAMP) ## stop the embedded services
+	@$(LAB) down
+
+status: $(STAMP) ## show the embedded services and their endpoints
+	@$(LAB) status
+
+pipeline: $(STAMP) ## run the pipeline: MONTH=YYYY-MM SOURCE=synthetic|tlc|<file.parquet> ROWS=N
+	@$(LAB) pipeline --month $(MONTH) --source $(SOURCE) --rows $(ROWS) --seed $(SEED)
+
+report: $(STAMP) ## print the latest run report (.lab/runs/latest.json)
+	@$(LAB) report
+
+test: $(STAMP) ## run unit then integration tests (starts its own embedded services)
+	@$(VENV)/bin/python -m tests.run_all
+
+test-unit: $(STAMP) ## unit tests only (no services)
+	@$(VENV)/bin/python -m pytest tests/unit -q
+
+test-integration: $(STAMP) ## integration tests only (embedded services, Spark, real data sample)
+	@$(VENV)/bin/python -m pytest tests/integration -q
+
+bench: $(STAMP) ## end-to-end benchmark on the default month + DuckDB reference (prints figures)
+	@$(LAB) bench --month $(MONTH) --rows $(ROWS) --seed $(SEED)
+
+lint: $(STAMP) ## ruff
+	@$(VENV)/bin/ruff check .
+
+clean: ## stop services and delete .lab state (keeps the jar cache and .venv)
+	-@test -x $(LAB) && $(LAB) down
+	@find .lab -mindepth 1 -maxdepth 1 ! -name jars -exec rm -rf {} +

@@ -1,0 +1,308 @@
+"""The embedded services of the local profile: a moto server (S3, Glue, CloudWatch, SNS, SQS) and a
+real PostgreSQL (standing in for Redshift), both on free loopback ports, no root, no Docker.
+
+State lives in <state_dir>/services.json so `up`, `pipeline`, notebooks and `down` agree on what runs.
+PostgreSQL keeps its data on disk under <state_dir>/pg. The moto server keeps everything in memory:
+when it restarts the lake and catalog are empty and the lab rebuilds them from its input cache.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from taxilab.settings import Settings, environ_for_children, load_settings
+
+log = logging.getLogger(__name__)
+
+PG_SYSTEM_USER = "taxilab-pg"  # postgres refuses to run as root; as root the lab runs it as this user
+PG_DATABASE = "taxilab"
+
+
+class ServiceError(RuntimeError):
+    pass
+
+
+@dataclass
+class ServiceState:
+    endpoints: dict[str, str]
+    warehouse_dsn: str
+    moto_pid: int
+    moto_port: int
+    pg_port: int
+    pg_data: str
+    started_at: float
+    lake_fresh: bool = False  # True when the emulator was (re)started empty by this call
+
+    def to_json(self) -> dict:
+        return {
+            "endpoints": self.endpoints,
+            "warehouse_dsn": self.warehouse_dsn,
+            "moto": {"pid": self.moto_pid, "port": self.moto_port},
+            "postgres": {"port": self.pg_port, "pgdata": self.pg_data},
+            "started_at": self.started_at,
+        }
+
+
+def free_port(preferred: int | None = None) -> int:
+    if preferred and _port_free(preferred):
+        return preferred
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _port_answers(port: int, timeout: float = 0.3) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _wait_for(predicate, seconds: float, what: str, log_file: Path | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    tail = ""
+    if log_file and log_file.exists():
+        tail = "\n--- last lines of " + str(log_file) + " ---\n" + "\n".join(log_file.read_text().splitlines()[-20:])
+    raise ServiceError(f"{what} did not come up within {seconds:.0f} s{tail}")
+
+
+# ---- moto ----------------------------------------------------------------------------------------
+
+def _moto_alive(pid: int, port: int) -> bool:
+    return psutil.pid_exists(pid) and _port_answers(port)
+
+
+def _start_moto(settings: Settings, port: int) -> int:
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.logs_dir / "moto.log"
+    env = environ_for_children(settings)
+    with open(log_file, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # outlives `make up`; stopped by `make down`
+        )
+    _wait_for(lambda: _port_answers(port) or proc.poll() is not None, 30, "moto server", log_file)
+    if proc.poll() is not None:
+        raise ServiceError(f"moto server exited at start (code {proc.returncode}); see {log_file}")
+    return proc.pid
+
+
+# ---- PostgreSQL ---------------------------------------------------------------------------------
+
+def _pg_bin() -> Path:
+    import pgserver._commands as pgc
+
+    return Path(pgc.POSTGRES_BIN_PATH)
+
+
+def _run_as() -> dict:
+    """subprocess kwargs that run PostgreSQL binaries as a non-root user when we are root."""
+    if os.geteuid() != 0:
+        return {}
+    from pgserver.utils import ensure_user_exists
+
+    ensure_user_exists(PG_SYSTEM_USER)
+    return {"user": PG_SYSTEM_USER, "group": PG_SYSTEM_USER}
+
+
+def _make_traversable(path: Path) -> None:
+    """As root, the postgres user must be able to reach the data dir and the binaries."""
+    from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions
+
+    ensure_prefix_permissions(path)
+    ensure_prefix_permissions(_pg_bin())
+    ensure_folder_permissions(_pg_bin(), 0o055)
+    ensure_folder_permissions(_pg_bin().parent / "lib", 0o044)
+
+
+def _pg_ready(port: int) -> bool:
+    r = subprocess.run(
+        [str(_pg_bin() / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
+    )
+    return r.returncode == 0
+
+
+def _pg_running_port(pgdata: Path) -> int | None:
+    pidfile = pgdata / "postmaster.pid"
+    if not pidfile.exists():
+        return None
+    lines = pidfile.read_text().splitlines()
+    try:
+        pid, port = int(lines[0]), int(lines[3])
+    except (IndexError, ValueError):
+        return None
+    if psutil.pid_exists(pid) and _pg_ready(port):
+        return port
+    return None
+
+
+def _start_postgres(settings: Settings, preferred_port: int | None) -> tuple[int, Path]:
+    pgdata = settings.state_dir / "pg" / "data"
+    running = _pg_running_port(pgdata)
+    if running:
+        return running, pgdata
+    run_as = _run_as()
+    if not (pgdata / "PG_VERSION").exists():
+        if pgdata.exists():
+            shutil.rmtree(pgdata)
+        pgdata.mkdir(parents=True)
+        if run_as:
+            _make_traversable(pgdata)
+            shutil.chown(pgdata, PG_SYSTEM_USER, PG_SYSTEM_USER)
+        subprocess.run(
+            [str(_pg_bin() / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres",
+             "--encoding=UTF8", "--locale=C"],
+            check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=120, **run_as,
+        )
+    elif run_as:
+        _make_traversable(pgdata)
+    port = free_port(preferred_port)
+    log_file = settings.logs_dir / "postgres.log"
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    if run_as:
+        log_file.touch()
+        shutil.chown(log_file, PG_SYSTEM_USER, PG_SYSTEM_USER)
+    # Loopback TCP only, no unix socket (its path length limit breaks in deep checkouts).
+    opts = (
+        f"-h 127.0.0.1 -p {port} -k '' -c shared_buffers=512MB -c max_wal_size=4GB "
+        "-c work_mem=64MB -c maintenance_work_mem=512MB -c synchronous_commit=off -c jit=off"
+    )
+    r = subprocess.run(
+        [str(_pg_bin() / "pg_ctl"), "-D", str(pgdata), "-l", str(log_file), "-o", opts, "-w", "-t", "60", "start"],
+        capture_output=True, stdin=subprocess.DEVNULL, timeout=90, text=True, **run_as,
+    )
+    if r.returncode != 0:
+        tail = "\n".join(log_file.read_text().splitlines()[-20:]) if log_file.exists() else ""
+        raise ServiceError(f"PostgreSQL did not start (pg_ctl: {r.stderr.strip()}):\n{tail}")
+    _wait_for(lambda: _pg_ready(port), 30, "PostgreSQL", log_file)
+    _ensure_database(port)
+    return port, pgdata
+
+
+def _ensure_database(port: int) -> None:
+    import psycopg
+
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (PG_DATABASE,)).fetchone()
+        if not exists:
+            conn.execute(f'create database "{PG_DATABASE}"')
+
+
+def _stop_postgres(pgdata: Path) -> None:
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    subprocess.run(
+        [str(_pg_bin() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "-t", "60", "stop"],
+        capture_output=True, stdin=subprocess.DEVNULL, timeout=90, **_run_as(),
+    )
+
+
+# ---- the pair ------------------------------------------------------------------------------------
+
+def read_state(settings: Settings) -> dict | None:
+    try:
+        return json.loads(settings.services_file.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_running(settings: Settings | None = None) -> ServiceState:
+    """Start whatever of the two services is not running; reuse what is. Returns the live state."""
+    settings = settings or load_settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    prev = read_state(settings) or {}
+    moto_prev = prev.get("moto", {})
+    lake_fresh = False
+    if moto_prev and _moto_alive(moto_prev.get("pid", -1), moto_prev.get("port", -1)):
+        moto_pid, moto_port = moto_prev["pid"], moto_prev["port"]
+    else:
+        moto_port = free_port(moto_prev.get("port"))
+        moto_pid = _start_moto(settings, moto_port)
+        lake_fresh = True
+    pg_port, pgdata = _start_postgres(settings, prev.get("postgres", {}).get("port"))
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    state = ServiceState(
+        endpoints={s: endpoint for s in ("s3", "glue", "cloudwatch", "sns", "sqs")},
+        warehouse_dsn=f"postgresql://postgres@127.0.0.1:{pg_port}/{PG_DATABASE}",
+        moto_pid=moto_pid,
+        moto_port=moto_port,
+        pg_port=pg_port,
+        pg_data=str(pgdata),
+        started_at=prev.get("started_at", time.time()) if not lake_fresh else time.time(),
+        lake_fresh=lake_fresh,
+    )
+    tmp = settings.services_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state.to_json(), indent=2))
+    tmp.replace(settings.services_file)
+    return state
+
+
+def stop(settings: Settings | None = None) -> list[str]:
+    """Stop both services. Returns what was stopped."""
+    settings = settings or load_settings()
+    state = read_state(settings) or {}
+    stopped = []
+    pid = state.get("moto", {}).get("pid")
+    if pid and psutil.pid_exists(pid):
+        try:
+            proc = psutil.Process(pid)
+            if "moto" in " ".join(proc.cmdline()):
+                os.killpg(os.getpgid(pid), signal.SIGTERM)
+                proc.wait(10)
+                stopped.append("moto")
+        except (psutil.Error, ProcessLookupError, psutil.TimeoutExpired):
+            pass
+    pgdata = settings.state_dir / "pg" / "data"
+    if _pg_running_port(pgdata):
+        _stop_postgres(pgdata)
+        stopped.append("postgres")
+    if settings.services_file.exists():
+        settings.services_file.unlink()
+    return stopped
+
+
+def status(settings: Settings | None = None) -> dict:
+    settings = settings or load_settings()
+    state = read_state(settings)
+    if not state:
+        return {"running": False}
+    moto = state.get("moto", {})
+    pgdata = Path(state.get("postgres", {}).get("pgdata", settings.state_dir / "pg" / "data"))
+    return {
+        "running": True,
+        "moto": {**moto, "alive": _moto_alive(moto.get("pid", -1), moto.get("port", -1))},
+        "postgres": {**state.get("postgres", {}), "alive": _pg_running_port(pgdata) is not None},
+        "endpoints": state.get("endpoints"),
+        "warehouse_dsn": state.get("warehouse_dsn"),
+    }

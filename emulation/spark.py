@@ -1,0 +1,230 @@
+"""Local Spark for the lab: the S3A connector jars and one SparkSession configured from settings.
+
+This is the only place Spark/S3A flags are set. On AWS Glue none of it runs: Glue builds the session
+and its S3 access itself (see spark_jobs/runtime.py).
+
+The jars come from Maven Central at the versions matching pyspark's bundled Hadoop (pyspark 3.5 ships
+hadoop-client 3.3.4 -> hadoop-aws 3.3.4 -> aws-java-sdk-bundle 1.12.262), are verified against
+Maven's SHA-1 and cached under <state_dir>/jars; nothing binary is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from taxilab.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+
+class JarError(RuntimeError):
+    pass
+
+
+def bundled_hadoop_version() -> str:
+    """Hadoop version pyspark was built with, read off its jars (hadoop-client-api-X.jar)."""
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    for jar in jars.glob("hadoop-client-api-*.jar"):
+        return jar.stem.removeprefix("hadoop-client-api-")
+    raise JarError(f"no hadoop-client-api jar in {jars}: is pyspark installed correctly?")
+
+
+def _jar_specs(settings: Settings) -> list[tuple[str, str, str]]:
+    import pyspark
+
+    s = settings.spark
+    return [
+        ("org.apache.hadoop", "hadoop-aws", s.hadoop_aws_version),
+        ("com.amazonaws", "aws-java-sdk-bundle", s.aws_sdk_bundle_version),
+        # PathOutputCommitProtocol: lets Spark use the S3A committers (see spark_conf).
+        ("org.apache.spark", "spark-hadoop-cloud_2.12", pyspark.__version__),
+    ]
+
+
+def jars_dir(settings: Settings) -> Path:
+    # Shared by every state dir of this checkout (tests use their own state dirs): 280 MB once.
+    return PROJECT_ROOT / ".lab" / "jars"
+
+
+def ensure_jars(settings: Settings, progress: bool = True) -> list[Path]:
+    """Download (once) and verify the S3A connector jars. Returns their paths."""
+    from taxilab.ingest.download import download
+
+    hadoop = bundled_hadoop_version()
+    if hadoop != settings.spark.hadoop_aws_version:
+        raise JarError(
+            f"pyspark bundles Hadoop {hadoop} but settings ask for hadoop-aws {settings.spark.hadoop_aws_version}: "
+            "they must match (mismatched S3A jars fail at runtime)"
+        )
+    out = jars_dir(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for group, artifact, version in _jar_specs(settings):
+        name = f"{artifact}-{version}.jar"
+        dest = out / name
+        ok_marker = out / (name + ".verified")
+        if not (dest.exists() and ok_marker.exists()):
+            base = f"{settings.spark.maven_repo}/{group.replace('.', '/')}/{artifact}/{version}/{name}"
+            log.info("downloading %s from Maven Central", name)
+            bar = _progress_bar(name) if progress else None
+            try:
+                download(base, dest, progress=(lambda done, total: bar(done, total)) if bar else None)
+                expected = _fetch_text(base + ".sha1").split()[0].strip()
+            finally:
+                if bar:
+                    bar(None, None)
+            actual = _sha1(dest)
+            if actual != expected:
+                dest.unlink(missing_ok=True)
+                raise JarError(f"{name}: SHA-1 {actual} does not match Maven Central's {expected}; deleted, rerun")
+            ok_marker.write_text(expected)
+        paths.append(dest)
+    return paths
+
+
+def _fetch_text(url: str) -> str:
+    import requests
+
+    r = requests.get(url, timeout=30)
+    r.raise_for_status()
+    return r.text
+
+
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _progress_bar(name: str):
+    from tqdm import tqdm
+
+    state: dict = {}
+
+    def update(done, total):
+        if done is None:
+            if "bar" in state:
+                state["bar"].close()
+            return
+        if "bar" not in state:
+            state["bar"] = tqdm(total=total, unit="B", unit_scale=True, desc=f"jar {name}", leave=False)
+            state["n"] = 0
+        state["bar"].update(done - state["n"])
+        state["n"] = done
+
+    return update
+
+
+def _log4j_config(settings: Settings) -> Path:
+    """Spark's own logging goes to <state_dir>/logs/spark.log, not the terminal."""
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.logs_dir / "log4j2.properties"
+    logfile = settings.logs_dir / "spark.log"
+    path.write_text(
+        "\n".join(
+            [
+                "rootLogger.level = warn",
+                "rootLogger.appenderRef.file.ref = file",
+                "appender.file.type = File",
+                "appender.file.name = file",
+                f"appender.file.fileName = {logfile}",
+                "appender.file.append = true",
+                "appender.file.layout.type = PatternLayout",
+                "appender.file.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n",
+                "logger.s3a.name = org.apache.hadoop.fs.s3a",
+                "logger.s3a.level = warn",
+                "logger.parquet.name = org.apache.parquet",
+                "logger.parquet.level = error",
+            ]
+        )
+        + "\n"
+    )
+    return path
+
+
+def spark_conf(settings: Settings, jars: list[Path]) -> dict[str, str]:
+    s = settings.spark
+    log4j = _log4j_config(settings)
+    java_opts = f"-Dlog4j.configurationFile=file:{log4j} -Dlog4j2.configurationFile=file:{log4j}"
+    conf = {
+        "spark.master": s.master,
+        "spark.app.name": "taxilab",
+        "spark.driver.memory": s.driver_memory,
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.jars": ",".join(str(j) for j in jars),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.sql.parquet.compression.codec": "snappy",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+        # Glue-style s3:// paths and s3a:// both go through S3A.
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.bucket.probe": "0",
+        "spark.hadoop.fs.s3a.attempts.maximum": "10",
+        "spark.hadoop.fs.s3a.retry.limit": "10",
+        "spark.hadoop.fs.s3a.connection.maximum": "64",
+        "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+        # S3A staging committers instead of FileOutputCommitter's rename-based commit, which on an object
+        # store copies every file two or three times and can fail listing its own _temporary tree. Tasks
+        # write to local disk and upload as uncompleted multipart uploads; job commit completes them
+        # ("partitioned": replaces only the partitions written = dynamic partition overwrite;
+        # "directory": replaces the whole output path). spark_jobs.io.lake picks the committer per write.
+        "spark.sql.sources.commitProtocolClass": "org.apache.spark.internal.io.cloud.PathOutputCommitProtocol",
+        "spark.sql.parquet.output.committer.class":
+            "org.apache.spark.internal.io.cloud.BindingParquetOutputCommitter",
+        "spark.hadoop.mapreduce.outputcommitter.factory.scheme.s3a": "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory",
+        "spark.hadoop.mapreduce.outputcommitter.factory.scheme.s3": "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory",
+        "spark.hadoop.fs.s3a.committer.name": "partitioned",
+        "spark.hadoop.fs.s3a.committer.staging.conflict-mode": "replace",
+        "spark.hadoop.fs.s3a.committer.staging.tmp.path": f"file://{settings.state_dir / 'spark' / 'staging'}",
+        "spark.hadoop.fs.s3a.buffer.dir": str(settings.state_dir / "spark" / "s3a-buffer"),
+        "spark.local.dir": str(settings.state_dir / "spark" / "local"),
+    }
+    endpoint = settings.endpoint("s3")
+    if endpoint:
+        conf.update(
+            {
+                "spark.hadoop.fs.s3a.endpoint": endpoint,
+                "spark.hadoop.fs.s3a.endpoint.region": settings.region,
+                "spark.hadoop.fs.s3a.path.style.access": "true",
+                "spark.hadoop.fs.s3a.connection.ssl.enabled": str(endpoint.startswith("https")).lower(),
+                "spark.hadoop.fs.s3a.change.detection.mode": "none",
+            }
+        )
+    if settings.uses_emulator:
+        conf.update(
+            {
+                "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+                "spark.hadoop.fs.s3a.access.key": settings.emulator_access_key,
+                "spark.hadoop.fs.s3a.secret.key": settings.emulator_secret_key,
+            }
+        )
+    conf.update(s.extra_conf)
+    return conf
+
+
+def get_session(settings: Settings):
+    """The lab's SparkSession (created once per process; later calls return the same one)."""
+    from pyspark.sql import SparkSession
+
+    jars = ensure_jars(settings)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for key, value in spark_conf(settings, jars).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

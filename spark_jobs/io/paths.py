@@ -1,0 +1,64 @@
+"""Where each zone's data lives in the lake. Pure functions of (bucket, dataset, ...): the one place
+paths are built, used by the Spark jobs (s3:// URLs) and the lab's Python side (bucket + key).
+"""
+
+from __future__ import annotations
+
+RAW, STAGING, QUARANTINE, CURATED, REFERENCE = "raw", "staging", "quarantine", "curated", "reference"
+
+
+def split_month(month: str) -> tuple[int, int]:
+    """'2024-02' -> (2024, 2); raises ValueError naming the bad value."""
+    try:
+        year_s, month_s = month.split("-")
+        year, mon = int(year_s), int(month_s)
+        if len(year_s) != 4 or not 1 <= mon <= 12:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"month must look like YYYY-MM (e.g. 2024-02), got {month!r}") from None
+    return year, mon
+
+
+def raw_month_prefix(dataset: str, month: str) -> str:
+    year, mon = split_month(month)
+    return f"{RAW}/dataset={dataset}/year={year:04d}/month={mon:02d}/"
+
+
+def raw_file_name(month: str) -> str:
+    """Raw objects keep the TLC's own file name for the month."""
+    split_month(month)
+    return f"yellow_tripdata_{month}.parquet"
+
+
+def manifest_key(dataset: str, month: str) -> str:
+    # Leading underscore: Spark and Hive skip it when reading the prefix as Parquet.
+    return raw_month_prefix(dataset, month) + "_manifest.json"
+
+
+def staging_prefix(dataset: str) -> str:
+    return f"{STAGING}/{dataset}/"
+
+
+def quarantine_prefix(dataset: str) -> str:
+    return f"{QUARANTINE}/{dataset}/"
+
+
+def quarantine_month_prefix(dataset: str, year: int, month: int) -> str:
+    return f"{QUARANTINE}/{dataset}/year={year}/month={month}/"
+
+
+def curated_prefix(table: str) -> str:
+    return f"{CURATED}/{table}/"
+
+
+def curated_month_prefix(table: str, month: str) -> str:
+    split_month(month)
+    return f"{CURATED}/{table}/pickup_month={month}/"
+
+
+def zone_lookup_key() -> str:
+    return f"{REFERENCE}/taxi_zone_lookup/taxi_zone_lookup.csv"
+
+
+def s3_url(bucket: str, key: str, scheme: str = "s3") -> str:
+    return f"{scheme}://{bucket}/{key}"

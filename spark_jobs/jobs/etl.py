@@ -1,0 +1,100 @@
+"""Glue job "etl": raw TLC month -> staging (accepted, enriched) + quarantine (rejected, with reasons).
+
+Arguments (Glue style): --JOB_NAME --bucket --dataset --month YYYY-MM --zone_lookup s3://.../zones.csv
+Reads every raw file of the month, conforms each to the canonical schema, applies the validation
+rules, enriches accepted rows and writes:
+  s3://BUCKET/staging/<dataset>/pickup_date=.../time_of_day_category=.../*.parquet
+  s3://BUCKET/quarantine/<dataset>/year=YYYY/month=M/*.parquet
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs.io import lake, paths
+from spark_jobs.runtime import JobContext, get_resolved_options
+from spark_jobs.schemas.contracts import STAGING_PARTITIONS, ContractError
+from spark_jobs.transforms import conform, enrich, validate
+
+ARGS = ["JOB_NAME", "bucket", "dataset", "month", "zone_lookup"]
+
+
+def read_raw_month(spark: SparkSession, bucket: str, dataset: str, month: str) -> tuple[DataFrame, list[str]]:
+    """All raw files of the month conformed to the canonical schema, each row tagged with its file."""
+    prefix = lake.url(bucket, paths.raw_month_prefix(dataset, month))
+    files = lake.list_files(spark, prefix)
+    if not files:
+        raise lake.MissingInputError(f"no raw Parquet files under {prefix}: ingest the month first")
+    parts = []
+    for f in files:
+        raw = lake.read_parquet(spark, f)
+        missing = conform.missing_required(raw)
+        if missing:
+            raise ContractError(f"{f}: missing required TLC columns {missing}; found {raw.columns}")
+        parts.append(conform.conform(raw.withColumn("source_file", F.lit(f))))
+    df = parts[0]
+    for p in parts[1:]:
+        df = df.unionByName(p)
+    return df, files
+
+
+def run(spark: SparkSession, args: dict[str, str]) -> dict:
+    """Run the job; returns its metrics (rows in/out, quarantined by reason, seconds)."""
+    t0 = time.monotonic()
+    bucket, dataset, month = args["bucket"], args["dataset"], args["month"]
+    year, mon = paths.split_month(month)
+    conformed, files = read_raw_month(spark, bucket, dataset, month)
+    # One read of the source; both outputs and the metrics come from the cached conformed rows.
+    conformed = conformed.persist(StorageLevel.MEMORY_AND_DISK)
+    rejected = None
+    try:
+        raw_rows = conformed.count()
+        accepted, rejected = validate.split(conformed, month)
+        rejected = rejected.persist(StorageLevel.MEMORY_AND_DISK)
+        zones = enrich.zones_from_csv_df(lake.read_zone_lookup(spark, args["zone_lookup"]))
+        staging = enrich.enrich(accepted, zones)
+        staging_url = lake.url(bucket, paths.staging_prefix(dataset))
+        written_since = int(time.time() * 1000)
+        lake.write_partitioned(staging, staging_url, [c for c, _ in STAGING_PARTITIONS])
+        # The month owns its pickup_date partitions: ones a rerun no longer produces are removed.
+        month_dir = f"pickup_date={year:04d}-{mon:02d}-"
+        stale = lake.drop_stale_partitions(spark, staging_url, lambda p: p.startswith(month_dir), written_since)
+        quarantined = rejected.count()
+        lake.replace_path(
+            rejected.coalesce(1), lake.url(bucket, paths.quarantine_month_prefix(dataset, year, mon)), quarantined
+        )
+        by_reason = {
+            r["code"]: r["n"]
+            for r in rejected.select(F.explode(F.split("reason_codes", ",")).alias("code"))
+            .groupBy("code").agg(F.count(F.lit(1)).alias("n")).collect()
+        }
+    finally:
+        conformed.unpersist()
+        if rejected is not None:
+            rejected.unpersist()
+    return {
+        "job": args["JOB_NAME"],
+        "month": month,
+        "files": files,
+        "rows_in": raw_rows,
+        "rows_out": raw_rows - quarantined,
+        "quarantined": quarantined,
+        "quarantined_by_reason": dict(sorted(by_reason.items())),
+        "stale_partitions_dropped": stale,
+        "seconds": round(time.monotonic() - t0, 2),
+    }
+
+
+def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> dict:
+    args = get_resolved_options(argv if argv is not None else sys.argv, ARGS)
+    with JobContext(args, spark) as ctx:
+        return run(ctx.spark, args)
+
+
+if __name__ == "__main__":  # spark-submit / Glue entry point
+    print(main())

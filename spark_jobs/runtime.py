@@ -1,0 +1,76 @@
+"""What a job needs from its runtime, the same on AWS Glue and locally.
+
+On Glue: awsglue is importable; arguments come through awsglue.utils.getResolvedOptions and the
+session from GlueContext; Job.init/commit bracket the run (bookmarks).
+Locally: getResolvedOptions is reimplemented with Glue's parsing rules and the session comes from
+the lab (emulation.spark), which points S3A at the emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+# Arguments Glue itself passes to every job run; accepted and ignored like Glue does.
+_GLUE_RESERVED = ["job-bookmark-option", "continuation-option", "JOB_ID", "JOB_RUN_ID", "SECURITY_CONFIGURATION",
+                  "TempDir", "encryption-type", "RedshiftTempDir"]
+
+
+class JobArgumentError(ValueError):
+    pass
+
+
+def get_resolved_options(argv: list[str], options: list[str]) -> dict[str, str]:
+    """Glue's getResolvedOptions: every name in options is a required `--NAME value` argument;
+    unknown arguments are ignored; returns {NAME: value}. Uses awsglue's own when present."""
+    try:  # pragma: no cover - only on Glue
+        from awsglue.utils import getResolvedOptions
+
+        return getResolvedOptions(argv, options)
+    except ImportError:
+        pass
+    parser = argparse.ArgumentParser(prog=argv[0] if argv else "job", add_help=False)
+    for name in _GLUE_RESERVED:
+        if name not in options:
+            parser.add_argument(f"--{name}", required=False)
+    for name in options:
+        parser.add_argument(f"--{name}", required=True)
+    try:
+        known, _unknown = parser.parse_known_args(argv[1:])
+    except SystemExit:
+        missing = [o for o in options if f"--{o}" not in argv and not any(a.startswith(f"--{o}=") for a in argv)]
+        raise JobArgumentError(f"job arguments: missing required {['--' + m for m in missing]}") from None
+    values = vars(known)
+    return {name: values[name] for name in options}
+
+
+class JobContext:
+    """Session + Glue Job bracket. Use as `with JobContext(args) as ctx: ctx.spark ...`."""
+
+    def __init__(self, args: dict[str, str], spark=None):
+        self.args = args
+        self._job = None
+        if spark is not None:
+            self.spark = spark
+            return
+        try:  # pragma: no cover - only on Glue
+            from awsglue.context import GlueContext
+            from awsglue.job import Job
+            from pyspark.context import SparkContext
+
+            glue_context = GlueContext(SparkContext.getOrCreate())
+            self.spark = glue_context.spark_session
+            self._job = Job(glue_context)
+            self._job.init(args["JOB_NAME"], args)
+        except ImportError:
+            from emulation.spark import get_session
+            from taxilab.settings import get_settings
+
+            self.spark = get_session(get_settings())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None and self._job is not None:  # pragma: no cover - only on Glue
+            self._job.commit()
+        return False

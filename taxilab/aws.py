@@ -1,0 +1,55 @@
+"""boto3 clients built from settings: the one place endpoints and credentials meet boto3.
+
+The same call sites run against the embedded moto server, LocalStack (compose) or real AWS; only
+the settings differ.
+"""
+
+from __future__ import annotations
+
+import boto3
+from botocore.config import Config
+
+from taxilab.settings import Settings
+
+# Standard retry mode: exponential backoff with jitter on throttling and 5xx, as AWS recommends.
+_BOTO_CONFIG = Config(
+    retries={"max_attempts": 8, "mode": "standard"},
+    connect_timeout=10,
+    read_timeout=120,
+    s3={"addressing_style": "path"},
+)
+
+
+class AwsProfileError(RuntimeError):
+    pass
+
+
+def client(service: str, settings: Settings):
+    kwargs = {"region_name": settings.region, "config": _BOTO_CONFIG}
+    endpoint = settings.endpoint(service)
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
+    if settings.uses_emulator:
+        kwargs["aws_access_key_id"] = settings.emulator_access_key
+        kwargs["aws_secret_access_key"] = settings.emulator_secret_key
+    elif boto3.Session().get_credentials() is None:
+        raise AwsProfileError(
+            "profile 'aws' is selected but no AWS credentials were found: configure the AWS credential "
+            "chain (aws configure / AWS_PROFILE / an instance role) or use TAXILAB_PROFILE=local"
+        )
+    return boto3.client(service, **kwargs)
+
+
+def arrow_s3_filesystem(settings: Settings):
+    """A pyarrow S3FileSystem for the lake (used by the warehouse loader and reconciliation)."""
+    from pyarrow import fs
+
+    endpoint = settings.endpoint("s3")
+    kwargs = {"region": settings.region}
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        kwargs.update(endpoint_override=host, scheme=scheme)
+    if settings.uses_emulator:
+        kwargs.update(access_key=settings.emulator_access_key, secret_key=settings.emulator_secret_key)
+    kwargs["retry_strategy"] = fs.AwsStandardS3RetryStrategy(max_attempts=8)
+    return fs.S3FileSystem(**kwargs)

@@ -1,0 +1,228 @@
+"""Ingest: get a month's source file (synthetic, TLC download or a local file) and land it in the raw zone.
+
+Raw objects are stored as delivered (same bytes) at
+    s3://BUCKET/raw/dataset=<dataset>/year=YYYY/month=MM/yellow_tripdata_YYYY-MM.parquet
+The bucket is versioned: re-ingesting the same bytes is a no-op; different bytes for the same month
+become a new object version (the previous one is kept, never silently overwritten) and the month's
+manifest (_manifest.json beside the file) lists every version with its sha256, rows and schema.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from spark_jobs.io import paths
+from taxilab import aws
+from taxilab.ingest.manifest import describe_parquet, sha256_file
+from taxilab.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class IngestError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    source: str  # 'synthetic:rows=...,seed=...', a URL, or the local path given
+    seconds: float = 0.0
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class Landed:
+    bucket: str
+    key: str
+    sha256: str
+    rows: int
+    bytes: int
+    version_id: str | None
+    action: str  # 'uploaded' | 'unchanged' | 'new-version'
+    previous_sha256: str | None
+    seconds: float
+
+
+def obtain_source(
+    settings: Settings, month: str, source: str, rows: int, seed: int = 42, progress=None
+) -> SourceFile:
+    """Resolve SOURCE (synthetic | tlc | a Parquet path) to a local file, using the input cache."""
+    paths.split_month(month)
+    t0 = time.monotonic()
+    if source == "synthetic":
+        from taxilab.ingest.synthetic import generate_month
+
+        dest = (
+            settings.cache_dir
+            / "inputs"
+            / "synthetic"
+            / f"yellow_tripdata_{month}_rows{rows}_seed{seed}.parquet"
+        )
+        label = f"synthetic:month={month},rows={rows},seed={seed}"
+        if dest.exists() and dest.with_suffix(".sha256").exists():
+            return SourceFile(dest, label, 0.0, cached=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".tmp")
+        gen = generate_month(month, rows, tmp, seed=seed, progress=progress)
+        tmp.replace(dest)
+        dest.with_suffix(".sha256").write_text(gen.sha256)
+        return SourceFile(dest, label, time.monotonic() - t0)
+    if source == "tlc":
+        from spark_jobs.schemas.tlc import SOURCE_URL
+        from taxilab.ingest.download import download
+
+        url = SOURCE_URL.format(month=month)
+        dest = settings.cache_dir / "inputs" / "tlc" / paths.raw_file_name(month)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        got = download(url, dest, progress=progress)
+        return SourceFile(got.path, url, time.monotonic() - t0, cached=got.attempts == 0)
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise IngestError(
+            f"SOURCE={source}: no such file (give synthetic, tlc, or the path of a Parquet file)"
+        )
+    if not path.is_file():
+        raise IngestError(f"SOURCE={source}: is a directory, expected a Parquet file")
+    return SourceFile(path.resolve(), str(path.resolve()), time.monotonic() - t0, cached=True)
+
+
+def ensure_bucket(settings: Settings) -> None:
+    s3 = aws.client("s3", settings)
+    try:
+        s3.head_bucket(Bucket=settings.bucket)
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+        kwargs = {"Bucket": settings.bucket}
+        if settings.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.region}
+        s3.create_bucket(**kwargs)
+    # Versioning keeps every delivered version of a month (never overwritten silently).
+    s3.put_bucket_versioning(Bucket=settings.bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def _head(s3, bucket: str, key: str) -> dict | None:
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def _verify_landed(s3, bucket: str, key: str, version_id: str | None, expected_sha256: str) -> None:
+    """Read the object back and compare SHA-256: the emulator does not check Content-MD5, so we do."""
+    import hashlib
+
+    kwargs = {"Bucket": bucket, "Key": key}
+    if version_id:
+        kwargs["VersionId"] = version_id
+    body = s3.get_object(**kwargs)["Body"]
+    h = hashlib.sha256()
+    for chunk in iter(lambda: body.read(1 << 20), b""):
+        h.update(chunk)
+    if h.hexdigest() != expected_sha256:
+        raise IngestError(
+            f"s3://{bucket}/{key}: landed bytes have SHA-256 {h.hexdigest()}, expected {expected_sha256}; "
+            "the upload was corrupted in transit: rerun the ingest"
+        )
+
+
+def land_month(settings: Settings, month: str, src: SourceFile, progress=None) -> Landed:
+    """Upload the month's file to raw (idempotent by content) and update the manifest."""
+    t0 = time.monotonic()
+    try:
+        entry = describe_parquet(src.path, src.source)
+    except ValueError as e:
+        raise IngestError(f"SOURCE {src.source}: {e}") from None
+    s3 = aws.client("s3", settings)
+    bucket = settings.bucket
+    key = paths.raw_month_prefix(settings.dataset, month) + paths.raw_file_name(month)
+    head = _head(s3, bucket, key)
+    previous = head.get("Metadata", {}).get("sha256") if head else None
+    if previous == entry["sha256"]:
+        return Landed(
+            bucket,
+            key,
+            entry["sha256"],
+            entry["rows"],
+            entry["bytes"],
+            head.get("VersionId"),
+            "unchanged",
+            previous,
+            time.monotonic() - t0,
+        )
+    from boto3.s3.transfer import TransferConfig
+
+    extra = {"Metadata": {"sha256": entry["sha256"], "rows": str(entry["rows"]), "source": src.source[:1000]}}
+    s3.upload_file(
+        str(src.path),
+        bucket,
+        key,
+        ExtraArgs=extra,
+        Callback=progress,
+        Config=TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=32 << 20, max_concurrency=4),
+    )
+    version_id = s3.head_object(Bucket=bucket, Key=key).get("VersionId")
+    _verify_landed(s3, bucket, key, version_id, entry["sha256"])
+    action = "new-version" if head else "uploaded"
+    manifest = read_manifest(settings, month)
+    manifest.append({**entry, "key": key, "version_id": version_id, "action": action})
+    body = json.dumps({"month": month, "entries": manifest}, indent=2).encode()
+    s3.put_object(Bucket=bucket, Key=paths.manifest_key(settings.dataset, month), Body=body)
+    local = settings.cache_dir / "manifests" / f"{settings.dataset}_{month}.json"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_bytes(body)
+    if action == "new-version":
+        log.warning(
+            "%s: different bytes than the current raw object (sha256 %s -> %s); kept as a new version",
+            month,
+            previous,
+            entry["sha256"],
+        )
+    return Landed(
+        bucket,
+        key,
+        entry["sha256"],
+        entry["rows"],
+        entry["bytes"],
+        version_id,
+        action,
+        previous,
+        time.monotonic() - t0,
+    )
+
+
+def read_manifest(settings: Settings, month: str) -> list[dict]:
+    s3 = aws.client("s3", settings)
+    try:
+        obj = s3.get_object(Bucket=settings.bucket, Key=paths.manifest_key(settings.dataset, month))
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return []
+        raise
+    return json.loads(obj["Body"].read()).get("entries", [])
+
+
+def land_zone_lookup(settings: Settings) -> str:
+    """Upload the zone lookup CSV to the reference zone (idempotent). Returns its s3:// URL."""
+    path = settings.zone_lookup_path
+    if not path.exists():
+        raise IngestError(
+            f"zone lookup {path} not found: expected ../shared/data/taxi_zone_lookup.csv "
+            "(set TAXILAB_ZONE_LOOKUP to its path)"
+        )
+    s3 = aws.client("s3", settings)
+    key = paths.zone_lookup_key()
+    digest = sha256_file(path)
+    head = _head(s3, settings.bucket, key)
+    if not head or head.get("Metadata", {}).get("sha256") != digest:
+        s3.upload_file(str(path), settings.bucket, key, ExtraArgs={"Metadata": {"sha256": digest}})
+    return paths.s3_url(settings.bucket, key)

@@ -1,0 +1,168 @@
+"""The lab's settings: one typed object, read once. The only module that reads environment variables.
+
+Profiles (TAXILAB_PROFILE):
+- local   (default): moto server + PostgreSQL started by the lab on free loopback ports; their
+                     endpoints are discovered from the lab's state file (.lab/services.json).
+- compose: the containers of docker-compose.yml on fixed localhost ports.
+- aws:     real S3 / Glue / CloudWatch / SNS / SQS and Amazon Redshift; credentials from the usual
+           AWS chain (never from this repo).
+
+Any field can be overridden with TAXILAB_<FIELD> (e.g. TAXILAB_BUCKET, TAXILAB_WAREHOUSE_DSN).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+Profile = Literal["local", "compose", "aws"]
+SERVICES = ("s3", "glue", "cloudwatch", "sns", "sqs")
+
+
+class SparkSettings(BaseModel):
+    master: str = "local[*]"
+    driver_memory: str = "6g"
+    shuffle_partitions: int = 8
+    # Connector jars matching pyspark 3.5's bundled Hadoop (hadoop-client-api 3.3.4).
+    hadoop_aws_version: str = "3.3.4"
+    aws_sdk_bundle_version: str = "1.12.262"
+    maven_repo: str = "https://repo1.maven.org/maven2"
+    extra_conf: dict[str, str] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAXILAB_", env_nested_delimiter="__", extra="ignore")
+
+    profile: Profile = "local"
+    region: str = "us-east-1"
+    bucket: str = "taxilab-lake"
+    dataset: str = "nyc_taxi"
+    # Glue Data Catalog databases, one per zone.
+    catalog_databases: dict[str, str] = Field(
+        default_factory=lambda: {
+            "raw": "taxilab_raw",
+            "staging": "taxilab_staging",
+            "quarantine": "taxilab_quarantine",
+            "curated": "taxilab_curated",
+        }
+    )
+    # Per-service endpoint URLs; None means the AWS default (aws profile) or discovered (local).
+    endpoints: dict[str, str | None] = Field(default_factory=dict)
+    # Credentials for emulators only; the aws profile uses the default AWS credential chain.
+    emulator_access_key: str = "testing"
+    emulator_secret_key: str = "testing"
+    warehouse_dsn: str | None = None
+    warehouse_schema: str = "taxi"
+    state_dir: Path = PROJECT_ROOT / ".lab"
+    shared_dir: Path = PROJECT_ROOT.parent / "shared"
+    zone_lookup: Path | None = None
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    log_level: str = "INFO"
+
+    # ---- derived paths -------------------------------------------------------------------
+    @property
+    def zone_lookup_path(self) -> Path:
+        return self.zone_lookup or self.shared_dir / "data" / "taxi_zone_lookup.csv"
+
+    @property
+    def services_file(self) -> Path:
+        return self.state_dir / "services.json"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.state_dir / "cache"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.state_dir / "runs"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.state_dir / "jars"
+
+    @property
+    def uses_emulator(self) -> bool:
+        return self.profile != "aws"
+
+    def endpoint(self, service: str) -> str | None:
+        """Endpoint URL for an AWS service under this profile (None = AWS's own)."""
+        return self.endpoints.get(service)
+
+    def with_endpoints(self, endpoints: dict[str, str | None], warehouse_dsn: str | None) -> Settings:
+        """A copy with the endpoints of (re)started services filled in; they replace stale ones."""
+        merged = {**self.endpoints, **endpoints}
+        return self.model_copy(update={"endpoints": merged, "warehouse_dsn": warehouse_dsn or self.warehouse_dsn})
+
+
+_PROFILE_DEFAULTS: dict[str, dict] = {
+    "local": {},
+    # docker-compose.yml publishes these ports on 127.0.0.1.
+    "compose": {
+        "endpoints": {
+            "s3": "http://127.0.0.1:4566",
+            "sns": "http://127.0.0.1:4566",
+            "sqs": "http://127.0.0.1:4566",
+            "cloudwatch": "http://127.0.0.1:4566",
+            "glue": "http://127.0.0.1:5000",
+        },
+        "warehouse_dsn": "postgresql://taxilab:taxilab@127.0.0.1:5439/taxilab",
+    },
+    "aws": {"endpoints": {s: None for s in SERVICES}},
+}
+
+
+def load_settings(**overrides) -> Settings:
+    """Read settings: profile defaults < environment (TAXILAB_*) < explicit overrides.
+
+    For the local profile, endpoints of running embedded services are filled in from the state
+    file when it exists (emulation.services writes it when it starts them).
+    """
+    base = Settings(**overrides)
+    defaults = _PROFILE_DEFAULTS[base.profile]
+    if defaults:
+        update = {}
+        for key, value in defaults.items():
+            env_set = f"TAXILAB_{key.upper()}" in os.environ or key in overrides
+            if not env_set:
+                update[key] = value
+        base = base.model_copy(update=update)
+    if base.profile == "local" and base.services_file.exists():
+        try:
+            state = json.loads(base.services_file.read_text())
+            base = base.with_endpoints(state.get("endpoints", {}), state.get("warehouse_dsn"))
+        except (OSError, ValueError):
+            pass  # a corrupt state file is treated as "no services"; services.status() reports it
+    return base
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def environ_for_children(settings: Settings) -> dict[str, str]:
+    """Environment for subprocesses the lab starts (the moto server, Spark JVM)."""
+    env = dict(os.environ)
+    env.setdefault("AWS_DEFAULT_REGION", settings.region)
+    if settings.uses_emulator:
+        env["AWS_ACCESS_KEY_ID"] = settings.emulator_access_key
+        env["AWS_SECRET_ACCESS_KEY"] = settings.emulator_secret_key
+    return env
+
+
+def aws_credentials_present() -> bool:
+    """True when the default AWS credential chain has something to offer (aws profile guard)."""
+    import boto3
+
+    return boto3.Session().get_credentials() is not None

@@ -1,0 +1,49 @@
+"""Session fixtures: the embedded services and Spark are started once for all integration tests.
+
+The tests get their own state dir (services, lake, warehouse data) under pytest's tmp dir and their own
+bucket, so they never touch a developer's running lab; the S3A jar cache in .lab/jars is shared.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from emulation import services
+from taxilab.settings import PROJECT_ROOT, load_settings
+
+SHARED = PROJECT_ROOT.parent / "shared"
+SAMPLE = SHARED / "data" / "samples" / "yellow_tripdata_2024-02_sample50k.parquet"
+
+
+@pytest.fixture(scope="session")
+def lab_settings(tmp_path_factory):
+    state = tmp_path_factory.mktemp("lab-state")
+    settings = load_settings(state_dir=state, bucket="taxilab-it", shared_dir=SHARED)
+    live = services.ensure_running(settings)
+    yield settings.with_endpoints(live.endpoints, live.warehouse_dsn)
+    services.stop(settings)
+
+
+@pytest.fixture(scope="session")
+def spark(lab_settings):
+    from emulation.spark import get_session
+
+    session = get_session(lab_settings)
+    yield session
+    session.stop()
+
+
+@pytest.fixture()
+def pg(lab_settings):
+    with psycopg.connect(lab_settings.warehouse_dsn) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def sample_file() -> Path:
+    if not SAMPLE.exists():
+        pytest.fail(f"the genuine TLC sample is missing: {SAMPLE} (tests read ../shared beside the project)")
+    return SAMPLE

@@ -1,0 +1,30 @@
+"""`make test`: unit tests, then integration tests, as two pytest processes.
+
+Two processes because the unit tests' Spark session needs nothing (no jars, no S3) while the
+integration session is configured for the emulator, and a JVM's jars are fixed at start.
+Exit status is non-zero if either run fails, and also if a run collected no tests (pytest exit 5):
+an empty suite is a failure, not a pass.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+SUITES = [("unit", ["tests/unit"]), ("integration", ["tests/integration"])]
+
+
+def main() -> int:
+    worst = 0
+    for name, args in SUITES:
+        print(f"=== {name} tests ===", flush=True)
+        code = subprocess.call([sys.executable, "-m", "pytest", "-q", *args, *sys.argv[1:]])
+        if code == 5:
+            print(f"{name}: pytest collected no tests — treated as a failure", flush=True)
+            code = 1
+        worst = worst or code
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())

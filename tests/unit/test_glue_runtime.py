@@ -1,0 +1,26 @@
+"""Job arguments are parsed the way AWS Glue's getResolvedOptions parses them."""
+
+import pytest
+
+from spark_jobs.runtime import JobArgumentError, get_resolved_options
+
+
+def test_named_options_are_resolved_from_glue_style_argv():
+    argv = ["etl.py", "--JOB_NAME", "etl", "--month", "2024-02", "--bucket", "lake"]
+    assert get_resolved_options(argv, ["JOB_NAME", "month", "bucket"]) == {
+        "JOB_NAME": "etl", "month": "2024-02", "bucket": "lake"}
+
+
+def test_arguments_glue_adds_itself_and_unknown_ones_are_ignored():
+    argv = ["etl.py", "--JOB_NAME", "etl", "--job-bookmark-option", "job-bookmark-enable",
+            "--JOB_RUN_ID", "jr_1", "--TempDir", "s3://tmp/", "--something-else", "x", "--month", "2024-02"]
+    assert get_resolved_options(argv, ["JOB_NAME", "month"]) == {"JOB_NAME": "etl", "month": "2024-02"}
+
+
+def test_equals_form_is_accepted():
+    assert get_resolved_options(["j", "--month=2024-02"], ["month"]) == {"month": "2024-02"}
+
+
+def test_missing_required_option_names_it():
+    with pytest.raises(JobArgumentError, match="--month"):
+        get_resolved_options(["etl.py", "--JOB_NAME", "etl"], ["JOB_NAME", "month"])
