@@ -12,7 +12,7 @@ LAB    := $(VENV)/bin/taxilab
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status pipeline report test test-unit test-integration bench lint clean
+.PHONY: help setup up down status pipeline report test test-unit test-integration bench compose-up compose-down lint clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,12 @@ test-integration: $(STAMP) ## integration tests only (embedded services, Spark, 
 
 bench: $(STAMP) ## end-to-end benchmark on the default month + DuckDB reference (prints figures)
 	@$(LAB) bench --month $(MONTH) --rows $(ROWS) --seed $(SEED)
+
+compose-up: ## containers profile: start docker-compose.yml (needs a Docker engine), then TAXILAB_PROFILE=compose make pipeline
+	@docker compose up -d --wait
+
+compose-down: ## stop the containers profile
+	@docker compose down
 
 lint: $(STAMP) ## ruff
 	@$(VENV)/bin/ruff check .

@@ -47,3 +47,16 @@ def sample_file() -> Path:
     if not SAMPLE.exists():
         pytest.fail(f"the genuine TLC sample is missing: {SAMPLE} (tests read ../shared beside the project)")
     return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def pg_conn_factory(lab_settings):
+    """Connections to a scratch database on the lab's PostgreSQL, for tests that rebuild the schema
+    (kept apart from the database the pipeline tests load)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    with psycopg.connect(lab_settings.warehouse_dsn, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS taxilab_scratch")
+        admin.execute("CREATE DATABASE taxilab_scratch")
+    dsn = make_conninfo(**{**conninfo_to_dict(lab_settings.warehouse_dsn), "dbname": "taxilab_scratch"})
+    return lambda **kwargs: psycopg.connect(dsn, **kwargs)

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pgserver
 import psycopg
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -21,14 +20,6 @@ from taxilab.warehouse.load import WarehouseLoadError, copy_arrow, replace_parti
 pytestmark = pytest.mark.integration
 
 DDL_DIR = Path(__file__).resolve().parents[2] / "sql" / "ddl"
-
-
-# Provisional: the lead moves this to a shared session fixture on the lab's own PostgreSQL.
-@pytest.fixture(scope="module")
-def pg_conn_factory(tmp_path_factory):
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
-    yield lambda **kwargs: psycopg.connect(server.get_uri(), **kwargs)
-    server.cleanup()
 
 
 @pytest.fixture
