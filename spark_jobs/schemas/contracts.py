@@ -110,6 +110,27 @@ QUARANTINE_COLUMNS: list[tuple[str, str]] = CANONICAL_COLUMNS + [
 ]
 QUARANTINE_PARTITIONS: list[tuple[str, str]] = [("year", "int"), ("month", "int")]
 
+# Validation rules, in the order reason_codes lists them (code, what makes a row fail it). The
+# predicates live in spark_jobs/transforms/validate.py (RULES), which must follow this exact order.
+QUARANTINE_REASONS: list[tuple[str, str]] = [
+    ("MISSING_REQUIRED", "a required column is null (vendor, pickup/dropoff time, PU/DO location, "
+     "payment type, distance, fare or total), other than through a non-finite or unconformable source value"),
+    ("NONFINITE_AMOUNT", "a money column or trip_distance was NaN/+-inf (or beyond decimal(12,2)) in the source"),
+    ("PICKUP_OUTSIDE_MONTH", "pickup_datetime is not within the month being processed"),
+    ("NON_POSITIVE_DURATION", "dropoff_datetime <= pickup_datetime"),
+    ("DURATION_OVER_24H", "dropoff is more than 24 hours after pickup"),
+    ("NEGATIVE_AMOUNT", "a money column is negative (refunds/reversals are kept in quarantine)"),
+    ("ZERO_DISTANCE", "trip_distance <= 0"),
+    ("DISTANCE_OVER_100MI", "trip_distance > 100 miles"),
+    ("FARE_OUTLIER", "fare_amount > 1000 or total_amount > 2000 or tip_amount > 500"),
+    ("SPEED_OUTLIER", "average speed > 100 mph (duration > 0 and distance > 0)"),
+    ("INVALID_LOCATION", "PU or DO location id not in 1..265 (or not an integer in the source)"),
+    ("INVALID_VENDOR", "vendor_id not in 1, 2, 6, 7 (or not an integer in the source)"),
+    ("INVALID_PAYMENT_TYPE", "payment_type not in 0..6 (or not an integer in the source)"),
+    ("INVALID_RATECODE", "ratecode_id not null and not in 1..6, 99 (or not an integer in the source)"),
+    ("INVALID_PASSENGER_COUNT", "passenger_count not null and not in 0..9 (or not an integer in the source)"),
+]
+
 
 @dataclass(frozen=True)
 class CuratedTable:
@@ -209,10 +230,15 @@ def ddl(columns: list[tuple[str, str]]) -> str:
 
 
 def spark_schema(columns: list[tuple[str, str]]):
-    """StructType for a column list (imports pyspark lazily)."""
-    from pyspark.sql.types import StructType
+    """StructType for a column list (imports pyspark lazily; needs an active SparkContext).
 
-    return StructType.fromDDL(ddl(columns))
+    pyspark 3.5 (Glue 5.0) has no StructType.fromDDL (added in 4.0): the DDL goes through the JVM parser.
+    """
+    from pyspark.sql.types import StructType, _parse_datatype_string
+
+    if hasattr(StructType, "fromDDL"):
+        return StructType.fromDDL(ddl(columns))
+    return _parse_datatype_string(ddl(columns))
 
 
 def check_columns(actual: list[tuple[str, str]], expected: list[tuple[str, str]], what: str) -> None:
