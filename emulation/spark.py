@@ -74,7 +74,7 @@ def ensure_jars(settings: Settings, progress: bool = True) -> list[Path]:
             log.info("downloading %s from Maven Central", name)
             bar = _progress_bar(name) if progress else None
             try:
-                download(base, dest, progress=(lambda done, total: bar(done, total)) if bar else None)
+                download(base, dest, progress=bar)
                 expected = _fetch_text(base + ".sha1").split()[0].strip()
             finally:
                 if bar:

@@ -15,6 +15,18 @@ _GLUE_RESERVED = ["job-bookmark-option", "continuation-option", "JOB_ID", "JOB_R
                   "TempDir", "encryption-type", "RedshiftTempDir"]
 
 
+# SQL settings the jobs need on every runtime (set per session, so they apply on Glue too):
+# - the rule and enrichment projections compile to methods over HotSpot's 8000-byte JIT limit; Spark's
+#   default (65535) keeps them and the JVM then interprets them, several times slower;
+# - some pre-2023 TLC files carry nanosecond timestamps, which Spark reads only as longs (conform
+#   turns them back into timestamps).
+JOB_SQL_CONF = {
+    "spark.sql.codegen.hugeMethodLimit": "8000",
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+    "spark.sql.session.timeZone": "UTC",
+}
+
+
 class JobArgumentError(ValueError):
     pass
 
@@ -68,6 +80,8 @@ class JobContext:
             self.spark = get_session(get_settings())
 
     def __enter__(self):
+        for key, value in JOB_SQL_CONF.items():
+            self.spark.conf.set(key, value)
         return self
 
     def __exit__(self, exc_type, exc, tb):

@@ -18,8 +18,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Piped output (CI logs, `| tee`) gets a fixed wide layout instead of rich's 80-column default.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 MONTH = typer.Option("2024-02", "--month", "-m", help="Month to process, YYYY-MM.")
 SOURCE = typer.Option("synthetic", "--source", "-s",
@@ -30,6 +31,10 @@ SEED = typer.Option(42, "--seed", help="Seed of the synthetic generator (same se
 
 def _setup_logging() -> None:
     """Library and Spark noise goes to .lab/logs/taxilab.log, not the terminal."""
+    import warnings
+
+    logging.captureWarnings(True)  # library warnings (e.g. platformdirs via pgserver) go to the log file
+    warnings.simplefilter("default")
     s = get_settings()
     s.logs_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(s.logs_dir / "taxilab.log")

@@ -175,7 +175,8 @@ class Pipeline:
             st.rows_in, st.rows_out, st.quarantined = m["rows_in"], staged.rows, m["quarantined"]
             st.quarantined_by_reason = m["quarantined_by_reason"]
             st.total_amount = staged.total_amount
-            st.detail = {"files": m["files"], "job_seconds": m["seconds"]}
+            st.detail = {"files": m["files"], "job_seconds": m["seconds"], "phases": m["phases"],
+                         "stale_partitions_dropped": m["stale_partitions_dropped"]}
 
     def aggregates(self) -> None:
         o, s = self.opts, self.settings

@@ -33,7 +33,7 @@ def _cents(col: str) -> str:
     # Same rounding as the ETL (Spark's double -> decimal cast): half-up on the shortest decimal form.
     # Whole-cent values (nearly all) are exact via round(x * 100); others go through the text form.
     return (f"CASE WHEN NOT isfinite({col}) THEN NULL "
-            f"WHEN abs({col} * 100 - round({col} * 100)) < 1e-6 THEN CAST(round({col} * 100) AS BIGINT) / 100::DECIMAL(12,2) "
+            f"WHEN abs({col} * 100 - round({col} * 100)) < 1e-6 THEN CAST(round({col} * 100) / 100 AS DECIMAL(12,2)) "
             f"ELSE CAST(round(CAST(CAST({col} AS VARCHAR) AS DECIMAL(38,10)), 2) AS DECIMAL(12,2)) END")
 
 

@@ -36,8 +36,8 @@ def read_parquet(spark: SparkSession, url: str) -> DataFrame:
 
 
 def read_zone_lookup(spark: SparkSession, url: str) -> DataFrame:
-    # 'N/A' is a real borough/zone value in the lookup: no null conversion beyond empty strings.
-    return spark.read.option("header", "true").option("nullValue", "").csv(url)
+    # 'N/A' is a real borough/zone value in the lookup: read as text, no schema inference.
+    return spark.read.option("header", "true").csv(url)
 
 
 def _s3a_committers(spark: SparkSession) -> bool:

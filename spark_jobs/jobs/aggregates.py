@@ -42,7 +42,7 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     # Partition pruning on pickup_date: only the month's staging folders are listed and read.
     staging = staging.where(
         (F.col("pickup_date") >= F.lit(start)) & (F.col("pickup_date") < F.lit(end))
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    ).select(*aggregates.INPUT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         rows_in = staging.count()
         out = {}

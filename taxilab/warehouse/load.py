@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -95,6 +95,7 @@ def copy_arrow(
     table: str,
     batches: Iterable[pa.RecordBatch],
     columns: Sequence[str],
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """COPY record batches into `table` (only `columns`, in that order); returns the rows copied.
 
@@ -117,6 +118,8 @@ def copy_arrow(
                     pacsv.write_csv(batch, buffer, write_options=_CSV_OPTIONS)
                     copy.write(buffer.getbuffer())
                     rows += batch.num_rows
+                    if progress:
+                        progress(batch.num_rows)
             if cur.rowcount != rows:  # the server's count of what COPY stored
                 raise WarehouseLoadError(f"COPY into {table} stored {cur.rowcount} rows, {rows} were sent")
     except (psycopg.Error, pa.ArrowException) as e:
@@ -155,6 +158,7 @@ def replace_partition(
     dataset: pads.Dataset,
     where: Mapping[str, object],
     columns: Sequence[str],
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Replace the rows of `table` matching `where` with the rows of `dataset`; returns rows loaded.
 
@@ -176,7 +180,7 @@ def replace_partition(
             # delete nothing and both insert. Readers are not blocked.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [table])
             deleted = conn.execute(sql.SQL("DELETE FROM {}").format(ident) + where_sql, params).rowcount
-            loaded = copy_arrow(conn, table, dataset.to_batches(columns=list(columns)), columns)
+            loaded = copy_arrow(conn, table, dataset.to_batches(columns=list(columns)), columns, progress)
             matching = conn.execute(
                 sql.SQL("SELECT count(*) FROM {}").format(ident) + where_sql, params
             ).fetchone()[0]

@@ -11,6 +11,7 @@ from datetime import timedelta
 import psycopg
 import pyarrow as pa
 import pyarrow.dataset as ds
+from tqdm import tqdm
 
 from spark_jobs.io import paths
 from spark_jobs.schemas.contracts import CURATED, CURATED_PARTITIONS, STAGING_COLUMNS
@@ -63,7 +64,11 @@ def load_month(settings: Settings, month: str, progress: bool = False) -> dict:
             (ds.field("pickup_date") >= start) & (ds.field("pickup_date") < end)
         )
         cols = [c for c, _ in STAGING_COLUMNS]
-        n = replace_partition(conn, f"{schema}.fct_trips", staging, {"pickup_date": month_dates(month)}, cols)
+        bar = tqdm(total=staging.count_rows(), unit="rows", unit_scale=True, desc="load fct_trips",
+                   leave=False, disable=not progress)
+        with bar:
+            n = replace_partition(conn, f"{schema}.fct_trips", staging, {"pickup_date": month_dates(month)}, cols,
+                                  progress=bar.update)
         tables["fct_trips"] = {"rows": n, "seconds": round(time.monotonic() - t0, 2)}
         for name, table in CURATED.items():
             t0 = time.monotonic()

@@ -7,8 +7,8 @@ import json
 from decimal import Decimal
 
 import pyarrow.parquet as pq
-from pyarrow.fs import FileSelector
 import pytest
+from pyarrow.fs import FileSelector
 
 from spark_jobs.io import paths
 from spark_jobs.schemas.contracts import CURATED
