@@ -45,7 +45,9 @@ def cents(values: pa.ChunkedArray | pa.Array) -> int:
     """
     arr = values.to_numpy(zero_copy_only=False) if hasattr(values, "to_numpy") else np.asarray(values)
     arr = np.asarray(arr, dtype="float64")
-    arr = arr[np.isfinite(arr)]
+    # conform() nulls amounts beyond decimal(12,2) as well as NaN/inf (quarantined as NONFINITE_AMOUNT
+    # with a null amount), so they drop out here too; abs(NaN) <= x is False.
+    arr = arr[np.abs(arr) <= 9_999_999_999.99]
     scaled = arr * 100.0
     whole = np.rint(scaled)
     off = np.abs(scaled - whole) > 1e-6

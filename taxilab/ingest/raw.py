@@ -124,15 +124,67 @@ def _verify_landed(s3, bucket: str, key: str, version_id: str | None, expected_s
     kwargs = {"Bucket": bucket, "Key": key}
     if version_id:
         kwargs["VersionId"] = version_id
+    from botocore.exceptions import FlexibleChecksumError
+
     body = s3.get_object(**kwargs)["Body"]
     h = hashlib.sha256()
-    for chunk in iter(lambda: body.read(1 << 20), b""):
-        h.update(chunk)
+    try:
+        for chunk in iter(lambda: body.read(1 << 20), b""):
+            h.update(chunk)
+    except FlexibleChecksumError as e:  # boto3 checked the stored CRC before our SHA-256 could
+        raise IngestError(
+            f"s3://{bucket}/{key}: landed bytes fail their SHA-256/CRC check ({e}); "
+            "the upload was corrupted in transit: rerun the ingest"
+        ) from None
     if h.hexdigest() != expected_sha256:
         raise IngestError(
             f"s3://{bucket}/{key}: landed bytes have SHA-256 {h.hexdigest()}, expected {expected_sha256}; "
             "the upload was corrupted in transit: rerun the ingest"
         )
+
+
+def refuse_unusable(src: SourceFile) -> None:
+    """Raise IngestError naming the file and the problem if the lab cannot process it (docs/ERAS.md).
+
+    Checked before upload, so a refused file is never landed: the footer schema (era, dataset, required
+    columns and their types, rows: spark_jobs.schemas.tlc.check_source_schema) and then every data page,
+    read once with string columns validated as UTF-8 (a page that does not decompress, or bytes that
+    are not UTF-8, would otherwise fail the Spark job or the warehouse COPY half-way through).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from spark_jobs.schemas.tlc import check_source_schema
+
+    where = f"SOURCE {src.source}"
+    try:
+        with pq.ParquetFile(src.path) as pf:
+            problems = check_source_schema(pf.schema_arrow, pf.metadata.num_rows)
+            if problems:
+                raise IngestError(f"{where}: refused: " + "; ".join(problems))
+            for i in range(pf.num_row_groups):
+                group = pf.read_row_group(i)
+                for name, column in zip(group.column_names, group.columns, strict=True):
+                    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                        try:
+                            column.validate(full=True)
+                        except pa.ArrowInvalid:
+                            raise IngestError(
+                                f"{where}: refused: column {name!r} in row group {i} holds bytes that are "
+                                "not valid UTF-8 (TLC files are UTF-8; the file was damaged or mis-encoded)"
+                            ) from None
+                        if name.lower() == "store_and_fwd_flag":
+                            # The warehouse column is VARCHAR(1): another value would fail the COPY.
+                            odd = sorted(set(column.unique().drop_null().to_pylist()) - {"Y", "N"})
+                            if odd:
+                                raise IngestError(
+                                    f"{where}: refused: column {name!r} holds values other than 'Y'/'N' "
+                                    f"(e.g. {odd[:3]!r} in row group {i})"
+                                )
+    except IngestError:
+        raise
+    except (OSError, ValueError, NotImplementedError) as e:  # ArrowInvalid/IOError/NotImplemented: undecodable
+        raise IngestError(f"{where}: refused: the Parquet data is unreadable: {e}") from None
 
 
 def land_month(settings: Settings, month: str, src: SourceFile, progress=None) -> Landed:
@@ -142,6 +194,7 @@ def land_month(settings: Settings, month: str, src: SourceFile, progress=None) -
         entry = describe_parquet(src.path, src.source)
     except ValueError as e:
         raise IngestError(f"SOURCE {src.source}: {e}") from None
+    refuse_unusable(src)  # before anything is uploaded: a refused file leaves nothing downstream
     s3 = aws.client("s3", settings)
     bucket = settings.bucket
     key = paths.raw_month_prefix(settings.dataset, month) + paths.raw_file_name(month)
