@@ -19,6 +19,7 @@ from taxilab import aws
 from taxilab.lakestats import month_bounds
 from taxilab.settings import PROJECT_ROOT, Settings
 from taxilab.warehouse.dialect import apply_ddl
+from taxilab.warehouse.dims import DIM_TABLES, load_dims
 from taxilab.warehouse.load import replace_partition, table_stats
 
 DDL_DIR = PROJECT_ROOT / "sql" / "ddl"
@@ -78,9 +79,11 @@ def load_month(settings: Settings, month: str, progress: bool = False) -> dict:
             cols = [c for c, _ in table.columns] + [c for c, _ in CURATED_PARTITIONS]
             n = replace_partition(conn, f"{schema}.{name}", cur, {"pickup_month": month}, cols)
             tables[name] = {"rows": n, "seconds": round(time.monotonic() - t0, 2)}
+        # Dimensions (zones, the month's dates, code tables): small, rebuilt every load.
+        dims = load_dims(conn, settings.zone_lookup_path, month, schema)
         # Fresh statistics for the planner after a bulk replace (outside any transaction).
         conn.autocommit = True
-        for name in ["fct_trips", *CURATED]:
+        for name in ["fct_trips", *CURATED, *DIM_TABLES]:
             conn.execute(f'ANALYZE "{schema}"."{name}"')
     stats = warehouse_stats(settings, month)
     return {
@@ -88,6 +91,7 @@ def load_month(settings: Settings, month: str, progress: bool = False) -> dict:
         "rows_loaded": sum(stats[t]["rows"] for t in tables),
         "fct_trips_total_amount": stats["fct_trips"]["total_amount"],
         "tables": tables,
+        "dims": dims,
     }
 
 

@@ -1,0 +1,148 @@
+"""Named analytics queries (sql/analytics/<name>.sql) and validation queries (sql/validation/):
+Redshift SQL, run by name with named parameters, on the lab's PostgreSQL or on Redshift.
+
+Parameter convention: `:name` placeholders, the Redshift Data API's own syntax
+(ExecuteStatement Parameters=[{"name": ..., "value": ...}]). Values are always passed as strings
+(as the Data API passes them) and each query casts them where it needs a type, e.g.
+`CAST(:start_date AS DATE)`, `CAST(:top_n AS INTEGER)`; `:month` is 'YYYY-MM'.
+Locally, sqlglot turns `:name` into a psycopg bound parameter `%(name)s`: values are never spliced
+into the SQL text.
+
+A query file starts with `--` comment lines; the first one is its one-line description.
+Every query passes the dialect guard (guard.py) before it runs anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlglot import exp
+
+from taxilab.settings import PROJECT_ROOT
+from taxilab.warehouse import guard
+from taxilab.warehouse.dialect import DialectError, parse_redshift
+
+ANALYTICS_DIR = PROJECT_ROOT / "sql" / "analytics"
+VALIDATION_DIR = PROJECT_ROOT / "sql" / "validation"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_SENTINEL = "taxilab_param__"
+
+
+class QueryError(ValueError):
+    """An unknown query, a missing or unexpected parameter, or a query that failed to run."""
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    path: Path
+    sql: str  # Redshift dialect, as in the file
+    description: str
+    params: tuple[str, ...]  # placeholder names, in first-use order
+
+    def postgres(self) -> str:
+        """The query for the lab's PostgreSQL: `:name` -> `%(name)s`; literal % doubled for psycopg."""
+        statements = parse_redshift(self.sql)
+        if len(statements) != 1:
+            raise QueryError(f"{self.path}: a named query is one statement, found {len(statements)}")
+        tree = statements[0]
+        # Placeholders become sentinel names first: every other % in the output (LIKE patterns,
+        # and format strings sqlglot rewrites, e.g. TO_DATE's) must be doubled for psycopg, and
+        # only the placeholders must not.
+        # Redshift's ROUND(double, n) has no PostgreSQL overload (only round(numeric, n)); sqlglot
+        # adds the cast only when it can type the argument (AVG), so make it explicit everywhere.
+        for node in list(tree.find_all(exp.Round)):
+            if node.args.get("decimals") is not None and not isinstance(node.this, exp.Cast):
+                node.set("this", exp.cast(node.this.copy(), exp.DataType.build("DECIMAL")))
+        for node in list(tree.find_all(exp.Placeholder)):
+            node.replace(exp.column(f"{_SENTINEL}{node.name}"))
+        try:
+            text = tree.sql(dialect="postgres", comments=False, unsupported_level="RAISE")
+        except Exception as e:  # sqlglot's UnsupportedError and friends
+            raise DialectError(f"{self.path}: cannot write for PostgreSQL: {e}") from e
+        if not self.params:
+            return text
+        text = text.replace("%", "%%")
+        for name in sorted(self.params, key=len, reverse=True):
+            text = text.replace(f"{_SENTINEL}{name}", f"%({name})s")
+        if _SENTINEL in text:
+            raise DialectError(f"{self.path}: a placeholder did not survive translation: {text[:200]}")
+        return text
+
+
+def _placeholders(sql: str) -> tuple[str, ...]:
+    names: list[str] = []
+    for statement in parse_redshift(sql):
+        for node in statement.walk():  # walk order is not text order; sorted below by position
+            if isinstance(node, exp.Placeholder) and node.name and node.name not in names:
+                names.append(node.name)
+    return tuple(sorted(names, key=lambda n: sql.find(f":{n}")))
+
+
+def load_query(name: str, directory: Path = ANALYTICS_DIR) -> NamedQuery:
+    """The query `name` of `directory`, checked by the dialect guard."""
+    if not _NAME.match(name):
+        raise QueryError(f"query name {name!r}: expected lower_snake_case (see `taxilab sql list`)")
+    path = Path(directory) / f"{name}.sql"
+    if not path.exists():
+        known = ", ".join(list_names(directory)) or "none"
+        raise QueryError(f"no query {name!r} in {directory} (known: {known})")
+    text = path.read_text()
+    guard.check(text, source=str(path))
+    comments = [ln[2:].strip() for ln in text.splitlines() if ln.startswith("--")]
+    return NamedQuery(name, path, text, comments[0] if comments else "", _placeholders(text))
+
+
+def list_names(directory: Path = ANALYTICS_DIR) -> list[str]:
+    return sorted(p.stem for p in Path(directory).glob("*.sql"))
+
+
+def all_queries(directory: Path = ANALYTICS_DIR) -> list[NamedQuery]:
+    return [load_query(n, directory) for n in list_names(directory)]
+
+
+def bind(query: NamedQuery, params: dict[str, str]) -> dict[str, str]:
+    """The parameters for `query`, as strings; a missing or unknown one is an error naming it."""
+    missing = [p for p in query.params if p not in params]
+    unknown = sorted(set(params) - set(query.params))
+    if missing or unknown:
+        problems = ([f"missing {missing}"] if missing else []) + ([f"unknown {unknown}"] if unknown else [])
+        raise QueryError(f"query {query.name}: parameters {'; '.join(problems)}; it takes {list(query.params)}")
+    return {k: str(params[k]) for k in query.params}
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple]
+
+
+def run(conn, query: NamedQuery | str, params: dict[str, str] | None = None,
+        directory: Path = ANALYTICS_DIR) -> QueryResult:
+    """Run a named query on a psycopg connection (the lab's PostgreSQL); rows as PostgreSQL returns them."""
+    import psycopg
+
+    q = load_query(query, directory) if isinstance(query, str) else query
+    values = bind(q, params or {})
+    try:
+        # A transaction (a savepoint inside the caller's): a failed query leaves the connection usable.
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(q.postgres(), values if q.params else None)
+            columns = [d.name for d in cur.description]
+            rows = cur.fetchall()
+    except psycopg.Error as e:
+        raise QueryError(f"query {q.name} ({q.path}) failed with {values}: {e}".strip()) from e
+    return QueryResult(columns, rows)
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    """['month=2024-02', 'top_n=10'] -> {'month': '2024-02', 'top_n': '10'}."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise QueryError(f"parameter {pair!r}: expected NAME=VALUE")
+        out[key.strip()] = value
+    return out
