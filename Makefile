@@ -12,7 +12,7 @@ LAB    := $(VENV)/bin/taxilab
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status pipeline report test test-unit test-integration bench compose-up compose-down lint clean
+.PHONY: help setup up down status pipeline report crawl catalog test test-unit test-integration robustness bench bench-queries compose-up compose-down lint clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,12 @@ pipeline: $(STAMP) ## run the pipeline: MONTH=YYYY-MM SOURCE=synthetic|tlc|<file
 report: $(STAMP) ## print the latest run report (.lab/runs/latest.json)
 	@$(LAB) report
 
+crawl: $(STAMP) ## crawl the lake zones into the Glue catalog (new partitions only)
+	@$(LAB) glue crawl
+
+catalog: $(STAMP) ## list the Glue catalog: databases, tables, partitions, columns
+	@$(LAB) glue catalog
+
 test: $(STAMP) ## run unit then integration tests (starts its own embedded services)
 	@$(VENV)/bin/python -m tests.run_all
 
@@ -54,8 +60,14 @@ test-unit: $(STAMP) ## unit tests only (no services)
 test-integration: $(STAMP) ## integration tests only (embedded services, Spark, real data sample)
 	@$(VENV)/bin/python -m pytest tests/integration -q
 
+robustness: $(STAMP) ## bad-input corpus, eras, faults, secret scan; prints inputs refused/quarantined, crashes, rows lost
+	@$(VENV)/bin/python -m tests.robustness_report
+
 bench: $(STAMP) ## end-to-end benchmark on the default month + DuckDB reference (prints figures)
 	@$(LAB) bench --month $(MONTH) --rows $(ROWS) --seed $(SEED)
+
+bench-queries: $(STAMP) ## latency of every named analytics query over MONTH in the warehouse (median/p95, prints figures)
+	@$(LAB) sql bench --month $(MONTH)
 
 compose-up: ## containers profile: start docker-compose.yml (needs a Docker engine), then TAXILAB_PROFILE=compose make pipeline
 	@docker compose up -d --wait

@@ -210,5 +210,14 @@ def bench(month: str = MONTH, rows: int = ROWS, seed: int = SEED) -> None:
     run_bench(month, rows, seed, console)
 
 
+def _register_subcommands() -> None:
+    from taxilab import cli_glue, cli_sql
+
+    app.add_typer(cli_sql.app, name="sql")
+    app.add_typer(cli_glue.app, name="glue")
+
+
+_register_subcommands()
+
 if __name__ == "__main__":
     app()

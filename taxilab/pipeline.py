@@ -1,4 +1,4 @@
-"""The whole pipeline for one month: services -> ingest -> etl -> aggregates -> warehouse -> validate.
+"""The whole pipeline for one month: services -> ingest -> etl -> aggregates -> crawl -> warehouse -> validate.
 
 Each stage records rows in/out, quarantined rows by reason, sum(total_amount) and wall time in the
 run report; any failure is raised as a StageError naming the stage, the input and what to do.
@@ -190,6 +190,17 @@ class Pipeline:
             st.total_amount = lakestats.curated_stats(s, o.month, "daily_summary")["total_revenue"]
             st.detail = {"tables": m["tables"], "job_seconds": m["seconds"]}
 
+    def crawl(self) -> None:
+        s = self.settings
+        with self._stage("crawl", f"s3://{s.bucket} raw/staging/quarantine/curated -> Glue catalog",
+                         "see the message: an incompatible column type change must be fixed in the data") as st:
+            from taxilab.glue import crawler
+
+            results = crawler.crawl(s)  # rows in/out stay empty: the crawler moves metadata, not rows
+            st.detail = {f"{r.database}.{r.table}": {"action": r.action, "partitions": r.partitions_total,
+                                                     "added": r.partitions_added, "removed": r.partitions_removed}
+                         for r in results}
+
     def warehouse(self) -> None:
         o, s = self.opts, self.settings
         with self._stage("warehouse", f"s3://{s.bucket}/staging + curated -> {_redact(s.warehouse_dsn)}",
@@ -224,6 +235,7 @@ class Pipeline:
                 self.ingest()
                 self.etl()
                 self.aggregates()
+                self.crawl()
                 self.warehouse()
                 self.validate()
             self.report.finish("succeeded")

@@ -15,12 +15,15 @@ class MissingInputError(FileNotFoundError):
     """A job's input is not in the lake."""
 
 
+def _hadoop_fs(spark: SparkSession, url: str):
+    """(Hadoop FileSystem, Path) for a URL: the same S3A client Spark reads and writes with."""
+    path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(url)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
+
+
 def list_files(spark: SparkSession, url: str, suffix: str = ".parquet") -> list[str]:
     """Data files directly under a prefix (hidden `_`/`.` files skipped, as Spark does), sorted."""
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    path = jvm.org.apache.hadoop.fs.Path(url)
-    fs = path.getFileSystem(conf)
+    fs, path = _hadoop_fs(spark, url)
     if not fs.exists(path):
         return []
     out = []
@@ -75,10 +78,23 @@ def replace_path(df: DataFrame, url: str, rows: int) -> None:
     writer.parquet(url)
 
 
+def append_path(df: DataFrame, url: str, rows: int | None = None, partition_cols: list[str] | None = None) -> None:
+    """Add df's rows as new files under url, partitioned or not, keeping what is there (a job run over only
+    new input, as with Glue job bookmarks); rows=0 writes nothing."""
+    if rows == 0:
+        return
+    writer = df.write.mode("append")
+    if partition_cols:
+        writer = df.repartition(*partition_cols).write.mode("append").partitionBy(*partition_cols)
+    if _s3a_committers(df.sparkSession):
+        writer = writer.option("fs.s3a.committer.name", "partitioned" if partition_cols else "directory") \
+            .option("fs.s3a.committer.staging.conflict-mode", "append")
+    writer.parquet(url)
+
+
 def delete_path(spark: SparkSession, url: str) -> bool:
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(url)
-    return bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True))
+    fs, path = _hadoop_fs(spark, url)
+    return bool(fs.delete(path, True))
 
 
 def drop_stale_partitions(spark: SparkSession, url: str, owns, written_since_ms: int, slack_ms: int = 2000) -> list[str]:
@@ -90,10 +106,7 @@ def drop_stale_partitions(spark: SparkSession, url: str, owns, written_since_ms:
     whether this run is responsible for it. A partition is stale when all its files are older than the
     write (object stores give second-resolution times, hence the slack).
     """
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    base = jvm.org.apache.hadoop.fs.Path(url)
-    fs = base.getFileSystem(conf)
+    fs, base = _hadoop_fs(spark, url)
     if not fs.exists(base):
         return []
     dropped = []
@@ -111,14 +124,14 @@ def drop_stale_partitions(spark: SparkSession, url: str, owns, written_since_ms:
         newest[part] = max(newest.get(part, 0), st.getModificationTime())
     for part, mtime in sorted(newest.items()):
         if owns(part) and mtime < written_since_ms - slack_ms:
-            fs.delete(jvm.org.apache.hadoop.fs.Path(url.rstrip("/") + "/" + part), True)
+            delete_path(spark, url.rstrip("/") + "/" + part)
             dropped.append(part)
     return dropped
 
 
 def exists(spark: SparkSession, url: str) -> bool:
-    path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(url)
-    return bool(path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path))
+    fs, path = _hadoop_fs(spark, url)
+    return bool(fs.exists(path))
 
 
 def read_staging(spark: SparkSession, bucket: str, dataset: str) -> DataFrame | None:

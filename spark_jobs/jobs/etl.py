@@ -18,33 +18,54 @@ from pyspark.sql import functions as F
 
 from spark_jobs.io import lake, paths
 from spark_jobs.runtime import JobContext, get_resolved_options
+from spark_jobs.schemas import tlc
 from spark_jobs.schemas.contracts import STAGING_PARTITIONS, ContractError
 from spark_jobs.transforms import conform, enrich, validate
 
 ARGS = ["JOB_NAME", "bucket", "dataset", "month", "zone_lookup"]
 
 
-def read_raw_month(spark: SparkSession, bucket: str, dataset: str, month: str) -> tuple[DataFrame, list[str]]:
-    """All raw files of the month conformed to the canonical schema, each row tagged with its file."""
+def read_raw_month(spark: SparkSession, bucket: str, dataset: str, month: str,
+                   files: list[str] | None = None) -> tuple[DataFrame, list[str]]:
+    """All raw files of the month (or just `files`, e.g. the ones a job bookmark has not seen) conformed to
+    the canonical schema, each row tagged with its file."""
     prefix = lake.url(bucket, paths.raw_month_prefix(dataset, month))
-    files = lake.list_files(spark, prefix)
+    files = lake.list_files(spark, prefix) if files is None else list(files)
     if not files:
         raise lake.MissingInputError(f"no raw Parquet files under {prefix}: ingest the month first")
     parts = []
     for f in files:
-        raw = lake.read_parquet(spark, f)
+        # Ingest refuses unusable files before landing them (taxilab.ingest.raw.refuse_unusable); this
+        # guards files put in raw by other means: each is refused by name, before anything is written.
+        try:
+            raw = lake.read_parquet(spark, f)
+        except Exception as e:  # noqa: BLE001 - AnalysisException/Py4JJavaError on an unreadable footer
+            raise ContractError(f"{f}: not readable as Parquet: {str(e).splitlines()[0][:300]}") from None
+        era = tlc.detect_era(raw.columns)
+        if era is not None and not era.supported:
+            raise ContractError(f"{f}: a {era.name} TLC file: {era.mapping}")
         missing = conform.missing_required(raw)
         if missing:
             raise ContractError(f"{f}: missing required TLC columns {missing}; found {raw.columns}")
-        parts.append(conform.conform(raw.withColumn("source_file", F.lit(f))))
+        try:
+            parts.append(conform.conform(raw.withColumn("source_file", F.lit(f))))
+        except ContractError as e:
+            raise ContractError(f"{f}: {e}") from None
     df = parts[0]
     for p in parts[1:]:
         df = df.unionByName(p)
     return df, files
 
 
-def run(spark: SparkSession, args: dict[str, str]) -> dict:
-    """Run the job; returns its metrics (rows in/out, quarantined by reason, seconds per phase)."""
+def run(spark: SparkSession, args: dict[str, str], files: list[str] | None = None) -> dict:
+    """Run the job; returns its metrics (rows in/out, quarantined by reason, seconds per phase).
+
+    files: None = the whole month (the month owns its staging dates and quarantine folder: both are
+    replaced). A list = only those raw files, none processed before (job bookmarks, daily drops): their
+    staging and quarantine rows are appended, as a Glue job with bookmarks appends, and nothing else of the
+    month is touched; an empty list is a run with no new data. (A raw file that changed must be
+    reprocessed with files=None, or its old rows would stay: the bookmark runner does that.)
+    """
     t0 = time.monotonic()
     phases: dict[str, float] = {}
     clock = [t0]
@@ -56,7 +77,11 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
 
     bucket, dataset, month = args["bucket"], args["dataset"], args["month"]
     year, mon = paths.split_month(month)
-    conformed, files = read_raw_month(spark, bucket, dataset, month)
+    if files is not None and not files:
+        return {"job": args["JOB_NAME"], "month": month, "files": [], "rows_in": 0, "rows_out": 0, "quarantined": 0,
+                "quarantined_by_reason": {}, "stale_partitions_dropped": [], "phases": {}, "seconds": 0.0}
+    subset = files is not None
+    conformed, files = read_raw_month(spark, bucket, dataset, month, files)
     raw_rows = conformed.count()  # answered from the Parquet footers: no column is read
     # Every rule is evaluated once: the flagged rows are cached and both outputs are cut from them
     # (uncached, Spark would inline the whole rule logic into each side's filter and re-read the source).
@@ -65,7 +90,8 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         accepted, rejected = validate.split_flagged(flagged)
         quarantined = rejected.count()
         lap("read_validate")
-        lake.replace_path(
+        write_quarantine = lake.append_path if subset else lake.replace_path
+        write_quarantine(
             rejected.coalesce(1), lake.url(bucket, paths.quarantine_month_prefix(dataset, year, mon)), quarantined
         )
         by_reason = {
@@ -78,13 +104,17 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
         staging = enrich.enrich(accepted, zones)
         staging_url = lake.url(bucket, paths.staging_prefix(dataset))
         written_since = int(time.time() * 1000)
-        lake.write_partitioned(staging, staging_url, [c for c, _ in STAGING_PARTITIONS])
+        if subset:  # only new raw files: their rows are added to the dates they touch
+            lake.append_path(staging, staging_url, None, [c for c, _ in STAGING_PARTITIONS])
+        else:
+            lake.write_partitioned(staging, staging_url, [c for c, _ in STAGING_PARTITIONS])
         lap("staging_write")
     finally:
         flagged.unpersist()
     # The month owns its pickup_date partitions: ones a rerun no longer produces are removed.
     month_dir = f"pickup_date={year:04d}-{mon:02d}-"
-    stale = lake.drop_stale_partitions(spark, staging_url, lambda p: p.startswith(month_dir), written_since)
+    stale = [] if subset else lake.drop_stale_partitions(spark, staging_url, lambda p: p.startswith(month_dir),
+                                                         written_since)
     lap("stale_partitions")
     return {
         "job": args["JOB_NAME"],
@@ -100,10 +130,10 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
     }
 
 
-def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> dict:
+def main(argv: list[str] | None = None, spark: SparkSession | None = None, files: list[str] | None = None) -> dict:
     args = get_resolved_options(argv if argv is not None else sys.argv, ARGS)
     with JobContext(args, spark) as ctx:
-        return run(ctx.spark, args)
+        return run(ctx.spark, args, files)
 
 
 if __name__ == "__main__":  # spark-submit / Glue entry point

@@ -34,7 +34,7 @@ def synthetic_run(lab_settings, spark):
 def test_synthetic_month_runs_every_stage_and_reconciles_exactly(synthetic_run):
     rep = synthetic_run
     assert rep.status == "succeeded"
-    assert [s.name for s in rep.stages] == ["services", "ingest", "etl", "aggregates", "warehouse", "validate"]
+    assert [s.name for s in rep.stages] == ["services", "ingest", "etl", "aggregates", "crawl", "warehouse", "validate"]
     assert all(s.status == "succeeded" for s in rep.stages)
     assert rep.checks and all(c.ok for c in rep.checks), [c for c in rep.checks if not c.ok]
     etl = rep.get("etl")

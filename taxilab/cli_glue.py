@@ -1,0 +1,208 @@
+"""`taxilab glue ...`: the Glue side of the lab — crawler, catalog, job bookmarks, workflow, deployment."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from taxilab.settings import Settings, get_settings
+
+app = typer.Typer(help="Glue fidelity: crawl the lake into the Glue catalog, job bookmarks, the workflow.",
+                  no_args_is_help=True)
+bookmarks_app = typer.Typer(help="Glue job bookmarks kept by the lab (state under .lab/bookmarks).",
+                            no_args_is_help=True)
+workflow_app = typer.Typer(help="The pipeline as a Glue workflow (glue/definitions.json).", no_args_is_help=True)
+app.add_typer(bookmarks_app, name="bookmarks")
+app.add_typer(workflow_app, name="workflow")
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+
+
+def _fail(msg: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/] {msg}")
+    raise typer.Exit(code)
+
+
+def _live() -> Settings:
+    """Settings with the embedded services running (local profile); other profiles as configured."""
+    s = get_settings()
+    if s.profile == "local":
+        from emulation import services
+
+        state = services.ensure_running(s)
+        s = s.with_endpoints(state.endpoints, state.warehouse_dsn)
+    return s
+
+
+@app.command()
+def crawl(zone: list[str] = typer.Option(None, "--zone", "-z", help="Zone(s) to crawl; default all four.")) -> None:
+    """Crawl raw/staging/quarantine/curated into their Glue databases (new partitions only; schema policy)."""
+    from taxilab.glue import crawler
+
+    s = _live()
+    try:
+        results = crawler.crawl(s, tuple(zone) if zone else crawler.ZONES)
+    except crawler.CrawlError as e:
+        results = getattr(e, "results", [])
+        _print_results(results)
+        _fail(str(e))
+    _print_results(results)
+
+
+def _print_results(results) -> None:
+    t = Table(title="crawl", title_justify="left")
+    for col in ("database", "table", "action", "partitions", "added", "removed", "new columns"):
+        t.add_column(col)
+    for r in results:
+        t.add_row(r.database, r.table, r.action, str(r.partitions_total), str(r.partitions_added),
+                  str(r.partitions_removed), ", ".join(r.new_columns))
+    console.print(t)
+
+
+@app.command("catalog")
+def catalog_cmd(columns: bool = typer.Option(False, "--columns", help="Also list every table's columns.")) -> None:
+    """List what the Glue catalog holds: databases, tables, partition counts, versions, columns."""
+    from taxilab.glue import catalog
+
+    t = Table(title="Glue Data Catalog", title_justify="left")
+    for col in ("database", "table", "partition keys", "partitions", "versions", "columns", "location"):
+        t.add_column(col)
+    dbs = catalog.describe(_live())
+    for db in dbs:
+        if not db.tables:
+            t.add_row(db.name, "(no tables)", "", "", "", "", "")
+        for tb in db.tables:
+            t.add_row(db.name, tb.name, ", ".join(f"{k} {ty}" for k, ty in tb.partition_keys), str(tb.partitions),
+                      str(tb.versions), str(len(tb.columns)), tb.location)
+    console.print(t)
+    if columns:
+        for db in dbs:
+            for tb in db.tables:
+                console.print(f"[bold]{db.name}.{tb.name}[/]: " + ", ".join(f"{n} {ty}" for n, ty in tb.columns))
+
+
+@bookmarks_app.command("list")
+def bookmarks_list() -> None:
+    """Show each job's committed bookmark state (objects per transformation context)."""
+    from taxilab.glue import bookmarks
+
+    rows = bookmarks.describe(get_settings())
+    if not rows:
+        console.print("no bookmark state")
+    for r in rows:
+        console.print(f"{r['job']} / {r['context']}: {r['objects']} objects, committed {r['committed_at']} "
+                      f"by run {r['run_id']}")
+
+
+@bookmarks_app.command("reset")
+def bookmarks_reset(job: str = typer.Argument(..., help="Job name, e.g. taxilab-etl."),
+                    context: str = typer.Option(None, help="Only this transformation context.")) -> None:
+    """Forget what a job processed: its next bookmarked run reads every raw object again."""
+    from taxilab.glue import bookmarks
+
+    try:
+        had = bookmarks.reset(get_settings(), job, context)
+    except bookmarks.BookmarkError as e:
+        _fail(str(e), 2)
+    console.print(f"bookmark of {job}{' / ' + context if context else ''} " + ("reset" if had else "had no state"))
+
+
+@workflow_app.command("run")
+def workflow_run(month: str = typer.Option("2024-02", "--month", "-m", help="Month to process, YYYY-MM."),
+                 bookmark: str = typer.Option(None, "--job-bookmark-option",
+                                              help="job-bookmark-enable | job-bookmark-disable | job-bookmark-pause "
+                                                   "(default: each job's definition).")) -> None:
+    """Run the workflow (etl -> aggregates -> crawler, Glue trigger semantics) for a month's landed raw data."""
+    from taxilab.glue import bookmarks, workflow
+    from taxilab.glue.definitions import DefinitionError
+    from taxilab.pipeline import RunInProgress
+
+    try:
+        wf = workflow.run_workflow(_live(), month, bookmark_option=bookmark)
+    except RunInProgress as e:
+        _fail(str(e), 3)
+    except (DefinitionError, bookmarks.BookmarkError, ValueError) as e:
+        _fail(str(e), 2)
+    _print_runs([workflow.asdict(r) for r in wf.runs])
+    if wf.status != "COMPLETED":
+        _fail(f"workflow {wf.workflow} run {wf.id} for {month}: {wf.status}")
+    console.print(f"[green]workflow {wf.workflow} run {wf.id} for {month}: {wf.status}[/]")
+
+
+@workflow_app.command("history")
+def workflow_history(job: str = typer.Option(None, help="Only this job."),
+                     limit: int = typer.Option(30, help="How many runs.")) -> None:
+    """Job run history: id, job, month, attempt, state, start/end, seconds, error."""
+    from taxilab.glue import workflow
+
+    _print_runs(workflow.history(get_settings(), job, limit))
+
+
+def _print_runs(runs: list[dict]) -> None:
+    t = Table(title="job runs", title_justify="left")
+    for col in ("id", "job", "month", "attempt", "state", "started", "completed", "s", "error"):
+        t.add_column(col)
+    for r in runs:
+        t.add_row(r["id"][:15], r["job"], r["month"], str(r["attempt"]), r["state"], r["started_on"],
+                  r["completed_on"] or "", str(r["execution_seconds"] or ""), (r["error"] or "")[:80])
+    console.print(t)
+
+
+@workflow_app.command("next")
+def workflow_next(count: int = typer.Option(3, help="How many fire times.")) -> None:
+    """Next fire times (UTC) of the workflow's scheduled start trigger."""
+    from datetime import UTC, datetime
+
+    from taxilab.glue import cron, definitions
+
+    d = definitions.load()
+    for t in d.triggers:
+        if t["type"] == "SCHEDULED":
+            c, at = cron.parse(t["schedule"]), datetime.now(UTC).replace(tzinfo=None)
+            for _ in range(count):
+                at = c.next_after(at)
+                console.print(f"{t['name']} {t['schedule']}: {at:%Y-%m-%d %H:%M} UTC")
+
+
+@app.command("deploy-plan")
+def deploy_plan(role_arn: str = typer.Option("arn:aws:iam::123456789012:role/taxilab-glue", help="Glue job role."),
+                scripts_prefix: str = typer.Option("scripts", help="Key prefix the job scripts are uploaded under."),
+                apply: bool = typer.Option(False, "--apply", help="Create them through the Glue API of the profile.")) -> None:
+    """Print the boto3 create_job/create_crawler/create_workflow/create_trigger kwargs (or --apply them)."""
+    from taxilab.aws import client
+    from taxilab.glue import definitions
+
+    s = _live() if apply else get_settings()
+    kw = definitions.to_aws(definitions.load(), s, role_arn, scripts_prefix)
+    if apply:
+        console.print(definitions.deploy(client("glue", s), kw))
+    else:
+        console.print_json(json.dumps(kw))
+
+
+@app.command()
+def backfill(start: str = typer.Argument(..., help="First month, YYYY-MM."),
+             end: str = typer.Argument(..., help="Last month, YYYY-MM (inclusive)."),
+             source: str = typer.Option("synthetic", help="synthetic | tlc | a local Parquet file."),
+             rows: int = typer.Option(100_000, help="Rows per month for SOURCE=synthetic.")) -> None:
+    """Run the whole pipeline (ingest -> ... -> crawl -> warehouse -> validate) for each month of a range."""
+    from spark_jobs.io.paths import split_month
+    from taxilab.pipeline import Pipeline, PipelineOptions, StageError
+
+    try:
+        (y0, m0), (y1, m1) = split_month(start), split_month(end)
+    except ValueError as e:
+        _fail(str(e), 2)
+    months = [f"{y:04d}-{m:02d}" for y in range(y0, y1 + 1) for m in range(1, 13) if (y0, m0) <= (y, m) <= (y1, m1)]
+    if not months:
+        _fail(f"empty range {start}..{end}", 2)
+    for month in months:
+        try:
+            rep = Pipeline(PipelineOptions(month, source, rows, progress=False)).run()
+        except StageError as e:
+            _fail(f"backfill stopped at {month}: {e}")
+        console.print(f"{month}: {rep.status} in {rep.seconds:.1f} s")

@@ -1,0 +1,202 @@
+"""The lab's Glue definitions (glue/definitions.json) as data: validated once, read by the local workflow
+runner and turned into boto3 Glue create_job / create_crawler / create_workflow / create_trigger kwargs
+for AWS, so both sides run the same declared graph."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from taxilab.glue.bookmarks import OPTIONS as BOOKMARK_OPTIONS
+from taxilab.glue.cron import parse as parse_cron
+from taxilab.settings import PROJECT_ROOT, Settings
+
+DEFINITIONS = PROJECT_ROOT / "glue" / "definitions.json"
+TRIGGER_TYPES = ("ON_DEMAND", "SCHEDULED", "CONDITIONAL")
+STATES = ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED")
+
+
+class DefinitionError(ValueError):
+    pass
+
+
+@dataclass
+class Definitions:
+    raw: dict[str, Any]
+    source: Path
+
+    @property
+    def jobs(self) -> dict[str, dict]:
+        return {j["name"]: j for j in self.raw["jobs"]}
+
+    @property
+    def crawlers(self) -> dict[str, dict]:
+        return {c["name"]: c for c in self.raw.get("crawlers", [])}
+
+    @property
+    def workflow(self) -> dict:
+        return self.raw["workflow"]
+
+    @property
+    def triggers(self) -> list[dict]:
+        return self.workflow["triggers"]
+
+
+def load(path: Path = DEFINITIONS) -> Definitions:
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise DefinitionError(f"{path}: cannot read Glue definitions: {e}") from None
+    d = Definitions(raw, Path(path))
+    validate(d)
+    return d
+
+
+def validate(d: Definitions) -> None:
+    """Every reference resolves, every option is one Glue accepts; errors name file and item."""
+    where = str(d.source)
+    if str(d.raw.get("glue_version")) != "5.0":
+        raise DefinitionError(f"{where}: glue_version must be 5.0 (the lab's Spark 3.5 / Python 3.11), "
+                              f"got {d.raw.get('glue_version')!r}")
+    for j in d.raw.get("jobs", []):
+        for key in ("name", "script", "local", "worker_type", "number_of_workers", "timeout_minutes", "max_retries"):
+            if key not in j:
+                raise DefinitionError(f"{where}: job {j.get('name', '?')!r} lacks {key!r}")
+        if j.get("bookmark", "job-bookmark-disable") not in BOOKMARK_OPTIONS:
+            raise DefinitionError(f"{where}: job {j['name']!r}: bookmark must be one of {BOOKMARK_OPTIONS}")
+    names = set(d.jobs) | set(d.crawlers)
+    starts = 0
+    for t in d.triggers:
+        if t.get("type") not in TRIGGER_TYPES:
+            raise DefinitionError(f"{where}: trigger {t.get('name')!r}: type must be one of {TRIGGER_TYPES}")
+        if t["type"] == "SCHEDULED":
+            try:
+                parse_cron(t.get("schedule", ""))
+            except ValueError as e:
+                raise DefinitionError(f"{where}: trigger {t['name']!r}: {e}") from None
+        if t["type"] != "CONDITIONAL":
+            starts += 1
+        for c in t.get("predicate", {}).get("conditions", []):
+            ref = c.get("job") or c.get("crawler")
+            if ref not in names or c.get("state") not in STATES:
+                raise DefinitionError(f"{where}: trigger {t['name']!r}: condition {c} must name a defined job/crawler "
+                                      f"and a state in {STATES}")
+        for a in t.get("actions", []):
+            if (a.get("job") or a.get("crawler")) not in names:
+                raise DefinitionError(f"{where}: trigger {t['name']!r}: action {a} names no defined job or crawler")
+    if starts != 1:
+        raise DefinitionError(f"{where}: the workflow needs exactly one ON_DEMAND or SCHEDULED start trigger, has {starts}")
+
+
+def substitute(value: str, variables: dict[str, str]) -> str:
+    def repl(m):
+        if m.group(1) not in variables:
+            raise DefinitionError(f"argument {value!r}: no value for ${{{m.group(1)}}}")
+        return variables[m.group(1)]
+
+    return re.sub(r"\$\{(\w+)\}", repl, value)
+
+
+def job_arguments(job: dict, variables: dict[str, str]) -> dict[str, str]:
+    args = {k: substitute(v, variables) for k, v in job.get("arguments", {}).items()}
+    args["--job-bookmark-option"] = job.get("bookmark", "job-bookmark-disable")
+    return args
+
+
+# ---- AWS deployment ---------------------------------------------------------------------------------
+def to_aws(d: Definitions, settings: Settings, role_arn: str, scripts_prefix: str, month: str = "${month}") -> dict:
+    """boto3 Glue kwargs: {'jobs': [create_job], 'crawlers': [create_crawler], 'workflow': create_workflow,
+    'triggers': [create_trigger]}. Scripts are expected under s3://<bucket>/<scripts_prefix>/ (uploaded by
+    the deployer); the month stays a default argument a run overrides."""
+    variables = {"bucket": settings.bucket, "dataset": settings.dataset, "month": month}
+    jobs = [{
+        "Name": j["name"],
+        "Role": role_arn,
+        "Command": {"Name": "glueetl", "PythonVersion": "3",
+                    "ScriptLocation": f"s3://{settings.bucket}/{scripts_prefix.strip('/')}/{j['script']}"},
+        "DefaultArguments": job_arguments(j, variables),
+        "GlueVersion": str(d.raw["glue_version"]),
+        "WorkerType": j["worker_type"],
+        "NumberOfWorkers": int(j["number_of_workers"]),
+        "Timeout": int(j["timeout_minutes"]),
+        "MaxRetries": int(j["max_retries"]),
+        "ExecutionProperty": {"MaxConcurrentRuns": 1},
+    } for j in d.raw["jobs"]]
+    # Glue writes one crawler's tables into one database; the lab keeps one database per zone, so each
+    # declared crawler becomes one Glue crawler per zone, named <name>-<zone>.
+    crawlers, crawler_names = [], {}
+    for c in d.raw.get("crawlers", []):
+        crawler_names[c["name"]] = []
+        for z in c["zones"]:
+            name = f"{c['name']}-{z}"
+            crawler_names[c["name"]].append(name)
+            crawlers.append({
+                "Name": name, "Role": role_arn, "DatabaseName": settings.catalog_databases[z],
+                "Targets": {"S3Targets": [{"Path": f"s3://{settings.bucket}/{z}/", "Exclusions": ["**/_*", "**/.*"]}]},
+                "SchemaChangePolicy": {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "DELETE_FROM_DATABASE"},
+                "RecrawlPolicy": {"RecrawlBehavior": "CRAWL_EVERYTHING"},
+                "Configuration": json.dumps({"Version": 1.0,
+                                             "CrawlerOutput": {"Tables": {"AddOrUpdateBehavior": "MergeNewColumns"}}}),
+            })
+    wf = d.workflow["name"]
+    triggers = []
+    for t in d.triggers:
+        kw = {"Name": t["name"], "WorkflowName": wf, "Type": t["type"]}
+        if t["type"] == "CONDITIONAL":
+            p = t["predicate"]
+            conds = []
+            for c in p["conditions"]:
+                if "job" in c:
+                    conds.append({"LogicalOperator": "EQUALS", "State": c["state"], "JobName": c["job"]})
+                else:
+                    conds += [{"LogicalOperator": "EQUALS", "CrawlState": c["state"], "CrawlerName": n}
+                              for n in crawler_names[c["crawler"]]]
+            kw["Predicate"] = {"Logical": p.get("logical", "AND"), "Conditions": conds}
+            kw["StartOnCreation"] = True
+        elif t["type"] == "SCHEDULED":
+            kw["Schedule"] = t["schedule"]
+            kw["StartOnCreation"] = True
+        acts = []
+        for a in t["actions"]:
+            acts += [{"JobName": a["job"]}] if "job" in a else [{"CrawlerName": n} for n in crawler_names[a["crawler"]]]
+        kw["Actions"] = acts
+        triggers.append(kw)
+    return {"jobs": jobs, "crawlers": crawlers,
+            "workflow": {"Name": wf, "Description": "taxilab monthly pipeline", "MaxConcurrentRuns": 1},
+            "triggers": triggers}
+
+
+def deploy(glue, kwargs: dict) -> dict[str, list[str]]:
+    """Create (or update) everything to_aws describes; returns the names created/updated per kind."""
+    done: dict[str, list[str]] = {"jobs": [], "crawlers": [], "workflow": [], "triggers": []}
+    for j in kwargs["jobs"]:
+        try:
+            glue.create_job(**j)
+        except glue.exceptions.AlreadyExistsException:
+            glue.update_job(JobName=j["Name"], JobUpdate={k: v for k, v in j.items() if k != "Name"})
+        done["jobs"].append(j["Name"])
+    for c in kwargs["crawlers"]:
+        try:
+            glue.create_crawler(**c)
+        except glue.exceptions.AlreadyExistsException:
+            # Replaced rather than updated: the crawler keeps no state the lab needs (the catalog does), and
+            # the moto server does not implement UpdateCrawler.
+            glue.delete_crawler(Name=c["Name"])
+            glue.create_crawler(**c)
+        done["crawlers"].append(c["Name"])
+    try:
+        glue.create_workflow(**kwargs["workflow"])
+    except glue.exceptions.AlreadyExistsException:
+        pass
+    done["workflow"].append(kwargs["workflow"]["Name"])
+    for t in kwargs["triggers"]:
+        try:
+            glue.create_trigger(**t)
+        except glue.exceptions.AlreadyExistsException:
+            glue.delete_trigger(Name=t["Name"])
+            glue.create_trigger(**t)
+        done["triggers"].append(t["Name"])
+    return done
