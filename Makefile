@@ -12,7 +12,7 @@ LAB    := $(VENV)/bin/taxilab
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status pipeline report crawl catalog test test-unit test-integration robustness bench bench-queries compose-up compose-down lint clean
+.PHONY: help setup up down status pipeline report crawl catalog simulate test test-unit test-integration robustness bench bench-queries compose-up compose-down lint clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,9 @@ crawl: $(STAMP) ## crawl the lake zones into the Glue catalog (new partitions on
 
 catalog: $(STAMP) ## list the Glue catalog: databases, tables, partitions, columns
 	@$(LAB) glue catalog
+
+simulate: $(STAMP) ## daily drops through S3 event -> SQS -> incremental run; prints freshness: SIM_MONTH DAYS ROWS_PER_DAY
+	@$(LAB) glue simulate --month $(or $(SIM_MONTH),2024-04) --days $(or $(DAYS),3) --rows-per-day $(or $(ROWS_PER_DAY),100000) --seed $(SEED)
 
 test: $(STAMP) ## run unit then integration tests (starts its own embedded services)
 	@$(VENV)/bin/python -m tests.run_all

@@ -148,3 +148,48 @@ def bench(
     console.print(t)
     ok = sum(r["p95_ms"] <= target_ms for r in rows)
     console.print(f"{ok}/{len(rows)} queries within p95 <= {target_ms:g} ms ({repeats} runs each, month {month})")
+
+
+@app.command("exec")
+def exec_(
+    file: str = typer.Option(None, "--file", help="A file holding one Redshift statement."),
+    sql_text: str = typer.Option(None, "--sql", help="One Redshift statement, e.g. \"COPY ... FROM 's3://...'\"."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json (for statements returning rows)"),
+) -> None:
+    """Execute one Redshift statement: COPY/UNLOAD emulated against the lake (aws profile: Redshift
+    through the Data API), anything else guarded and translated to PostgreSQL."""
+    from pathlib import Path
+
+    from taxilab.warehouse import redshift
+    from taxilab.warehouse.dialect import DialectError
+    from taxilab.warehouse.loader import WarehouseUnavailable, connect
+
+    if (file is None) == (sql_text is None):
+        _fail("give exactly one of --file F or --sql \"...\"")
+    if fmt not in ("table", "csv", "json"):
+        _fail(f"--format {fmt!r}: expected table, csv or json")
+    try:
+        text = Path(file).read_text() if file is not None else sql_text
+    except OSError as e:
+        _fail(f"cannot read {file}: {e}")
+    settings = get_settings()
+    try:
+        if settings.profile == "aws":
+            result = redshift.execute(None, settings, text)
+        else:
+            with connect(settings) as conn:
+                result = redshift.execute(conn, settings, text)
+    except (redshift.RedshiftStatementError, redshift.UnloadError, DialectError, WarehouseUnavailable,
+            RuntimeError, ValueError) as e:
+        _fail(str(e))
+    if result.columns:
+        qr = queries.QueryResult(result.columns, result.rows)
+        if fmt == "table":
+            t = Table(*result.columns)
+            for row in result.rows:
+                t.add_row(*["" if v is None else str(_plain(v)) for v in row])
+            console.print(t)
+        else:
+            sys.stdout.write(render(qr, fmt))
+    if result.message:
+        err.print(result.message)

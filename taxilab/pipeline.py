@@ -16,7 +16,7 @@ from pathlib import Path
 
 from spark_jobs.io import paths
 from spark_jobs.schemas.contracts import CURATED
-from taxilab import lakestats
+from taxilab import faults, lakestats
 from taxilab.report import Check, RunReport
 from taxilab.settings import PROJECT_ROOT, Settings, load_settings
 
@@ -148,7 +148,9 @@ class Pipeline:
             raw.ensure_bucket(self.settings)
             size = src.path.stat().st_size
             up = _bar("upload", size, unit="B", enabled=o.progress)
-            landed = raw.land_month(self.settings, o.month, src, progress=up.update)
+            # faults.checkpoint: a robustness kill point mid-upload (no-op unless TAXILAB_FAULT_KILL_AT is set)
+            landed = raw.land_month(self.settings, o.month, src,
+                                    progress=lambda n: (up.update(n), faults.checkpoint("ingest:upload", self.settings)))
             up.close()
             zones = raw.land_zone_lookup(self.settings)
             stats = lakestats.raw_stats(self.settings, o.month)
@@ -232,11 +234,10 @@ class Pipeline:
         try:
             with month_lock(self.settings, self.opts.month):
                 self.services()
-                self.ingest()
-                self.etl()
-                self.aggregates()
-                self.crawl()
-                self.warehouse()
+                faults.arm(self.settings)  # robustness kill points; no-ops unless the setting is on
+                for stage in (self.ingest, self.etl, self.aggregates, self.crawl, self.warehouse):
+                    stage()
+                    faults.checkpoint(f"after:{stage.__name__}", self.settings)
                 self.validate()
             self.report.finish("succeeded")
         except BaseException as e:

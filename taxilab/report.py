@@ -49,6 +49,8 @@ class RunReport:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    # Incremental runs (taxilab.glue.incremental): per daily drop, its freshness and stage times.
+    drops: list[dict] = field(default_factory=list)
     _t0: float = field(default_factory=time.monotonic, repr=False)
 
     def stage(self, name: str) -> StageResult:
@@ -127,6 +129,15 @@ def render(report: dict, console=None) -> None:
         for ch in report["checks"]:
             c.add_row(ch["name"], str(ch["expected"]), str(ch["actual"]), "[green]ok[/]" if ch["ok"] else "[red]MISMATCH[/]")
         console.print(c)
+    if report.get("drops"):
+        d = Table(title="daily drops: freshness (raw object created -> rows queryable in the warehouse)",
+                  title_justify="left")
+        for col in ("drop", "dates", "rows visible", "freshness s", "stage seconds"):
+            d.add_column(col)
+        for x in report["drops"]:
+            d.add_row(x["key"].rsplit("/", 1)[-1], ",".join(x["dates"]), _n(x["rows_visible"]), f"{x['freshness_s']:.1f}",
+                      " ".join(f"{k}={v:.1f}" for k, v in x["stages"].items()))
+        console.print(d)
     for note in report.get("notes", []):
         console.print(f"note: {note}")
     colour = "green" if report["status"] == "succeeded" else "red"

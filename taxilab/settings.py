@@ -63,8 +63,19 @@ class Settings(BaseSettings):
     state_dir: Path = PROJECT_ROOT / ".lab"
     shared_dir: Path = PROJECT_ROOT.parent / "shared"
     zone_lookup: Path | None = None
+    # Amazon Redshift through the Data API (aws profile; taxilab.warehouse.data_api). Serverless
+    # (workgroup) or provisioned (cluster id + db user); the secret ARN is an ARN, never a password.
+    redshift_workgroup: str | None = None
+    redshift_cluster_id: str | None = None
+    redshift_database: str = "dev"
+    redshift_db_user: str | None = None
+    redshift_secret_arn: str | None = None
+    redshift_iam_role: str | None = None  # substituted into COPY/UNLOAD's IAM_ROLE on the aws path
+    redshift_statement_timeout_s: float = 300.0
     spark: SparkSettings = Field(default_factory=SparkSettings)
     log_level: str = "INFO"
+    # Robustness tests only: SIGKILL this process at the named point (taxilab/faults.py); unset = never.
+    fault_kill_at: str | None = None
 
     # ---- derived paths -------------------------------------------------------------------
     @property

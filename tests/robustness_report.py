@@ -1,5 +1,5 @@
-"""`make robustness`: run the bad-input corpus, the era tests, the fault tests and the secret scan, and
-print the figures the tests record (via pytest's record_property("robustness", {...})).
+"""`make robustness`: run the bad-input corpus, the era tests, the fault, kill and connection-loss tests and
+the secret scan, and print the figures the tests record (via pytest's record_property("robustness", {...})).
 
 Exit status is non-zero if any test failed, any crash was unhandled or any row was lost.
 """
@@ -16,6 +16,9 @@ SUITES = [
     "tests/integration/test_bad_inputs.py",
     "tests/integration/test_eras.py",
     "tests/integration/test_faults.py",
+    "tests/integration/test_kills.py",  # SIGKILL at stage boundaries / mid-write, then rerun
+    "tests/integration/test_pg_loss.py",  # warehouse connection lost mid-COPY
+    "tests/integration/test_s3a_faults.py",  # faults in Spark's S3A traffic
     "tests/unit/test_secrets.py",
 ]
 

@@ -1,10 +1,18 @@
 -- Suspicious trips that passed validation: over a speed limit, zero distance, over 3 hours, or
--- a tip above the fare. Params: :month (YYYY-MM), :max_speed_mph (number). Source: fct_trips.
-SELECT COUNT(*) AS trip_count,
-       SUM(CASE WHEN avg_speed_mph > CAST(:max_speed_mph AS DOUBLE PRECISION) THEN 1 ELSE 0 END) AS too_fast,
-       SUM(CASE WHEN trip_distance = 0 THEN 1 ELSE 0 END) AS zero_distance,
-       SUM(CASE WHEN trip_duration_min > 180 THEN 1 ELSE 0 END) AS over_3_hours,
-       SUM(CASE WHEN tip_amount > fare_amount THEN 1 ELSE 0 END) AS tip_above_fare
-FROM taxi.fct_trips
-WHERE pickup_date >= TO_DATE(:month, 'YYYY-MM')
-  AND pickup_date < DATEADD(month, 1, TO_DATE(:month, 'YYYY-MM'));
+-- a tip above the fare. Params: :month (YYYY-MM), :max_speed_mph (number).
+-- Source: agg_trips_daily (fixed-rule counts) + agg_trip_speed_distribution (trips at or above
+-- each speed: the first speed above the limit gives the count for any limit).
+SELECT CAST(COALESCE(SUM(d.trip_count), 0) AS BIGINT) AS trip_count,
+       CASE WHEN COUNT(*) = 0 THEN NULL ELSE COALESCE((
+           SELECT s.trips_at_or_above
+           FROM taxi.agg_trip_speed_distribution s
+           WHERE s.month_start = TO_DATE(:month, 'YYYY-MM')
+             AND s.avg_speed_mph > CAST(:max_speed_mph AS DOUBLE PRECISION)
+           ORDER BY s.avg_speed_mph
+           LIMIT 1), 0) END AS too_fast,
+       CAST(SUM(d.zero_distance) AS BIGINT) AS zero_distance,
+       CAST(SUM(d.over_3_hours) AS BIGINT) AS over_3_hours,
+       CAST(SUM(d.tip_above_fare) AS BIGINT) AS tip_above_fare
+FROM taxi.agg_trips_daily d
+WHERE d.pickup_date >= TO_DATE(:month, 'YYYY-MM')
+  AND d.pickup_date < DATEADD(month, 1, TO_DATE(:month, 'YYYY-MM'));

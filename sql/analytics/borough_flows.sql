@@ -1,11 +1,10 @@
 -- Borough-to-borough flows: trips and revenue per (pickup borough, dropoff borough).
--- Params: :month (YYYY-MM). Source: fct_trips.
+-- Params: :month (YYYY-MM). Source: agg_trips_zone_pair (fct_trips per route and month).
 SELECT pu_borough,
        do_borough,
-       COUNT(*) AS trip_count,
-       SUM(total_amount) AS total_revenue
-FROM taxi.fct_trips
-WHERE pickup_date >= TO_DATE(:month, 'YYYY-MM')
-  AND pickup_date < DATEADD(month, 1, TO_DATE(:month, 'YYYY-MM'))
+       CAST(SUM(trip_count) AS BIGINT) AS trip_count,
+       SUM(total_amount_sum) AS total_revenue
+FROM taxi.agg_trips_zone_pair
+WHERE month_start = TO_DATE(:month, 'YYYY-MM')
 GROUP BY pu_borough, do_borough
 ORDER BY trip_count DESC, pu_borough, do_borough;

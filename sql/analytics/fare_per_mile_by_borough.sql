@@ -1,12 +1,11 @@
 -- Fare per mile by pickup borough over trips with a distance (total fare / total miles).
--- Params: :month (YYYY-MM). Source: fct_trips.
+-- Params: :month (YYYY-MM). Source: agg_trips_zone_pair (its *_with_distance measures).
 SELECT pu_borough,
-       COUNT(*) AS trip_count,
-       ROUND(SUM(trip_distance), 2) AS total_miles,
-       ROUND(CAST(SUM(fare_amount) AS DOUBLE PRECISION) / SUM(trip_distance), 2) AS fare_per_mile
-FROM taxi.fct_trips
-WHERE pickup_date >= TO_DATE(:month, 'YYYY-MM')
-  AND pickup_date < DATEADD(month, 1, TO_DATE(:month, 'YYYY-MM'))
-  AND trip_distance > 0
+       CAST(SUM(trips_with_distance) AS BIGINT) AS trip_count,
+       ROUND(SUM(distance_with_distance), 2) AS total_miles,
+       ROUND(CAST(SUM(fare_with_distance) AS DOUBLE PRECISION) / SUM(distance_with_distance), 2) AS fare_per_mile
+FROM taxi.agg_trips_zone_pair
+WHERE month_start = TO_DATE(:month, 'YYYY-MM')
+  AND trips_with_distance > 0
 GROUP BY pu_borough
 ORDER BY pu_borough;

@@ -12,6 +12,7 @@ ones `plan(method, path, n)` picks a fault for (n counts requests from 0):
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -46,7 +47,9 @@ class FaultProxy:
                         proxy.injected += 1
                 if fault == "drop":
                     self.close_connection = True
-                    self.connection.close()
+                    # shutdown, not just close: rfile/wfile keep the socket open, and a client would wait
+                    # for a reply until its read timeout (S3A's is 200 s) instead of seeing the drop
+                    self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 if fault in ("503", "500"):
                     code = b"SlowDown" if fault == "503" else b"InternalError"
@@ -55,10 +58,12 @@ class FaultProxy:
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if self.command != "HEAD":  # a body after a HEAD reply would desync the connection
+                        self.wfile.write(payload)
                     return
                 conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+                # Expect: 100-continue was answered here already (http.server); upstream gets the whole body.
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "expect")}
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
@@ -69,7 +74,9 @@ class FaultProxy:
                 for k, v in resp.getheaders():
                     if k.lower() not in ("transfer-encoding", "connection", "content-length"):
                         self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
+                # A HEAD reply has no body but the object's length (S3A sizes files by it).
+                length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
@@ -88,4 +95,84 @@ class FaultProxy:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+        return False
+
+
+class PgStallProxy:
+    """A loopback TCP proxy in front of PostgreSQL that freezes a COPY half-way through its data.
+
+    Bytes pass both ways untouched until the client sends a query containing `trigger` (e.g.
+    b'COPY "taxi"."fct_trips"'); of the next client chunk (the first rows of the COPY) only the first half
+    is forwarded, so the server sits inside the COPY with part of a row received. `stalled` is set then.
+    From that moment client bytes are swallowed; when the client goes away (killed) the server side is
+    closed, as a dying client's kernel would; `drop()` cuts both sides (a lost network). Use with
+    sslmode=disable so the trigger can be seen.
+    """
+
+    def __init__(self, upstream_host: str, upstream_port: int, trigger: bytes):
+        self.upstream = (upstream_host, upstream_port)
+        self.trigger = trigger
+        self.stalled = threading.Event()
+        self._socks: list = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self._socks += [client, server]
+            threading.Thread(target=self._client_to_server, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+
+    @staticmethod
+    def _close(*socks):
+        for s in socks:
+            try:  # shutdown first: close() alone sends no FIN while another thread is blocked in recv()
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def _pump(self, src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        self._close(src, dst)
+
+    def _client_to_server(self, client, server):
+        armed, tail = False, b""
+        try:
+            while data := client.recv(65536):
+                if self.stalled.is_set():
+                    continue  # swallowed: the server never gets the rest of the COPY
+                if armed:
+                    server.sendall(data[: max(1, len(data) // 2)])
+                    self.stalled.set()
+                    continue
+                server.sendall(data)
+                if self.trigger in tail + data:
+                    armed = True
+                tail = data[-len(self.trigger):]
+        except OSError:
+            pass
+        self._close(client, server)
+
+    def drop(self):
+        """Cut every connection (both sides), as a lost network would."""
+        self._close(*self._socks)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._listener.close()
+        self.drop()
         return False

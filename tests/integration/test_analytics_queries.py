@@ -21,6 +21,7 @@ import pytest
 
 from spark_jobs.schemas.contracts import AIRPORT_ZONES, DISTANCE_CATEGORIES, PAYMENT_TYPES, TIME_OF_DAY
 from taxilab.warehouse import queries
+from taxilab.warehouse.aggregates_wh import build_aggregates
 from taxilab.warehouse.dialect import apply_ddl
 from taxilab.warehouse.dims import RATE_CODES, load_dims
 
@@ -173,6 +174,8 @@ def wh(pg_conn_factory):
             )
         for statement in CURATED_SQL:
             conn.execute(statement)
+        for month in (MONTH, "2023-12"):  # the pre-aggregates, as the month load builds them
+            build_aggregates(conn, month)
         conn.commit()
         yield conn
 

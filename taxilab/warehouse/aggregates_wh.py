@@ -1,0 +1,107 @@
+"""Warehouse-built pre-aggregates: taxi.agg_* (DDL sql/ddl/04*_agg_*.sql), rebuilt for a month by the
+Redshift SQL of sql/load/ right after that month's fct_trips load.
+
+The slow analytics queries read these instead of scanning the month's ~3M trips. They hold additive
+measures only (counts, exact DECIMAL sums, DOUBLE sums with the count of values they cover), so the
+queries' averages and totals are the ones a scan of fct_trips gives; nothing here stores the result
+of a query for given parameter values.
+
+Every sql/load file is a `DELETE` of the month then an `INSERT ... SELECT` from fct_trips, with a
+`:month` placeholder (the same convention and translation as the named queries). All files run in
+ONE transaction (a savepoint of the caller's, if it has one), so a rerun leaves the same rows and a
+failure leaves the previous ones; the built tables are then checked against fct_trips.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psycopg
+
+from taxilab.lakestats import month_bounds
+from taxilab.settings import PROJECT_ROOT
+from taxilab.warehouse.dialect import parse_redshift
+from taxilab.warehouse.queries import NamedQuery, _placeholders
+
+LOAD_DIR = PROJECT_ROOT / "sql" / "load"
+AGG_TABLES = ("agg_trips_daily", "agg_trips_zone_pair", "agg_trips_hourly_profile", "agg_trip_speed_distribution")
+
+
+class AggregateBuildError(RuntimeError):
+    """A pre-aggregate could not be rebuilt, or disagrees with fct_trips; nothing of it was kept."""
+
+
+def load_statements(load_dir: Path = LOAD_DIR) -> list[NamedQuery]:
+    """The statements of every sql/load file, in file-name order, each as a one-statement query."""
+    files = sorted(Path(load_dir).glob("*.sql"))
+    if not files:
+        raise FileNotFoundError(f"no .sql files in {load_dir}")
+    out = []
+    for f in files:
+        for i, statement in enumerate(parse_redshift(f.read_text())):
+            text = statement.sql(dialect="redshift", comments=False)
+            out.append(NamedQuery(f"{f.stem}#{i + 1}", f, text, "", _placeholders(text)))
+    return out
+
+
+def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
+    """Trip count and revenue of every month-level aggregate must equal fct_trips' for the month."""
+    start, end = month_bounds(month)
+    # One scan of the month's facts serves every check.
+    count, revenue, with_speed = conn.execute(
+        "SELECT count(*), sum(total_amount), count(avg_speed_mph) FROM taxi.fct_trips"
+        " WHERE pickup_date >= %s AND pickup_date < %s",
+        [start, end]).fetchone()
+    fct = (count, revenue)
+    checks = {
+        "agg_trips_daily": ("sum(trip_count)", "sum(total_revenue)", "pickup_date >= %s AND pickup_date < %s",
+                            [start, end]),
+        "agg_trips_zone_pair": ("sum(trip_count)", "sum(total_amount_sum)", "month_start = %s", [start]),
+        "agg_trips_hourly_profile": ("sum(trip_count)", "sum(total_amount_sum)", "month_start = %s", [start]),
+    }
+    for table, (count, revenue, where, params) in checks.items():
+        got = conn.execute(f"SELECT coalesce({count}, 0), {revenue} FROM taxi.{table} WHERE {where}", params).fetchone()
+        if (int(got[0]), got[1]) != (int(fct[0]), fct[1]):
+            raise AggregateBuildError(
+                f"taxi.{table} for {month}: {got[0]} trips / {got[1]} revenue, fct_trips has {fct[0]} / {fct[1]}")
+    speeds = conn.execute(
+        "SELECT coalesce(sum(trip_count), 0), coalesce(max(trips_at_or_above), 0)"
+        " FROM taxi.agg_trip_speed_distribution WHERE month_start = %s", [start]).fetchone()
+    if not (speeds[0] == speeds[1] == with_speed):
+        raise AggregateBuildError(
+            f"taxi.agg_trip_speed_distribution for {month}: {speeds[0]} trips (running total {speeds[1]}),"
+            f" fct_trips has {with_speed} with a speed")
+    rows = {}
+    for table in AGG_TABLES:
+        where, params = checks.get(table, (None, None, "month_start = %s", [start]))[2:]
+        rows[table] = conn.execute(f"SELECT count(*) FROM taxi.{table} WHERE {where}", params).fetchone()[0]
+    return rows
+
+
+def build_aggregates(conn: psycopg.Connection, month: str, load_dir: Path = LOAD_DIR) -> dict:
+    """Rebuild every pre-aggregate for `month` ('YYYY-MM') from taxi.fct_trips, in one transaction.
+
+    Returns {"rows": {table: rows for the month}, "seconds": build time}. Idempotent per month.
+    Raises AggregateBuildError (everything rolled back) when a statement fails or a built table's
+    trip count or revenue differs from fct_trips'. The caller ANALYZEs the tables afterwards.
+    """
+    month_bounds(month)  # a malformed month is a clear error before anything runs
+    statements = load_statements(load_dir)
+    t0 = time.monotonic()
+    try:
+        with conn.transaction():
+            # One builder per month at a time: two concurrent rebuilds would both delete nothing.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"taxi.agg_*:{month}"])
+            for q in statements:
+                conn.execute(q.postgres(), {"month": month} if q.params else None)
+            rows = _check(conn, month)
+    except psycopg.Error as e:
+        raise AggregateBuildError(f"rebuilding the pre-aggregates for {month} failed, rolled back: {e}") from e
+    return {"rows": rows, "seconds": round(time.monotonic() - t0, 2)}
+
+
+def analyze(conn: psycopg.Connection, schema: str = "taxi") -> None:
+    """Fresh planner statistics for the pre-aggregates (outside a transaction: autocommit)."""
+    for table in AGG_TABLES:
+        conn.execute(f'ANALYZE "{schema}"."{table}"')

@@ -1,0 +1,129 @@
+"""The aws profile's warehouse path: the Redshift Data API (boto3 'redshift-data').
+
+The SQL sent is the SQL the lab runs locally, unchanged: named queries keep their `:name`
+placeholders and go with Parameters=[{name, value}] (string values, as the Data API takes them);
+COPY and UNLOAD go as written except that the IAM_ROLE value is replaced by settings.redshift_iam_role
+when one is configured (the statement's role names the lab's placeholder role, the account's is in
+settings). Target: a Serverless workgroup (redshift_workgroup) or a provisioned cluster
+(redshift_cluster_id + redshift_db_user); credentials by Secrets Manager ARN (redshift_secret_arn)
+or the IAM identity. Every statement is polled until FINISHED/FAILED/ABORTED, at most
+redshift_statement_timeout_s: past that it is cancelled and an error raised, never a hang.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from taxilab.settings import Settings
+
+DONE = ("FINISHED", "FAILED", "ABORTED")
+
+
+class DataApiError(RuntimeError):
+    """A statement that failed, was aborted or timed out on Redshift (the message names it)."""
+
+
+@dataclass
+class StatementResult:
+    id: str
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)
+    rowcount: int = -1
+
+
+def _value(cell: dict):
+    if cell.get("isNull"):
+        return None
+    for key in ("stringValue", "longValue", "doubleValue", "booleanValue", "blobValue"):
+        if key in cell:
+            return cell[key]
+    if "arrayValue" in cell:
+        return cell["arrayValue"]
+    raise DataApiError(f"unknown Data API field shape {cell!r}")
+
+
+def substitute_iam_role(sql_text: str, iam_role: str | None) -> str:
+    """COPY/UNLOAD with their IAM_ROLE value replaced by `iam_role` (other SQL unchanged)."""
+    if not iam_role:
+        return sql_text
+    from taxilab.warehouse.redshift import iam_role_span
+
+    span = iam_role_span(sql_text)
+    if span is None:
+        return sql_text
+    start, end = span
+    return sql_text[:start] + "'" + iam_role.replace("'", "''") + "'" + sql_text[end:]
+
+
+class DataApiClient:
+    """execute(sql, parameters) -> StatementResult, against the Redshift of `settings`."""
+
+    def __init__(self, settings: Settings, client=None, poll_interval: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+        if not (settings.redshift_workgroup or settings.redshift_cluster_id):
+            raise DataApiError("no Redshift target: set TAXILAB_REDSHIFT_WORKGROUP (Serverless) or "
+                               "TAXILAB_REDSHIFT_CLUSTER_ID with TAXILAB_REDSHIFT_DB_USER (provisioned)")
+        if settings.redshift_cluster_id and not (settings.redshift_db_user or settings.redshift_secret_arn):
+            raise DataApiError("a provisioned cluster needs TAXILAB_REDSHIFT_DB_USER or TAXILAB_REDSHIFT_SECRET_ARN")
+        if client is None:
+            from taxilab import aws
+
+            client = aws.client("redshift-data", settings)
+        self.settings, self.client = settings, client
+        self.poll_interval, self.sleep, self.clock = poll_interval, sleep, clock
+
+    def _target(self) -> dict:
+        s = self.settings
+        target = {"Database": s.redshift_database}
+        if s.redshift_workgroup:
+            target["WorkgroupName"] = s.redshift_workgroup
+        else:
+            target["ClusterIdentifier"] = s.redshift_cluster_id
+            if s.redshift_db_user and not s.redshift_secret_arn:
+                target["DbUser"] = s.redshift_db_user
+        if s.redshift_secret_arn:
+            target["SecretArn"] = s.redshift_secret_arn
+        return target
+
+    def execute(self, sql_text: str, parameters: dict[str, str] | None = None) -> StatementResult:
+        request = {**self._target(), "Sql": substitute_iam_role(sql_text, self.settings.redshift_iam_role)}
+        if parameters:
+            request["Parameters"] = [{"name": k, "value": str(v)} for k, v in parameters.items()]
+        statement_id = self.client.execute_statement(**request)["Id"]
+        deadline = self.clock() + self.settings.redshift_statement_timeout_s
+        while True:
+            desc = self.client.describe_statement(Id=statement_id)
+            status = desc["Status"]
+            if status in DONE:
+                break
+            if self.clock() >= deadline:
+                try:
+                    self.client.cancel_statement(Id=statement_id)
+                finally:
+                    raise DataApiError(f"statement {statement_id} still {status} after "
+                                       f"{self.settings.redshift_statement_timeout_s:g} s; cancelled")
+            self.sleep(self.poll_interval)
+        if status != "FINISHED":
+            raise DataApiError(f"statement {statement_id} {status}: {desc.get('Error', 'no error message')} "
+                               f"(SQL: {sql_text.strip()[:200]})")
+        result = StatementResult(statement_id, rowcount=desc.get("ResultRows", -1))
+        if desc.get("HasResultSet"):
+            token = None
+            while True:
+                page = self.client.get_statement_result(Id=statement_id, **({"NextToken": token} if token else {}))
+                if not result.columns:
+                    result.columns = [c["name"] for c in page.get("ColumnMetadata", [])]
+                result.rows.extend(tuple(_value(c) for c in record) for record in page.get("Records", []))
+                token = page.get("NextToken")
+                if not token:
+                    break
+        return result
+
+    def run_named(self, query, params: dict[str, str] | None = None) -> StatementResult:
+        """A named query (queries.NamedQuery) with its file text unchanged and its parameters bound."""
+        from taxilab.warehouse import queries
+
+        values = queries.bind(query, params or {})
+        return self.execute(query.sql, values or None)
