@@ -95,8 +95,11 @@ def _dataset(settings: Settings, key_prefix: str) -> ds.Dataset | None:
 
     if info.type == FileType.NotFound:
         return None
-    return ds.dataset(base, format="parquet", filesystem=fs, partitioning="hive",
-                      exclude_invalid_files=False, ignore_prefixes=["_", "."])
+    d = ds.dataset(base, format="parquet", filesystem=fs, partitioning="hive",
+                   exclude_invalid_files=False, ignore_prefixes=["_", "."])
+    # A prefix holding only a folder marker (S3A leaves one when a first write is killed) has no files
+    # and no partition fields to filter on: it is an empty zone, not an error.
+    return d if d.files else None
 
 
 def staging_dataset(settings: Settings, month: str) -> tuple[ds.Dataset | None, ds.Expression]:

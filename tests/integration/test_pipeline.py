@@ -203,3 +203,14 @@ def test_a_different_file_for_the_same_month_becomes_a_new_raw_version(sample_ru
     assert run.status == "succeeded" and all(c.ok for c in run.checks)
     # staging for the month now holds the new file's rows only (stale partitions removed)
     assert lakestats.staging_stats(lab_settings, "2024-02").rows == run.get("etl").rows_out
+
+
+def test_a_zone_holding_only_a_folder_marker_counts_as_empty(lab_settings):
+    # S3A leaves a bare "dir/" marker when a first write is killed before commit.
+    settings = lab_settings.model_copy(update={"bucket": "taxilab-it-markers"})
+    s3 = aws.client("s3", settings)
+    s3.create_bucket(Bucket=settings.bucket)
+    s3.put_object(Bucket=settings.bucket, Key=paths.staging_prefix(settings.dataset), Body=b"")
+    s3.put_object(Bucket=settings.bucket, Key=paths.quarantine_prefix(settings.dataset), Body=b"")
+    assert lakestats.staging_stats(settings, "2024-08").rows == 0
+    assert lakestats.quarantine_stats(settings, "2024-08")[0].rows == 0
