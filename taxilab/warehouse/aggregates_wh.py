@@ -93,6 +93,9 @@ def build_aggregates(conn: psycopg.Connection, month: str, load_dir: Path = LOAD
         with conn.transaction():
             # One builder per month at a time: two concurrent rebuilds would both delete nothing.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"taxi.agg_*:{month}"])
+            # The month's GROUP BYs hash ~3M rows: with the server's default work_mem they spill to disk
+            # (measured 14.7 s -> 10.9 s for the four builds on Feb 2024). Local to this transaction.
+            conn.execute("SET LOCAL work_mem = '512MB'")
             for q in statements:
                 conn.execute(q.postgres(), {"month": month} if q.params else None)
             rows = _check(conn, month)
