@@ -198,6 +198,19 @@ def _rest(sql_text: str, keyword: str) -> str:
     return stripped[len(keyword):]
 
 
+def _common_option(t: _Tokens, stmt, word: str) -> bool:
+    """The options COPY and UNLOAD share (IAM_ROLE, FORMAT [AS] ..., bare CSV/PARQUET); True if consumed."""
+    if word == "IAM_ROLE":
+        stmt.iam_role = t.iam_role()
+    elif word == "FORMAT":
+        stmt.format = t.format()
+    elif word in ("CSV", "PARQUET"):
+        stmt.format = word.lower()
+    else:
+        return False
+    return True
+
+
 def parse_copy(sql_text: str) -> CopyStatement:
     t = _Tokens(_rest(sql_text, "COPY"), "COPY")
     parts = [t.next("the target table").text]
@@ -210,12 +223,8 @@ def parse_copy(sql_text: str) -> CopyStatement:
     stmt = CopyStatement(".".join(parts), columns, t.string("the S3 source"))
     while (word := t.word()) is not None:
         t.i += 1
-        if word == "IAM_ROLE":
-            stmt.iam_role = t.iam_role()
-        elif word == "FORMAT":
-            stmt.format = t.format()
-        elif word in ("CSV", "PARQUET"):
-            stmt.format = word.lower()
+        if _common_option(t, stmt, word):
+            pass
         elif word == "DELIMITER":
             t.accept("AS")
             stmt.delimiter = t.string("the DELIMITER")
@@ -252,12 +261,8 @@ def parse_unload(sql_text: str) -> UnloadStatement:
     stmt = UnloadStatement(query, t.string("the S3 target"))
     while (word := t.word()) is not None:
         t.i += 1
-        if word == "IAM_ROLE":
-            stmt.iam_role = t.iam_role()
-        elif word == "FORMAT":
-            stmt.format = t.format()
-        elif word in ("CSV", "PARQUET"):
-            stmt.format = word.lower()
+        if _common_option(t, stmt, word):
+            pass
         elif word == "HEADER":
             stmt.header = True
         elif word == "PARTITION BY":
