@@ -10,6 +10,7 @@ import fcntl
 import logging
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,7 @@ class Pipeline:
         self.console = console
         self.report = RunReport(options.month, options.source, self.settings.profile)
         self._spark = None
+        self._fct_load: Future | None = None
 
     # ---- helpers ----------------------------------------------------------------------------
     def say(self, msg: str) -> None:
@@ -170,8 +172,10 @@ class Pipeline:
         raw_url = paths.s3_url(s.bucket, paths.raw_month_prefix(s.dataset, o.month))
         with self._stage("etl", raw_url, "see .lab/logs/spark.log; fix or remove the bad raw file and rerun") as st:
             from spark_jobs.jobs import etl
+            from taxilab.glue import bookmarks
 
             zone_url = getattr(self, "zone_url", None) or paths.s3_url(s.bucket, paths.zone_lookup_key())
+            objects_before = bookmarks.list_objects(s, paths.raw_month_prefix(s.dataset, o.month))
             m = etl.main(job_args("etl", bucket=s.bucket, dataset=s.dataset, month=o.month, zone_lookup=zone_url), self.spark())
             staged = lakestats.staging_stats(s, o.month)
             st.rows_in, st.rows_out, st.quarantined = m["rows_in"], staged.rows, m["quarantined"]
@@ -179,6 +183,18 @@ class Pipeline:
             st.total_amount = staged.total_amount
             st.detail = {"files": m["files"], "job_seconds": m["seconds"], "phases": m["phases"],
                          "stale_partitions_dropped": m["stale_partitions_dropped"]}
+            st.detail["bookmark_seeded"] = self._seed_bookmark(objects_before, m["files"])
+
+    def _seed_bookmark(self, objects, files: list[str]) -> int:
+        """A whole-month run processed every raw object of the month: commit them to the etl job's Glue
+        bookmark, so a later bookmarked run (workflow, daily drops) does not append them a second time."""
+        from taxilab.glue import bookmarks
+        from taxilab.glue.incremental import ETL_JOB
+
+        done = [o for o in objects if o.key in set(files)]
+        if done:
+            bookmarks.commit(self.settings, ETL_JOB, "raw_source", done, run_id=f"pipeline:{self.report.run_id}")
+        return len(done)
 
     def aggregates(self) -> None:
         o, s = self.opts, self.settings
@@ -209,7 +225,11 @@ class Pipeline:
                          "check the warehouse is up (`make up`); the load is transactional: just rerun") as st:
             from taxilab.warehouse import loader
 
-            res = loader.load_month(s, o.month, progress=o.progress)
+            fct = None
+            if self._fct_load is not None:  # started after etl, overlapped with the aggregates job
+                fct = self._fct_load.result()
+                fct["overlapped_with"] = "aggregates"
+            res = loader.load_month(s, o.month, progress=o.progress, fct_trips=fct)
             st.rows_in = res["rows_in"]
             st.rows_out = res["rows_loaded"]
             st.total_amount = res["fct_trips_total_amount"]
@@ -235,9 +255,18 @@ class Pipeline:
             with month_lock(self.settings, self.opts.month):
                 self.services()
                 faults.arm(self.settings)  # robustness kill points; no-ops unless the setting is on
-                for stage in (self.ingest, self.etl, self.aggregates, self.crawl, self.warehouse):
-                    stage()
-                    faults.checkpoint(f"after:{stage.__name__}", self.settings)
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fct-load") as pool:
+                    try:
+                        for stage in (self.ingest, self.etl, self.aggregates, self.crawl, self.warehouse):
+                            stage()
+                            faults.checkpoint(f"after:{stage.__name__}", self.settings)
+                            if stage == self.etl:
+                                # fct_trips needs only staging: load it while Spark builds the curated tables
+                                # (ADR 0011). Its result (or error) is taken by the warehouse stage.
+                                self._fct_load = pool.submit(loader_fct_trips, self.settings, self.opts.month)
+                    finally:  # leaving the pool joins the load: it is never left running (it rolls back alone)
+                        if self._fct_load is not None and not self._fct_load.done():
+                            self.say("waiting for the fct_trips load to finish before stopping")
                 self.validate()
             self.report.finish("succeeded")
         except BaseException as e:
@@ -246,6 +275,12 @@ class Pipeline:
         finally:
             self.report.write(self.settings.runs_dir)
         return self.report
+
+
+def loader_fct_trips(settings: Settings, month: str) -> dict:
+    from taxilab.warehouse import loader
+
+    return loader.load_fct_trips(settings, month)
 
 
 def reconcile(settings: Settings, month: str) -> list[Check]:

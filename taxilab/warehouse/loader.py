@@ -54,11 +54,10 @@ def _lake_dataset(settings: Settings, key_prefix: str, partitioning) -> ds.Datas
                       partitioning=partitioning, ignore_prefixes=["_", "."])
 
 
-def load_month(settings: Settings, month: str, progress: bool = False) -> dict:
-    """Apply the DDL, then replace the month in fct_trips and the curated tables. Returns per-table figures."""
+def load_fct_trips(settings: Settings, month: str, progress: bool = False) -> dict:
+    """Apply the DDL, then replace the month in fct_trips (one transaction). It needs only staging, so the
+    pipeline runs it while Spark builds the curated tables (ADR 0011). Returns {"rows", "seconds"}."""
     start, end = month_bounds(month)
-    schema = settings.warehouse_schema
-    tables: dict[str, dict] = {}
     with connect(settings) as conn:
         apply_ddl(conn, DDL_DIR)
         t0 = time.monotonic()
@@ -69,9 +68,21 @@ def load_month(settings: Settings, month: str, progress: bool = False) -> dict:
         bar = tqdm(total=staging.count_rows(), unit="rows", unit_scale=True, desc="load fct_trips",
                    leave=False, disable=not progress)
         with bar:
-            n = replace_partition(conn, f"{schema}.fct_trips", staging, {"pickup_date": month_dates(month)}, cols,
-                                  progress=bar.update)
-        tables["fct_trips"] = {"rows": n, "seconds": round(time.monotonic() - t0, 2)}
+            n = replace_partition(conn, f"{settings.warehouse_schema}.fct_trips", staging,
+                                  {"pickup_date": month_dates(month)}, cols, progress=bar.update)
+    return {"rows": n, "seconds": round(time.monotonic() - t0, 2)}
+
+
+def load_month(settings: Settings, month: str, progress: bool = False, fct_trips: dict | None = None) -> dict:
+    """Apply the DDL, then replace the month in fct_trips and the curated tables. Returns per-table figures.
+
+    fct_trips: the result of a load_fct_trips already done for this month (the pipeline overlaps it with the
+    aggregates job); None loads fct_trips here first."""
+    schema = settings.warehouse_schema
+    tables: dict[str, dict] = {}
+    tables["fct_trips"] = fct_trips if fct_trips is not None else load_fct_trips(settings, month, progress)
+    with connect(settings) as conn:
+        apply_ddl(conn, DDL_DIR)
         for name, table in CURATED.items():
             t0 = time.monotonic()
             cur = _lake_dataset(settings, paths.curated_prefix(name), CURATED_PARTITIONING).filter(

@@ -1,0 +1,43 @@
+"""The lab's moto server: `python -m emulation.moto_server -H 127.0.0.1 -p PORT` = moto.server with one
+fidelity fix applied first (ADR 0001).
+
+moto 5.2.5 lists "folders" (CommonPrefixes of a delimited LIST) from every key whose latest version is a
+delete marker, in a versioned bucket. Real S3 does not: a deleted object is gone from listings. S3A lists
+partition folders with a delimiter, so after a rerun dropped a stale partition the next Spark read saw the
+deleted folder and failed with FileNotFoundException on it. The fix hides delete markers from the listing
+before moto splits folders; everything else is moto's own code.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+
+
+def patch_moto() -> None:
+    from moto.s3 import models
+
+    original = models.S3Backend.list_objects
+    if getattr(original, "_taxilab_patched", False):
+        return
+
+    def list_objects(self, bucket, prefix, delimiter, marker, max_keys):
+        if isinstance(bucket, models.FakeTableStorageBucket):
+            return original(self, bucket, prefix, delimiter, marker, max_keys)
+        live = copy.copy(bucket)  # shallow: only the key view handed to moto's listing differs
+        live.keys = {k: v for k, v in bucket.keys.items() if not isinstance(v, models.FakeDeleteMarker)}
+        return original(self, live, prefix, delimiter, marker, max_keys)
+
+    list_objects._taxilab_patched = True
+    models.S3Backend.list_objects = list_objects
+
+
+def main(argv: list[str] | None = None) -> None:
+    patch_moto()
+    from moto.server import main as moto_main
+
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
