@@ -193,3 +193,24 @@ def exec_(
             sys.stdout.write(render(qr, fmt))
     if result.message:
         err.print(result.message)
+
+
+@app.command("spectrum-refresh")
+def spectrum_refresh() -> None:
+    """Rebuild the external tables of every external schema (CREATE EXTERNAL SCHEMA ... FROM DATA
+    CATALOG) from the Glue catalog: new partitions, tables and columns become visible."""
+    from taxilab.warehouse import spectrum
+    from taxilab.warehouse.loader import WarehouseUnavailable, connect
+
+    settings = get_settings()
+    if settings.profile == "aws":
+        _fail("on the aws profile Redshift Spectrum reads the Glue catalog itself: nothing to refresh")
+    try:
+        with connect(settings) as conn:
+            refreshed = spectrum.refresh(conn, settings)
+    except (spectrum.SpectrumError, WarehouseUnavailable) as e:
+        _fail(str(e))
+    if not refreshed:
+        console.print("no external schemas (CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG first)")
+    for schema, tables in refreshed.items():
+        console.print(f"{schema}: {tables} external tables rebuilt")

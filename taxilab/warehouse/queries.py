@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from taxilab.settings import PROJECT_ROOT
 from taxilab.warehouse import guard
-from taxilab.warehouse.dialect import DialectError, parse_redshift
+from taxilab.warehouse.dialect import DialectError, parse_redshift, postgres_rewrites
 
 ANALYTICS_DIR = PROJECT_ROOT / "sql" / "analytics"
 VALIDATION_DIR = PROJECT_ROOT / "sql" / "validation"
@@ -47,7 +47,7 @@ class NamedQuery:
         statements = parse_redshift(self.sql)
         if len(statements) != 1:
             raise QueryError(f"{self.path}: a named query is one statement, found {len(statements)}")
-        tree = statements[0]
+        tree = postgres_rewrites(statements[0])  # DATEDIFF, LISTAGG (dialect.py)
         # Placeholders become sentinel names first: every other % in the output (LIKE patterns,
         # and format strings sqlglot rewrites, e.g. TO_DATE's) must be doubled for psycopg, and
         # only the placeholders must not.

@@ -17,6 +17,8 @@ Locally:
 - UNLOAD ('select') TO 's3://prefix' ...: the select goes through the named queries' translation
   (queries.NamedQuery.postgres) and the dialect guard, runs on PostgreSQL, and the result is written
   as Parquet or CSV with Redshift's file naming (see _unload_names).
+- CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG (and DROP SCHEMA of such a schema): Redshift
+  Spectrum over the Glue catalog, emulated by spectrum.py (views reading the lake at query time).
 - Anything else: dialect guard, then sqlglot's Redshift -> PostgreSQL translation.
 
 COPY and UNLOAD are parsed on sqlglot's Redshift token stream, never with regexes on the text:
@@ -290,12 +292,19 @@ def parse_unload(sql_text: str) -> UnloadStatement:
 
 
 def iam_role_span(sql_text: str) -> tuple[int, int] | None:
-    """(start, end) offsets of the IAM_ROLE value in a COPY/UNLOAD (for the aws path's substitution)."""
+    """(start, end) offsets of the IAM_ROLE value in a COPY/UNLOAD/CREATE EXTERNAL SCHEMA (for the aws
+    path's substitution)."""
     keyword = statement_kind(sql_text)
-    if keyword not in ("COPY", "UNLOAD"):
+    if keyword == "CREATE":  # CREATE EXTERNAL SCHEMA ... IAM_ROLE '...' (Spectrum)
+        t = _Tokens(sql_text, keyword)
+        if [tok.text.upper() for tok in t.tokens[:3]] != ["CREATE", "EXTERNAL", "SCHEMA"]:
+            return None
+        offset = 0
+    elif keyword in ("COPY", "UNLOAD"):
+        offset = len(sql_text) - len(_rest(sql_text, keyword))
+        t = _Tokens(_rest(sql_text, keyword), keyword)
+    else:
         return None
-    offset = len(sql_text) - len(_rest(sql_text, keyword))
-    t = _Tokens(_rest(sql_text, keyword), keyword)
     for tok, nxt in zip(t.tokens, t.tokens[1:], strict=False):
         if tok.text.upper() == "IAM_ROLE":
             return offset + nxt.start, offset + nxt.end + 1
@@ -695,6 +704,14 @@ def execute(conn, settings: Settings, sql_text: str) -> Result:
         return run_copy(conn, settings, parse_copy(sql_text))
     if kind == "UNLOAD":
         return run_unload(conn, settings, parse_unload(sql_text))
+    if kind in ("CREATE", "DROP"):
+        from taxilab.warehouse import spectrum  # imports this module
+
+        if kind == "CREATE" and spectrum.is_create_external_schema(sql_text):
+            return spectrum.create_external_schema(conn, settings, spectrum.parse_create(sql_text))
+        drop = spectrum.parse_drop(sql_text) if kind == "DROP" else None
+        if drop is not None and spectrum.is_external(conn, drop.schema):
+            return spectrum.drop_external_schema(conn, drop)
     guard.check(sql_text, source="statement")
     if len(parse_redshift(sql_text)) != 1:
         raise DialectError(f"execute runs one statement at a time: {sql_text.strip()[:120]!r}")
