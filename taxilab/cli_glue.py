@@ -116,21 +116,43 @@ def workflow_run(month: str = typer.Option("2024-02", "--month", "-m", help="Mon
                  bookmark: str = typer.Option(None, "--job-bookmark-option",
                                               help="job-bookmark-enable | job-bookmark-disable | job-bookmark-pause "
                                                    "(default: each job's definition).")) -> None:
-    """Run the workflow (etl -> aggregates -> crawler, Glue trigger semantics) for a month's landed raw data."""
+    """Run the workflow (etl -> aggregates -> crawler -> load-warehouse -> validate, Glue trigger semantics) for
+    a month's landed raw data. SIGTERM/Ctrl-C or `taxilab glue stop` stop it (STOPPED)."""
     from taxilab.glue import bookmarks, workflow
     from taxilab.glue.definitions import DefinitionError
     from taxilab.pipeline import RunInProgress
 
+    def started(wf) -> None:
+        console.print(f"workflow {wf.workflow} run {wf.id} for {month} started (stop it: taxilab glue stop "
+                      f"--workflow {wf.workflow} --run-id {wf.id}, or Ctrl-C)")
+
     try:
-        wf = workflow.run_workflow(_live(), month, bookmark_option=bookmark)
+        wf = workflow.run_workflow(_live(), month, bookmark_option=bookmark, on_start=started)
     except RunInProgress as e:
         _fail(str(e), 3)
     except (DefinitionError, bookmarks.BookmarkError, ValueError) as e:
         _fail(str(e), 2)
     _print_runs([workflow.asdict(r) for r in wf.runs])
     if wf.status != "COMPLETED":
-        _fail(f"workflow {wf.workflow} run {wf.id} for {month}: {wf.status}")
+        _fail(f"workflow {wf.workflow} run {wf.id} for {month}: {wf.status}"
+              + (f" ({wf.stop_reason})" if wf.stop_reason else ""), 130 if wf.status == "STOPPED" else 1)
     console.print(f"[green]workflow {wf.workflow} run {wf.id} for {month}: {wf.status}[/]")
+
+
+@workflow_app.command("runs")
+def workflow_runs_cmd(month: str = typer.Option(None, "--month", "-m", help="Only this month."),
+                      limit: int = typer.Option(30, help="How many runs.")) -> None:
+    """Workflow runs: id, month, status, started by, start/end, seconds (state_dir/glue/workflow_runs)."""
+    from taxilab.glue import workflow
+
+    t = Table(title="workflow runs", title_justify="left")
+    for col in ("id", "workflow", "month", "status", "started by", "started", "completed", "s", "note"):
+        t.add_column(col)
+    for r in workflow.workflow_runs(get_settings(), month=month)[-limit:]:
+        note = "process gone" if r.get("orphaned") else (r.get("stop_reason") or "")
+        t.add_row(r["id"], r["workflow"], r["month"], r["status"], r.get("started_by") or "", r["started_on"],
+                  r.get("completed_on") or "", f"{r['seconds']:.1f}" if r.get("seconds") is not None else "", note)
+    console.print(t)
 
 
 @workflow_app.command("history")
@@ -185,27 +207,107 @@ def deploy_plan(role_arn: str = typer.Option("arn:aws:iam::123456789012:role/tax
 
 
 @app.command()
-def backfill(start: str = typer.Argument(..., help="First month, YYYY-MM."),
-             end: str = typer.Argument(..., help="Last month, YYYY-MM (inclusive)."),
-             source: str = typer.Option("synthetic", help="synthetic | tlc | a local Parquet file."),
-             rows: int = typer.Option(100_000, help="Rows per month for SOURCE=synthetic.")) -> None:
-    """Run the whole pipeline (ingest -> ... -> crawl -> warehouse -> validate) for each month of a range."""
-    from spark_jobs.io.paths import split_month
-    from taxilab.pipeline import Pipeline, PipelineOptions, StageError
+def stop(workflow_name: str = typer.Option("taxilab-monthly", "--workflow", "-w", help="Workflow name."),
+         run_id: str = typer.Option(None, "--run-id", help="Workflow run id (wr_...); default: its only running run."),
+         wait: float = typer.Option(30.0, help="Seconds to wait for the run to end STOPPED (0: just ask).")) -> None:
+    """Stop a running workflow run: the running job stops at its next safe point (its Spark work cancelled),
+    ends STOPPED, fires nothing, and the workflow run ends STOPPED."""
+    import time
+
+    from taxilab.glue import workflow
+
+    s = get_settings()
+    try:
+        run = workflow.request_stop(s, workflow_name, run_id)
+    except workflow.StopError as e:
+        _fail(str(e), 2)
+    console.print(f"stop requested for {workflow_name} run {run['id']} ({run['month']}, pid {run['pid']})")
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        [now] = [r for r in workflow.workflow_runs(s, workflow_name) if r["id"] == run["id"]]
+        if now["status"] != "RUNNING":
+            console.print(f"run {run['id']}: {now['status']}" + (f" ({now['stop_reason']})" if now.get("stop_reason") else ""))
+            return
+        time.sleep(0.5)
+    if wait:
+        _fail(f"run {run['id']} still RUNNING after {wait:g} s (the job has not reached a safe point yet)")
+
+
+@app.command()
+def scheduler(once: bool = typer.Option(False, "--once", help="Evaluate the schedules once and exit."),
+              now: str = typer.Option(None, "--now", help="Pretend the clock reads this UTC time (ISO, e.g. "
+                                      "2024-03-01T12:15); with --once, evaluate at exactly that instant."),
+              max_runs: int = typer.Option(None, "--max-runs", help="Exit after starting this many workflow runs."),
+              show: bool = typer.Option(False, "--show", help="Only print each scheduled trigger's state.")) -> None:
+    """Fire the workflow's SCHEDULED triggers (Glue cron, UTC): each slot once, recorded under
+    state_dir/glue/scheduler.json; the run processes the latest raw month without a COMPLETED run (or the
+    trigger's --month argument). The first start arms a trigger: it fires from its next slot on."""
+    from datetime import datetime
+
+    from taxilab.glue import scheduler as sched
 
     try:
-        (y0, m0), (y1, m1) = split_month(start), split_month(end)
+        at = datetime.fromisoformat(now) if now else None
+    except ValueError:
+        _fail(f"--now {now!r}: expected an ISO time such as 2024-03-01T12:15", 2)
+    if show:
+        for d in sched.describe(get_settings(), now=at):
+            console.print(f"{d['trigger']} {d['schedule']}: armed {d['armed_at'] or '(not yet)'}, last slot "
+                          f"{d['last_slot'] or '-'}, next slot {d['next_slot']} UTC")
+            for f in d["fires"][-5:]:
+                console.print(f"  {f['slot']}: {f['status']} {f.get('month') or ''} {f.get('workflow_run_id') or ''} "
+                              f"{f.get('note') or ''}".rstrip())
+        return
+    s = _live()
+    before = sched.load_state(s)
+
+    def show_result(r) -> None:
+        console.print(f"{r.fire.trigger} slot {r.fire.slot:%Y-%m-%d %H:%M} UTC: {r.month or '-'} {r.status}"
+                      + (f" run {r.workflow_run_id}" if r.workflow_run_id else "") + (f" ({r.note})" if r.note else ""))
+
+    results = sched.serve(s, once=once, now=at, max_runs=max_runs, on_result=show_result)
+    if not results:
+        for d in sched.describe(s, now=at):
+            armed = " (armed now)" if d["trigger"] not in before else ""
+            console.print(f"{d['trigger']} {d['schedule']}: nothing due{armed}; next slot {d['next_slot']} UTC")
+    if any(r.status in ("FAILED", "ERROR") for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def backfill(start: str = typer.Option(..., "--from", help="First month, YYYY-MM."),
+             end: str = typer.Option(..., "--to", help="Last month, YYYY-MM (inclusive)."),
+             force: bool = typer.Option(False, "--force", help="Rerun months that already have a COMPLETED run."),
+             continue_on_failure: bool = typer.Option(False, "--continue-on-failure/--stop-on-failure",
+                                                      help="Go on with the next month after a month fails."),
+             source: str = typer.Option(None, help="Land each month in raw first: synthetic | tlc | a Parquet "
+                                                   "file (default: the months are already in raw)."),
+             rows: int = typer.Option(100_000, help="Rows per month for --source synthetic.")) -> None:
+    """Run the workflow (etl -> aggregates -> crawler -> load-warehouse -> validate) for each month of a range,
+    in order, one run per month; prints months, states and durations."""
+    from taxilab.glue import backfill as bf
+
+    try:
+        bf.months_between(start, end)
     except ValueError as e:
         _fail(str(e), 2)
-    months = [f"{y:04d}-{m:02d}" for y in range(y0, y1 + 1) for m in range(1, 13) if (y0, m0) <= (y, m) <= (y1, m1)]
-    if not months:
-        _fail(f"empty range {start}..{end}", 2)
-    for month in months:
-        try:
-            rep = Pipeline(PipelineOptions(month, source, rows, progress=False)).run()
-        except StageError as e:
-            _fail(f"backfill stopped at {month}: {e}")
-        console.print(f"{month}: {rep.status} in {rep.seconds:.1f} s")
+    s = _live()
+
+    def progress(r) -> None:
+        console.print(f"{r.month}: {r.status}" + (f" in {r.seconds:.1f} s" if r.seconds is not None else ""))
+
+    results = bf.backfill(s, start, end, force=force, continue_on_failure=continue_on_failure, source=source,
+                          rows=rows, on_month=progress)
+    t = Table(title=f"backfill {start}..{end}", title_justify="left")
+    for col in ("month", "state", "seconds", "workflow run", "note"):
+        t.add_column(col)
+    for r in results:
+        colour = {"COMPLETED": "green", "SKIPPED": "dim"}.get(r.status, "red")
+        t.add_row(r.month, f"[{colour}]{r.status}[/]", f"{r.seconds:.1f}" if r.seconds is not None else "",
+                  r.workflow_run_id or "", r.note[:100])
+    console.print(t)
+    if any(r.status not in ("COMPLETED", "SKIPPED") for r in results):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -45,6 +45,34 @@ class Cron:
             day += timedelta(days=1)
         raise ValueError(f"{self.expression} never fires after {after:%Y-%m-%d %H:%M}")
 
+    def last_at_or_before(self, at: datetime, not_before: datetime | None = None) -> datetime | None:
+        """Latest fire time <= `at` (naive UTC), searched back to `not_before` (default: the first year
+        allowed); None if there is none in that window."""
+        floor = not_before or datetime(min(self.years), 1, 1)
+        day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+        while day >= floor.replace(hour=0, minute=0, second=0, microsecond=0):
+            if self.matches_day(day):
+                for h in sorted(self.hours, reverse=True):
+                    for m in sorted(self.minutes, reverse=True):
+                        t = day.replace(hour=h, minute=m)
+                        if t <= at:
+                            return t if t >= floor else None
+            day -= timedelta(days=1)
+        return None
+
+    def count_between(self, after: datetime, before: datetime, cap: int = 1000) -> int:
+        """How many fire times lie strictly between `after` and `before` (stops counting at cap)."""
+        n, t = 0, after
+        while n < cap:
+            try:
+                t = self.next_after(t)
+            except ValueError:
+                break
+            if t >= before:
+                break
+            n += 1
+        return n
+
 
 def _field(text: str, name: str, lo: int, hi: int, names: dict[str, int]) -> frozenset[int] | None:
     if text == "?":

@@ -17,6 +17,8 @@ from taxilab.settings import PROJECT_ROOT, Settings
 DEFINITIONS = PROJECT_ROOT / "glue" / "definitions.json"
 TRIGGER_TYPES = ("ON_DEMAND", "SCHEDULED", "CONDITIONAL")
 STATES = ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED")
+COMMANDS = ("glueetl", "pythonshell")
+PYTHONSHELL_CAPACITY = (0.0625, 1.0)
 
 
 class DefinitionError(ValueError):
@@ -62,11 +64,26 @@ def validate(d: Definitions) -> None:
         raise DefinitionError(f"{where}: glue_version must be 5.0 (the lab's Spark 3.5 / Python 3.11), "
                               f"got {d.raw.get('glue_version')!r}")
     for j in d.raw.get("jobs", []):
-        for key in ("name", "script", "local", "worker_type", "number_of_workers", "timeout_minutes", "max_retries"):
+        command = j.get("command", "glueetl")
+        if command not in COMMANDS:
+            raise DefinitionError(f"{where}: job {j.get('name', '?')!r}: command must be one of {COMMANDS}")
+        needed = ("worker_type", "number_of_workers") if command == "glueetl" else ("python_version", "max_capacity")
+        for key in ("name", "script", "local", "timeout_minutes", "max_retries", *needed):
             if key not in j:
                 raise DefinitionError(f"{where}: job {j.get('name', '?')!r} lacks {key!r}")
         if j.get("bookmark", "job-bookmark-disable") not in BOOKMARK_OPTIONS:
             raise DefinitionError(f"{where}: job {j['name']!r}: bookmark must be one of {BOOKMARK_OPTIONS}")
+        if command == "pythonshell":
+            # What Glue accepts for a Python shell job: Python 3.9 (3.6 is retired), 0.0625 or 1 DPU, no
+            # worker type, no bookmarks.
+            if str(j["python_version"]) != "3.9" or float(j["max_capacity"]) not in PYTHONSHELL_CAPACITY:
+                raise DefinitionError(f"{where}: job {j['name']!r}: a pythonshell job needs python_version 3.9 and "
+                                      f"max_capacity one of {PYTHONSHELL_CAPACITY}")
+            if "worker_type" in j or "number_of_workers" in j:
+                raise DefinitionError(f"{where}: job {j['name']!r}: a pythonshell job takes max_capacity, "
+                                      "not worker_type/number_of_workers")
+            if j.get("bookmark", "job-bookmark-disable") != "job-bookmark-disable":
+                raise DefinitionError(f"{where}: job {j['name']!r}: Python shell jobs cannot use job bookmarks")
     names = set(d.jobs) | set(d.crawlers)
     starts = 0
     for t in d.triggers:
@@ -112,19 +129,23 @@ def to_aws(d: Definitions, settings: Settings, role_arn: str, scripts_prefix: st
     'triggers': [create_trigger]}. Scripts are expected under s3://<bucket>/<scripts_prefix>/ (uploaded by
     the deployer); the month stays a default argument a run overrides."""
     variables = {"bucket": settings.bucket, "dataset": settings.dataset, "month": month}
-    jobs = [{
-        "Name": j["name"],
-        "Role": role_arn,
-        "Command": {"Name": "glueetl", "PythonVersion": "3",
-                    "ScriptLocation": f"s3://{settings.bucket}/{scripts_prefix.strip('/')}/{j['script']}"},
-        "DefaultArguments": job_arguments(j, variables),
-        "GlueVersion": str(d.raw["glue_version"]),
-        "WorkerType": j["worker_type"],
-        "NumberOfWorkers": int(j["number_of_workers"]),
-        "Timeout": int(j["timeout_minutes"]),
-        "MaxRetries": int(j["max_retries"]),
-        "ExecutionProperty": {"MaxConcurrentRuns": 1},
-    } for j in d.raw["jobs"]]
+    jobs = []
+    for j in d.raw["jobs"]:
+        script = f"s3://{settings.bucket}/{scripts_prefix.strip('/')}/{j['script']}"
+        kw = {"Name": j["name"], "Role": role_arn}
+        if j.get("command", "glueetl") == "pythonshell":
+            args = {k: v for k, v in job_arguments(j, variables).items() if k != "--job-bookmark-option"}
+            kw |= {"Command": {"Name": "pythonshell", "PythonVersion": str(j["python_version"]), "ScriptLocation": script},
+                   "GlueVersion": str(j.get("glue_version", "3.0")), "MaxCapacity": float(j["max_capacity"])}
+        else:
+            args = job_arguments(j, variables)
+            kw |= {"Command": {"Name": "glueetl", "PythonVersion": "3", "ScriptLocation": script},
+                   "GlueVersion": str(j.get("glue_version", d.raw["glue_version"])), "WorkerType": j["worker_type"],
+                   "NumberOfWorkers": int(j["number_of_workers"])}
+        args |= {k: substitute(v, variables) for k, v in j.get("aws_arguments", {}).items()}
+        kw |= {"DefaultArguments": args, "Timeout": int(j["timeout_minutes"]), "MaxRetries": int(j["max_retries"]),
+               "ExecutionProperty": {"MaxConcurrentRuns": 1}}
+        jobs.append(kw)
     # Glue writes one crawler's tables into one database; the lab keeps one database per zone, so each
     # declared crawler becomes one Glue crawler per zone, named <name>-<zone>.
     crawlers, crawler_names = [], {}

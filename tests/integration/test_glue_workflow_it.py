@@ -3,6 +3,7 @@ deployed through the Glue API of the moto server."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pyarrow.parquet as pq
@@ -28,6 +29,19 @@ def glue_lab(lab_settings, tmp_path):
     return s
 
 
+def lake_only(tmp_path):
+    """The repo's workflow up to the crawler: 2024-02 is the pipeline tests' warehouse month, so these runs
+    leave the warehouse alone (the backfill test runs the whole graph on months of its own)."""
+    raw_defs = json.loads(definitions.DEFINITIONS.read_text())
+    keep = {"taxilab-etl", "taxilab-aggregates"}
+    raw_defs["jobs"] = [j for j in raw_defs["jobs"] if j["name"] in keep]
+    raw_defs["workflow"]["triggers"] = [t for t in raw_defs["workflow"]["triggers"]
+                                        if all(a.get("job", "") in keep or "crawler" in a for a in t["actions"])]
+    p = tmp_path / "lake_only.json"
+    p.write_text(json.dumps(raw_defs))
+    return definitions.load(p)
+
+
 def land_slice(settings, sample_file, name: str, start: int, rows: int) -> None:
     table = pq.read_table(sample_file).slice(start, rows)
     key = paths.raw_month_prefix(settings.dataset, MONTH) + name
@@ -40,10 +54,11 @@ def reconciles(settings) -> tuple[int, int, int]:
     return r.rows, st.rows, q.rows
 
 
-def test_bookmarked_workflow_processes_only_new_raw_objects_and_catalogs_them(glue_lab, spark, sample_file):
+def test_bookmarked_workflow_processes_only_new_raw_objects_and_catalogs_them(glue_lab, spark, sample_file, tmp_path):
+    defs = lake_only(tmp_path)
     raw.land_zone_lookup(glue_lab)
     land_slice(glue_lab, sample_file, "drop-a.parquet", 0, 400)
-    first = workflow.run_workflow(glue_lab, MONTH, spark_factory=lambda: spark)
+    first = workflow.run_workflow(glue_lab, MONTH, defs, spark_factory=lambda: spark)
     assert [(r.job, r.state) for r in first.runs] == [
         ("taxilab-etl", "SUCCEEDED"), ("taxilab-aggregates", "SUCCEEDED"), ("taxilab-crawler", "SUCCEEDED")]
     assert first.runs[0].metrics["bookmark"]["objects_processed"] == 1
@@ -51,7 +66,7 @@ def test_bookmarked_workflow_processes_only_new_raw_objects_and_catalogs_them(gl
     assert rows == 400 and staged + quarantined == 400
 
     land_slice(glue_lab, sample_file, "drop-b.parquet", 400, 300)
-    second = workflow.run_workflow(glue_lab, MONTH, spark_factory=lambda: spark)
+    second = workflow.run_workflow(glue_lab, MONTH, defs, spark_factory=lambda: spark)
     etl_run = second.runs[0]
     assert etl_run.metrics["bookmark"] == {"option": "job-bookmark-enable", "objects_seen": 2,
                                            "objects_processed": 1, "whole_month": False}
@@ -60,7 +75,7 @@ def test_bookmarked_workflow_processes_only_new_raw_objects_and_catalogs_them(gl
     assert rows == 700 and staged + quarantined == 700  # drop-a's rows kept, drop-b's added once
 
     # nothing new: the etl run reads nothing, and the lake is unchanged
-    third = workflow.run_workflow(glue_lab, MONTH, spark_factory=lambda: spark)
+    third = workflow.run_workflow(glue_lab, MONTH, defs, spark_factory=lambda: spark)
     assert third.runs[0].metrics["rows_in"] == 0
     assert reconciles(glue_lab) == (700, staged, quarantined)
 
@@ -70,11 +85,11 @@ def test_bookmarked_workflow_processes_only_new_raw_objects_and_catalogs_them(gl
     assert staging.partitions > 0 and (glue_lab.catalog_databases["curated"], "daily_summary") in tables
 
 
-def test_failed_etl_run_keeps_the_bookmark_and_fires_nothing(glue_lab, spark, sample_file):
+def test_failed_etl_run_keeps_the_bookmark_and_fires_nothing(glue_lab, spark, sample_file, tmp_path):
     raw.land_zone_lookup(glue_lab)
     key = paths.raw_month_prefix(glue_lab.dataset, MONTH) + "broken.parquet"
     client("s3", glue_lab).put_object(Bucket=glue_lab.bucket, Key=key, Body=b"not parquet at all")
-    wf = workflow.run_workflow(glue_lab, MONTH, spark_factory=lambda: spark, backoff_s=0.01)
+    wf = workflow.run_workflow(glue_lab, MONTH, lake_only(tmp_path), spark_factory=lambda: spark, backoff_s=0.01)
     assert [r.state for r in wf.runs] == ["FAILED", "FAILED"]  # max_retries 1: two attempts, no successor
     assert "broken.parquet" in wf.runs[-1].error
     assert bookmarks.load(glue_lab, "taxilab-etl")["contexts"] == {}
@@ -98,6 +113,17 @@ def test_definitions_deploy_through_the_glue_api_and_read_back(glue_lab):
     after = glue.get_trigger(Name="taxilab-after-etl")["Trigger"]
     assert after["Predicate"]["Conditions"][0]["JobName"] == "taxilab-etl"
     assert after["Actions"] == [{"JobName": "taxilab-aggregates"}]
+    wh = glue.get_job(JobName="taxilab-load-warehouse")["Job"]
+    assert (wh["Command"]["Name"], wh["Command"]["PythonVersion"], wh["MaxCapacity"]) == ("pythonshell", "3.9", 0.0625)
+    assert wh["Command"]["ScriptLocation"] == f"s3://{glue_lab.bucket}/scripts/taxilab/warehouse/glue_load.py"
+    assert wh["DefaultArguments"]["--step"] == "load" and "--job-bookmark-option" not in wh["DefaultArguments"]
+    after_crawl = glue.get_trigger(Name="taxilab-after-crawler")["Trigger"]
+    assert {c["CrawlerName"] for c in after_crawl["Predicate"]["Conditions"]} == {
+        f"taxilab-crawler-{z}" for z in crawler.ZONES}
+    assert after_crawl["Actions"] == [{"JobName": "taxilab-load-warehouse"}]
+    assert glue.get_trigger(Name="taxilab-after-load-warehouse")["Trigger"]["Actions"] == [
+        {"JobName": "taxilab-validate"}]
+    assert glue.get_trigger(Name="taxilab-after-load-warehouse")["Trigger"]["WorkflowName"] == "taxilab-monthly"
     cr = glue.get_crawler(Name="taxilab-crawler-staging")["Crawler"]
     assert cr["DatabaseName"] == glue_lab.catalog_databases["staging"]
     assert cr["Targets"]["S3Targets"][0]["Path"] == f"s3://{glue_lab.bucket}/staging/"

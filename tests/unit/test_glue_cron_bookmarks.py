@@ -96,3 +96,20 @@ def test_state_survives_a_restart_and_reset_forgets_it(s, tmp_path):
 def test_unknown_option_is_refused(s):
     with pytest.raises(bookmarks.BookmarkError, match="job-bookmark-enable"):
         bookmarks.pending(s, "etl", "src", [A], "enable")
+
+
+@pytest.mark.parametrize(("expr", "at", "expected"), [
+    ("cron(15 12 * * ? *)", "2024-03-01 12:15", "2024-03-01 12:15"),  # a slot is its own latest
+    ("cron(15 12 * * ? *)", "2024-03-01 12:14", "2024-02-29 12:15"),
+    ("cron(0 9 ? * MON-FRI *)", "2024-03-04 08:00", "2024-03-01 09:00"),  # Monday early -> Friday
+    ("cron(30 2 1 * ? *)", "2024-03-15 00:00", "2024-03-01 02:30"),
+])
+def test_latest_fire_time_at_or_before(expr, at, expected):
+    assert cron.parse(expr).last_at_or_before(datetime.fromisoformat(at)) == datetime.fromisoformat(expected)
+
+
+def test_no_fire_time_in_the_window_is_none_and_slots_between_are_counted():
+    c = cron.parse("cron(15 12 * * ? *)")
+    assert c.last_at_or_before(datetime(2024, 3, 1, 12, 0), not_before=datetime(2024, 3, 1, 0, 0)) is None
+    assert c.count_between(datetime(2024, 3, 1, 12, 15), datetime(2024, 3, 4, 12, 15)) == 2
+    assert c.count_between(datetime(2024, 3, 1), datetime(2025, 3, 1), cap=10) == 10

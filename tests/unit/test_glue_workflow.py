@@ -118,3 +118,167 @@ def test_repo_definitions_are_valid_and_a_bad_reference_is_named(tmp_path):
     p.write_text(json.dumps(bad))
     with pytest.raises(definitions.DefinitionError, match="no-such-job"):
         definitions.load(p)
+
+
+# ---- job run states ------------------------------------------------------------------------------------
+def test_every_job_run_goes_starting_running_then_its_final_state(s, tmp_path):
+    seen_inside = {}
+
+    def looks(rt, spec, month, run_id):
+        seen_inside["states"] = workflow.transitions(rt.settings, run_id)  # recorded before the job's code ran
+        return {}
+
+    release = threading.Event()
+
+    def slow(rt, spec, month, run_id):
+        release.wait(5)
+        return {}
+
+    d = defs_for(tmp_path, {"a": {"local": "looks"}, "b": {"local": "boom"}, "c": {"local": "slow", "timeout": 0.2}},
+                 chain("a", "b") + [{"name": "after-b", "type": "CONDITIONAL",
+                                     "predicate": {"conditions": [{"job": "b", "state": "FAILED"}]},
+                                     "actions": [{"job": "c"}]}])
+    wf = workflow.run_workflow(s, "2023-09", d, jobs={"looks": looks, "boom": boom, "slow": slow})
+    release.set()
+    assert seen_inside["states"] == ["STARTING", "RUNNING"]
+    assert [workflow.transitions(s, r.id) for r in wf.runs] == [
+        ["STARTING", "RUNNING", "SUCCEEDED"], ["STARTING", "RUNNING", "FAILED"], ["STARTING", "RUNNING", "TIMEOUT"]]
+    last = workflow.history(s)[-1]
+    assert (last["job"], last["state"], last["attempt"]) == ("c", "TIMEOUT", 0)
+    assert last["started_on"] <= last["completed_on"] and "timeout of 0.2 s" in last["error"]
+
+
+def test_a_retry_names_the_run_it_retries(s, tmp_path):
+    d = defs_for(tmp_path, {"a": {"local": "boom", "retries": 1}}, chain("a"))
+    wf = workflow.run_workflow(s, "2023-09", d, jobs={"boom": boom}, backoff_s=0.01)
+    assert [r.previous_run_id for r in wf.runs] == [None, wf.runs[0].id]
+
+
+def fakes(calls: list[str], fail: str | None = None) -> dict:
+    def make(name):
+        def job(rt, spec, month, run_id):
+            calls.append(spec["name"])
+            if name == fail:
+                raise RuntimeError(f"{name} broke")
+            return {}
+        return job
+    return {n: make(n) for n in ("etl", "aggregates", "crawler", "warehouse", "validate")}
+
+
+def test_repo_workflow_fires_etl_aggregates_crawler_load_warehouse_validate_in_order(s):
+    calls: list[str] = []
+    wf = workflow.run_workflow(s, "2023-09", definitions.load(), jobs=fakes(calls))
+    assert calls == ["taxilab-etl", "taxilab-aggregates", "taxilab-crawler", "taxilab-load-warehouse",
+                     "taxilab-validate"]
+    assert wf.status == "COMPLETED"
+    [rec] = workflow.workflow_runs(s, "taxilab-monthly", "2023-09")
+    assert (rec["id"], rec["status"], rec["started_by"]) == (wf.id, "COMPLETED", "manual")
+    assert [j["job"] for j in rec["job_runs"]] == calls
+
+
+def test_a_failed_warehouse_load_does_not_fire_validate(s):
+    calls: list[str] = []
+    wf = workflow.run_workflow(s, "2023-09", definitions.load(), jobs=fakes(calls, fail="warehouse"), backoff_s=0.01)
+    assert calls[-2:] == ["taxilab-load-warehouse", "taxilab-load-warehouse"]  # max_retries 1, then nothing
+    assert "taxilab-validate" not in calls and wf.status == "FAILED"
+
+
+# ---- STOPPED -------------------------------------------------------------------------------------------
+def waits_at_safe_points(rt, spec, month, run_id):
+    for _ in range(100):  # ~10 s of work in small steps, each step ending at a safe point
+        rt.sleep(0.1)
+    return {}
+
+
+def _when_running(s, job: str, then, timeout: float = 10) -> threading.Thread:
+    def watch():
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(h["job"] == job and h["state"] == "RUNNING" for h in workflow.history(s)):
+                then()
+                return
+            time.sleep(0.02)
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    return t
+
+
+def test_stop_request_on_disk_stops_the_running_job_and_fires_nothing(s, tmp_path):
+    d = defs_for(tmp_path, {"a": {"local": "waits"}, "b": {"local": "ok"}}, chain("a", "b"))
+    watcher = _when_running(s, "a", lambda: workflow.request_stop(s, "wf"))  # as `taxilab glue stop --workflow wf`
+    t0 = time.monotonic()
+    wf = workflow.run_workflow(s, "2023-09", d, jobs={"waits": waits_at_safe_points, "ok": ok})
+    watcher.join()
+    assert time.monotonic() - t0 < 5  # stopped at a safe point, not after its ~10 s of work
+    assert [(r.job, r.state) for r in wf.runs] == [("a", "STOPPED")]  # not retried, b never started
+    assert workflow.transitions(s, wf.runs[0].id) == ["STARTING", "RUNNING", "STOPPED"]
+    assert "stop requested by taxilab glue stop" in wf.runs[0].error
+    assert wf.status == "STOPPED"
+    [rec] = workflow.workflow_runs(s, "wf")
+    assert rec["status"] == "STOPPED" and not workflow.stop_file(s, wf.id).exists()
+    with pytest.raises(workflow.StopError, match="not running: STOPPED"):
+        workflow.request_stop(s, "wf", wf.id)
+
+
+def test_sigterm_to_the_runner_stops_the_run_and_restores_the_handler(s, tmp_path):
+    import os
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    d = defs_for(tmp_path, {"a": {"local": "waits", "retries": 2}, "b": {"local": "ok"}}, chain("a", "b"))
+    watcher = _when_running(s, "a", lambda: os.kill(os.getpid(), signal.SIGTERM))
+    wf = workflow.run_workflow(s, "2023-09", d, jobs={"waits": waits_at_safe_points, "ok": ok})
+    watcher.join()
+    assert [(r.job, r.state) for r in wf.runs] == [("a", "STOPPED")]
+    assert wf.status == "STOPPED" and "SIGTERM" in wf.stop_reason
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_job_that_never_reaches_a_safe_point_is_abandoned_after_the_grace_period(s, tmp_path):
+    release = threading.Event()
+
+    def deaf(rt, spec, month, run_id):
+        release.wait(10)
+        return {}
+
+    d = defs_for(tmp_path, {"a": {"local": "deaf"}, "b": {"local": "ok"}}, chain("a", "b"))
+    stop = workflow.StopControl()
+    watcher = _when_running(s, "a", lambda: stop.stop("test"))
+    wf = workflow.run_workflow(s, "2023-09", d, jobs={"deaf": deaf, "ok": ok}, stop=stop, stop_grace_s=0.3)
+    release.set()
+    watcher.join()
+    assert [(r.job, r.state) for r in wf.runs] == [("a", "STOPPED")]
+    assert "did not reach a safe point within 0.3 s" in wf.runs[0].error
+
+
+def test_stop_of_a_workflow_without_a_running_run_is_refused(s):
+    with pytest.raises(workflow.StopError, match="0 running run"):
+        workflow.request_stop(s, "taxilab-monthly")
+
+
+# ---- pythonshell jobs in the definitions -----------------------------------------------------------------
+def test_warehouse_jobs_are_python_shell_jobs_glue_accepts(tmp_path):
+    d = definitions.load()
+    kw = {j["Name"]: j for j in definitions.to_aws(d, load_settings(state_dir=tmp_path), "arn:r", "scripts")["jobs"]}
+    wh = kw["taxilab-load-warehouse"]
+    assert wh["Command"]["Name"] == "pythonshell" and wh["Command"]["PythonVersion"] == "3.9"
+    assert wh["MaxCapacity"] == 0.0625 and "WorkerType" not in wh and "NumberOfWorkers" not in wh
+    assert "--job-bookmark-option" not in wh["DefaultArguments"]  # Python shell jobs have no bookmarks
+    assert kw["taxilab-etl"]["Command"]["Name"] == "glueetl" and "MaxCapacity" not in kw["taxilab-etl"]
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"python_version": "3.6"}, "python_version 3.9"),
+    ({"max_capacity": 2}, "max_capacity one of"),
+    ({"bookmark": "job-bookmark-enable"}, "cannot use job bookmarks"),
+    ({"worker_type": "G.1X"}, "not worker_type"),
+    ({"command": "gluestreaming"}, "command must be one of"),
+])
+def test_a_python_shell_job_glue_would_refuse_is_refused_by_name(tmp_path, change, problem):
+    raw = json.loads(definitions.DEFINITIONS.read_text())
+    [wh] = [j for j in raw["jobs"] if j["name"] == "taxilab-load-warehouse"]
+    wh.update(change)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(raw))
+    with pytest.raises(definitions.DefinitionError, match=f"taxilab-load-warehouse.*{problem}"):
+        definitions.load(p)

@@ -1,0 +1,110 @@
+"""Backfill: the declared workflow run for each month of a range, oldest first, one run per month.
+
+A month with a COMPLETED run of the workflow is skipped unless force; a month whose run does not complete
+stops the backfill (the later months are reported NOT_RUN) unless continue_on_failure. A month another
+process is running is REFUSED (one run per workflow and month) and counts as not completed. Optionally each
+month is landed in raw first (source synthetic | tlc | a Parquet path), as `taxilab run` ingests it;
+without a source the months must already be in raw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from spark_jobs.io import paths
+from taxilab.glue import workflow as wfm
+from taxilab.glue.definitions import Definitions
+from taxilab.glue.definitions import load as load_definitions
+from taxilab.settings import Settings
+
+
+class BackfillError(ValueError):
+    pass
+
+
+@dataclass
+class MonthResult:
+    month: str
+    status: str  # COMPLETED | FAILED | STOPPED | SKIPPED | REFUSED | NOT_RUN | INGEST_FAILED
+    seconds: float | None = None
+    workflow_run_id: str | None = None
+    note: str = ""
+
+
+def months_between(start: str, end: str) -> list[str]:
+    (y0, m0), (y1, m1) = paths.split_month(start), paths.split_month(end)
+    if (y0, m0) > (y1, m1):
+        raise BackfillError(f"empty range: --from {start} is after --to {end}")
+    out, (y, m) = [], (y0, m0)
+    while (y, m) <= (y1, m1):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def land(settings: Settings, month: str, source: str, rows: int, seed: int = 42) -> str:
+    """Put the month's source file into raw (idempotent by content) and the zone lookup beside it."""
+    from taxilab.ingest import raw
+
+    src = raw.obtain_source(settings, month, source, rows, seed)
+    raw.ensure_bucket(settings)
+    landed = raw.land_month(settings, month, src)
+    raw.land_zone_lookup(settings)
+    return f"raw {landed.action} ({landed.rows:,} rows)"
+
+
+def backfill(settings: Settings, start: str, end: str, *, force: bool = False, continue_on_failure: bool = False,
+             defs: Definitions | None = None, source: str | None = None, rows: int = 100_000, seed: int = 42,
+             runner: Callable[[str], wfm.WorkflowRun] | None = None, stop: wfm.StopControl | None = None,
+             on_month: Callable[[MonthResult], None] | None = None, **run_kwargs) -> list[MonthResult]:
+    """Run the range; returns one MonthResult per month of the range, in order."""
+    from taxilab.pipeline import RunInProgress
+
+    months = months_between(start, end)
+    defs = defs or load_definitions()
+    control = stop or wfm.StopControl()
+    runner = runner or (lambda month: wfm.run_workflow(settings, month, defs, started_by=f"backfill {start}..{end}",
+                                                       stop=control, **run_kwargs))
+    name = defs.workflow["name"]
+    out: list[MonthResult] = []
+    halted = ""
+    with wfm.stop_on_signals(control):
+        for month in months:
+            if halted or control.stopped:
+                res = MonthResult(month, "NOT_RUN", note=halted or f"backfill stopped ({control.reason})")
+            else:
+                res = _one(settings, month, name, force, source, rows, seed, runner, RunInProgress)
+                if res.status not in ("COMPLETED", "SKIPPED") and not continue_on_failure:
+                    halted = f"backfill halted after {month} {res.status} (use --continue-on-failure to go on)"
+                if res.status == "STOPPED":
+                    halted = f"backfill stopped at {month}"
+            out.append(res)
+            if on_month:
+                on_month(res)
+    return out
+
+
+def _one(settings, month, workflow, force, source, rows, seed, runner, run_in_progress) -> MonthResult:
+    done = [r for r in wfm.workflow_runs(settings, workflow, month) if r["status"] == "COMPLETED"]
+    if done and not force:
+        return MonthResult(month, "SKIPPED", done[-1].get("seconds"), done[-1]["id"],
+                           f"already COMPLETED on {done[-1]['completed_on']} (--force to rerun)")
+    t0 = time.monotonic()
+    note = ""
+    if source:
+        try:
+            note = land(settings, month, source, rows, seed)
+        except Exception as e:  # noqa: BLE001 - the month's row names the problem
+            return MonthResult(month, "INGEST_FAILED", round(time.monotonic() - t0, 1), None,
+                               f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    try:
+        wf = runner(month)
+    except run_in_progress as e:
+        return MonthResult(month, "REFUSED", round(time.monotonic() - t0, 1), None, str(e))
+    failed = [r for r in wf.runs if r.state != "SUCCEEDED"]
+    if failed and wf.status != "COMPLETED":
+        last = failed[-1]
+        note = (note + "; " if note else "") + f"{last.job} {last.state}: {last.error or ''}".strip()
+    return MonthResult(month, wf.status, round(time.monotonic() - t0, 1), wf.id, note)
