@@ -218,6 +218,14 @@ class Pipeline:
             st.detail = {f"{r.database}.{r.table}": {"action": r.action, "partitions": r.partitions_total,
                                                      "added": r.partitions_added, "removed": r.partitions_removed}
                          for r in results}
+            if s.profile != "aws" and s.warehouse_dsn:
+                # Local Spectrum: external schemas' views follow the catalog's new partitions (ADR 0008).
+                from taxilab.warehouse import loader, spectrum
+
+                with loader.connect(s) as conn:
+                    refreshed = spectrum.refresh(conn, s)
+                if refreshed:
+                    st.detail["spectrum_external_tables"] = refreshed
 
     def warehouse(self) -> None:
         o, s = self.opts, self.settings

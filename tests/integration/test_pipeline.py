@@ -214,3 +214,24 @@ def test_a_zone_holding_only_a_folder_marker_counts_as_empty(lab_settings):
     s3.put_object(Bucket=settings.bucket, Key=paths.quarantine_prefix(settings.dataset), Body=b"")
     assert lakestats.staging_stats(settings, "2024-08").rows == 0
     assert lakestats.quarantine_stats(settings, "2024-08")[0].rows == 0
+
+
+def test_spectrum_reads_the_pipelines_staging_on_the_lake_and_agrees_with_fct_trips(sample_run, lab_settings):
+    from taxilab.warehouse import redshift
+
+    db = lab_settings.catalog_databases["staging"]
+    with connect(lab_settings) as conn:
+        redshift.execute(conn, lab_settings, "DROP SCHEMA IF EXISTS spectrum_it CASCADE")
+        redshift.execute(conn, lab_settings, f"CREATE EXTERNAL SCHEMA spectrum_it FROM DATA CATALOG DATABASE '{db}' "
+                                             "IAM_ROLE 'arn:aws:iam::123456789012:role/lab-spectrum'")
+        [table] = [r[0] for r in conn.execute(
+            "SELECT tablename FROM lab_meta.external_tables WHERE schemaname = 'spectrum_it'").fetchall()]
+        lake = redshift.execute(conn, lab_settings, f"SELECT count(*), sum(total_amount) FROM spectrum_it.{table} "
+                                                    "WHERE pickup_date = '2024-02-10'").rows
+        wh = conn.execute("SELECT count(*), sum(total_amount) FROM taxi.fct_trips "
+                          "WHERE pickup_date = '2024-02-10'").fetchall()
+    assert lake == wh and lake[0][0] > 0
+    # The pipeline's crawl stage rebuilds the external schema's views from the catalog.
+    p = Pipeline(PipelineOptions("2024-02", "synthetic", 0, 1, progress=False), settings=lab_settings)
+    p.crawl()
+    assert p.report.get("crawl").detail["spectrum_external_tables"]["spectrum_it"] >= 1
