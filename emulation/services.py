@@ -237,6 +237,19 @@ def read_state(settings: Settings) -> dict | None:
         return None
 
 
+def retire_bookmarks(settings: Settings) -> Path | None:
+    """Glue job bookmarks describe what the lake holds; an emulator started empty holds nothing, so a bookmark
+    kept from before would make the next bookmarked run skip objects whose output no longer exists. They are
+    moved aside (kept for inspection), never applied to the new, empty lake."""
+    current = settings.state_dir / "bookmarks"
+    if not current.exists() or not any(current.iterdir()):
+        return None
+    retired = settings.state_dir / "bookmarks-retired" / time.strftime("%Y%m%dT%H%M%S")
+    retired.parent.mkdir(parents=True, exist_ok=True)
+    current.rename(retired)
+    return retired
+
+
 def ensure_running(settings: Settings | None = None) -> ServiceState:
     """Start whatever of the two services is not running; reuse what is. Returns the live state."""
     settings = settings or load_settings()
@@ -250,6 +263,7 @@ def ensure_running(settings: Settings | None = None) -> ServiceState:
         moto_port = free_port(moto_prev.get("port"))
         moto_pid = _start_moto(settings, moto_port)
         lake_fresh = True
+        retire_bookmarks(settings)
     pg_port, pgdata = _start_postgres(settings, prev.get("postgres", {}).get("port"))
     endpoint = f"http://127.0.0.1:{moto_port}"
     state = ServiceState(

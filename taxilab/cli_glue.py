@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import typer
 from rich.console import Console
@@ -341,6 +342,11 @@ def simulate(month: str = typer.Option("2024-04", "--month", "-m", help="Month o
         raw.ensure_bucket(s)
         raw.land_zone_lookup(s)
         queue = incremental.ensure_notifications(s)
+        # The consumer is a long-running service: its Spark session is up before the first drop lands, so
+        # a drop's freshness does not include a JVM start (ADR 0010).
+        t0 = time.monotonic()
+        spark()
+        console.print(f"consumer ready: Spark session started in {time.monotonic() - t0:.1f} s")
         with tempfile.TemporaryDirectory(prefix="taxilab-drops-") as d:
             feed = drops.synthetic_drops(month, days, rows_per_day, d, seed)
             for drop in feed:
@@ -350,10 +356,11 @@ def simulate(month: str = typer.Option("2024-04", "--month", "-m", help="Month o
                 console.print(f"{drop.day}: {drop.rows:,} rows dropped, {r.rows_visible:,} queryable, freshness "
                               f"{r.freshness_s:.1f} s  (" + ", ".join(f"{k} {v:.1f}" for k, v in r.stages.items()) + ")")
         report.finish("succeeded")
-    except (drops.DropError, incremental.IncrementalError, ValueError) as e:
-        report.finish("failed", str(e))
+    except Exception as e:  # noqa: BLE001 - every failure ends as a failed run report with its message
+        msg = str(e) if isinstance(e, drops.DropError | incremental.IncrementalError) else f"{type(e).__name__}: {e}"
+        report.finish("failed", msg)
         report.write(s.runs_dir)
-        _fail(str(e))
+        _fail(f"simulate stopped: {msg}\n  the run report is in {s.runs_dir}; drops already processed stay loaded")
     report.write(s.runs_dir)
     fresh = [x["freshness_s"] for x in report.drops]
     totals: dict[str, float] = {}
