@@ -12,7 +12,7 @@ LAB    := $(VENV)/bin/taxilab
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup up down status pipeline report crawl catalog simulate test test-unit test-integration robustness bench bench-queries compose-up compose-down lint clean
+.PHONY: help setup up down status pipeline report crawl catalog simulate backfill scheduler test test-unit test-integration robustness bench bench-queries compose-up compose-down lint clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,12 @@ catalog: $(STAMP) ## list the Glue catalog: databases, tables, partitions, colum
 
 simulate: $(STAMP) ## daily drops through S3 event -> SQS -> incremental run; prints freshness: SIM_MONTH DAYS ROWS_PER_DAY
 	@$(LAB) glue simulate --month $(or $(SIM_MONTH),2024-04) --days $(or $(DAYS),3) --rows-per-day $(or $(ROWS_PER_DAY),100000) --seed $(SEED)
+
+backfill: $(STAMP) ## run the Glue workflow for each month FROM..TO (completed months skipped): FROM TO
+	@$(LAB) glue backfill --from $(or $(FROM),$(MONTH)) --to $(or $(TO),$(or $(FROM),$(MONTH)))
+
+scheduler: $(STAMP) ## fire the workflow's scheduled (cron) trigger when due; runs until stopped
+	@$(LAB) glue scheduler
 
 test: $(STAMP) ## run unit then integration tests (starts its own embedded services)
 	@$(VENV)/bin/python -m tests.run_all
