@@ -19,6 +19,8 @@ TRIGGER_TYPES = ("ON_DEMAND", "SCHEDULED", "CONDITIONAL")
 STATES = ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED")
 COMMANDS = ("glueetl", "pythonshell")
 PYTHONSHELL_CAPACITY = (0.0625, 1.0)
+GLUEETL_MIN_WORKERS = 2
+LAB_PACKAGES = ("taxilab/", "spark_jobs/", "emulation/")  # scripts inside the lab's (Python 3.11) package
 
 
 class DefinitionError(ValueError):
@@ -73,6 +75,14 @@ def validate(d: Definitions) -> None:
                 raise DefinitionError(f"{where}: job {j.get('name', '?')!r} lacks {key!r}")
         if j.get("bookmark", "job-bookmark-disable") not in BOOKMARK_OPTIONS:
             raise DefinitionError(f"{where}: job {j['name']!r}: bookmark must be one of {BOOKMARK_OPTIONS}")
+        if command == "glueetl" and int(j["number_of_workers"]) < GLUEETL_MIN_WORKERS:
+            raise DefinitionError(f"{where}: job {j['name']!r}: a glueetl job needs number_of_workers >= "
+                                  f"{GLUEETL_MIN_WORKERS} (Glue's minimum)")
+        if command == "pythonshell" and str(j["script"]).startswith(LAB_PACKAGES):
+            # Python shell's newest runtime is 3.9; the lab's package needs 3.11 (Glue 5.0 glueetl has it).
+            raise DefinitionError(f"{where}: job {j['name']!r}: {j['script']} imports the lab's Python 3.11 "
+                                  "package, which a pythonshell job (Python 3.9) cannot import: make it a "
+                                  "glueetl job (Glue 5.0)")
         if command == "pythonshell":
             # What Glue accepts for a Python shell job: Python 3.9 (3.6 is retired), 0.0625 or 1 DPU, no
             # worker type, no bookmarks.

@@ -26,6 +26,8 @@ from taxilab.warehouse.queries import NamedQuery, _placeholders
 
 LOAD_DIR = PROJECT_ROOT / "sql" / "load"
 AGG_TABLES = ("agg_trips_daily", "agg_trips_zone_pair", "agg_trips_hourly_profile", "agg_trip_speed_distribution")
+# The pre-aggregate files of sql/load (04x_agg_*.sql); the other sql/load files load the lake (sql_load.py).
+AGG_FILES = "04?_agg_*.sql"
 
 
 class AggregateBuildError(RuntimeError):
@@ -33,8 +35,8 @@ class AggregateBuildError(RuntimeError):
 
 
 def load_statements(load_dir: Path = LOAD_DIR) -> list[NamedQuery]:
-    """The statements of every sql/load file, in file-name order, each as a one-statement query."""
-    files = sorted(Path(load_dir).glob("*.sql"))
+    """The statements of every pre-aggregate file of sql/load, in file-name order, each as a one-statement query."""
+    files = sorted(Path(load_dir).glob(AGG_FILES))
     if not files:
         raise FileNotFoundError(f"no .sql files in {load_dir}")
     out = []

@@ -8,6 +8,9 @@ settings). Target: a Serverless workgroup (redshift_workgroup) or a provisioned 
 (redshift_cluster_id + redshift_db_user); credentials by Secrets Manager ARN (redshift_secret_arn)
 or the IAM identity. Every statement is polled until FINISHED/FAILED/ABORTED, at most
 redshift_statement_timeout_s: past that it is cancelled and an error raised, never a hang.
+
+execute_batch sends a list of statements with BatchExecuteStatement, which Redshift runs as ONE
+transaction: the aws warehouse load (sql_load.py) replaces a month that way, atomically.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from taxilab.settings import Settings
 
 DONE = ("FINISHED", "FAILED", "ABORTED")
+MAX_BATCH = 40  # BatchExecuteStatement's limit on Sqls
 
 
 class DataApiError(RuntimeError):
@@ -87,11 +91,8 @@ class DataApiClient:
             target["SecretArn"] = s.redshift_secret_arn
         return target
 
-    def execute(self, sql_text: str, parameters: dict[str, str] | None = None) -> StatementResult:
-        request = {**self._target(), "Sql": substitute_iam_role(sql_text, self.settings.redshift_iam_role)}
-        if parameters:
-            request["Parameters"] = [{"name": k, "value": str(v)} for k, v in parameters.items()]
-        statement_id = self.client.execute_statement(**request)["Id"]
+    def _wait(self, statement_id: str, what: str) -> dict:
+        """Poll until FINISHED (the description) or FAILED/ABORTED/timeout (DataApiError naming `what`)."""
         deadline = self.clock() + self.settings.redshift_statement_timeout_s
         while True:
             desc = self.client.describe_statement(Id=statement_id)
@@ -106,20 +107,61 @@ class DataApiClient:
                                        f"{self.settings.redshift_statement_timeout_s:g} s; cancelled")
             self.sleep(self.poll_interval)
         if status != "FINISHED":
+            failed = [s for s in desc.get("SubStatements", []) if s.get("Status") in ("FAILED", "ABORTED")]
+            if failed:  # a batch: name the statement that failed (the whole batch was rolled back)
+                sub = failed[0]
+                what = f"{what}; statement {sub.get('Id', '?')}: {sub.get('QueryString', '').strip()[:200]}"
+                desc = {**desc, "Error": sub.get("Error") or desc.get("Error")}
             raise DataApiError(f"statement {statement_id} {status}: {desc.get('Error', 'no error message')} "
-                               f"(SQL: {sql_text.strip()[:200]})")
+                               f"({what})")
+        return desc
+
+    def execute(self, sql_text: str, parameters: dict[str, str] | None = None) -> StatementResult:
+        request = {**self._target(), "Sql": substitute_iam_role(sql_text, self.settings.redshift_iam_role)}
+        if parameters:
+            request["Parameters"] = [{"name": k, "value": str(v)} for k, v in parameters.items()]
+        statement_id = self.client.execute_statement(**request)["Id"]
+        desc = self._wait(statement_id, f"SQL: {sql_text.strip()[:200]}")
         result = StatementResult(statement_id, rowcount=desc.get("ResultRows", -1))
         if desc.get("HasResultSet"):
-            token = None
-            while True:
-                page = self.client.get_statement_result(Id=statement_id, **({"NextToken": token} if token else {}))
-                if not result.columns:
-                    result.columns = [c["name"] for c in page.get("ColumnMetadata", [])]
-                result.rows.extend(tuple(_value(c) for c in record) for record in page.get("Records", []))
-                token = page.get("NextToken")
-                if not token:
-                    break
+            self._fetch(statement_id, result)
         return result
+
+    def _fetch(self, statement_id: str, result: StatementResult) -> None:
+        token = None
+        while True:
+            page = self.client.get_statement_result(Id=statement_id, **({"NextToken": token} if token else {}))
+            if not result.columns:
+                result.columns = [c["name"] for c in page.get("ColumnMetadata", [])]
+            result.rows.extend(tuple(_value(c) for c in record) for record in page.get("Records", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+
+    def execute_batch(self, statements: list[str]) -> list[StatementResult]:
+        """BatchExecuteStatement: the statements run in order as ONE transaction on Redshift (any failure
+        rolls all of them back). No Parameters (the Data API takes none for a batch): values must be in
+        the text already (sql_load renders validated literals). IAM_ROLE values are substituted as in
+        execute. Returns one StatementResult per statement (rowcount: rows affected; rows if it returned
+        any). At most MAX_BATCH statements: a transaction cannot be split across batches."""
+        if not statements:
+            raise DataApiError("execute_batch needs at least one statement")
+        if len(statements) > MAX_BATCH:
+            raise DataApiError(f"a Data API batch takes at most {MAX_BATCH} statements, got {len(statements)}; "
+                               "one transaction cannot span two batches")
+        sqls = [substitute_iam_role(s, self.settings.redshift_iam_role) for s in statements]
+        statement_id = self.client.batch_execute_statement(**self._target(), Sqls=sqls)["Id"]
+        desc = self._wait(statement_id, f"batch of {len(sqls)} statements, rolled back")
+        subs = desc.get("SubStatements", [])
+        if len(subs) != len(sqls):
+            raise DataApiError(f"batch {statement_id}: {len(subs)} sub-statement results for {len(sqls)} statements")
+        out = []
+        for sub in subs:
+            result = StatementResult(sub["Id"], rowcount=sub.get("ResultRows", -1))
+            if sub.get("HasResultSet"):
+                self._fetch(sub["Id"], result)
+            out.append(result)
+        return out
 
     def run_named(self, query, params: dict[str, str] | None = None) -> StatementResult:
         """A named query (queries.NamedQuery) with its file text unchanged and its parameters bound."""

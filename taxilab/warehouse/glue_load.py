@@ -1,16 +1,21 @@
-"""Glue Python shell jobs "taxilab-load-warehouse" and "taxilab-validate": thin entry points over the
-lab's warehouse load (taxilab.warehouse.loader.load_month) and reconciliation (taxilab.pipeline.reconcile).
+"""Glue jobs "taxilab-load-warehouse" and "taxilab-validate": thin entry points over the lab's warehouse
+load (taxilab.warehouse.loader.load_month) and reconciliation (taxilab.pipeline.reconcile).
 
 Arguments (Glue style): --JOB_NAME --bucket --dataset --month YYYY-MM [--step load|validate]
-- load:     replace the month in fct_trips, the curated tables, dims and pre-aggregates (one transaction
-            per table; a rerun leaves the same rows).
+[--profile aws] [--redshift_workgroup W | --redshift_cluster_id C] [--redshift_database D]
+[--redshift_db_user U] [--redshift_secret_arn ARN] [--redshift_iam_role ARN]: a Glue job has no
+environment of its own, so the aws settings the load needs can come as job arguments (they override
+the environment's TAXILAB_* values).
+- load:     replace the month in fct_trips, the curated tables, dims and pre-aggregates (a rerun leaves
+            the same rows). Locally the native load (COPY FROM STDIN, one transaction per table); on the
+            aws profile the Redshift SQL of sql/load through the Data API, ONE transaction for the month
+            (taxilab.warehouse.sql_load).
 - validate: exact reconciliation raw = staging + quarantine = curated = warehouse; any mismatch fails
             the job (exit 1 when run as a script), naming the checks.
 
 Locally the workflow runner calls main(argv, settings) in-process; `python -m taxilab.warehouse.glue_load`
-runs it as Glue would run the script (settings from the environment). The load speaks the PostgreSQL
-wire protocol (COPY FROM STDIN): on the aws profile (Redshift through the Data API) it is refused by name,
-see docs/adr/0006.
+runs it as Glue would run the script (settings from the environment). On AWS the jobs are Glue 5.0
+(Python 3.11) jobs with the taxilab package shipped as --extra-py-files, see docs/adr/0006.
 """
 
 from __future__ import annotations
@@ -29,13 +34,24 @@ class GlueLoadError(RuntimeError):
     pass
 
 
-def _step(argv: list[str]) -> str:
-    step = "load"
+# Optional job arguments that override settings (a Glue job has no TAXILAB_* environment).
+SETTINGS_ARGS = ("profile", "redshift_workgroup", "redshift_cluster_id", "redshift_database", "redshift_db_user",
+                 "redshift_secret_arn", "redshift_iam_role")
+PROFILES = ("local", "compose", "aws")
+
+
+def _optional(argv: list[str], name: str) -> str | None:
+    value = None
     for i, a in enumerate(argv):
-        if a == "--step" and i + 1 < len(argv):
-            step = argv[i + 1]
-        elif a.startswith("--step="):
-            step = a.split("=", 1)[1]
+        if a == f"--{name}" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif a.startswith(f"--{name}="):
+            value = a.split("=", 1)[1]
+    return value
+
+
+def _step(argv: list[str]) -> str:
+    step = _optional(argv, "step") or "load"
     if step not in STEPS:
         raise GlueLoadError(f"--step must be one of {', '.join(STEPS)}, got {step!r}")
     return step
@@ -46,18 +62,21 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> dic
     args = get_resolved_options(argv, ARGS)
     step = _step(argv)
     s = settings or get_settings()
-    if (args["bucket"], args["dataset"]) != (s.bucket, s.dataset):
-        s = s.model_copy(update={"bucket": args["bucket"], "dataset": args["dataset"]})
-    if s.profile == "aws":
-        raise GlueLoadError("the warehouse load speaks PostgreSQL's COPY FROM STDIN; on the aws profile "
-                            "(Redshift Data API) load with Redshift COPY from the lake instead (not automated yet)")
+    update = {k: v for k in SETTINGS_ARGS if (v := _optional(argv, k))}
+    if update.get("profile", s.profile) not in PROFILES:
+        raise GlueLoadError(f"--profile must be one of {', '.join(PROFILES)}, got {update['profile']!r}")
+    if update.get("profile") == "aws" and s.profile != "aws":
+        update["endpoints"] = {}  # AWS's own endpoints, not the emulator's
+    if (args["bucket"], args["dataset"]) != (s.bucket, s.dataset) or update:
+        s = s.model_copy(update={"bucket": args["bucket"], "dataset": args["dataset"], **update})
     t0 = time.monotonic()
     if step == "load":
         from taxilab.warehouse import loader
 
         res = loader.load_month(s, args["month"])
-        return {"job": args["JOB_NAME"], "month": args["month"], "step": step, "rows_in": res["rows_in"],
-                "rows_loaded": res["rows_loaded"], "tables": res["tables"], "seconds": round(time.monotonic() - t0, 2)}
+        return {"job": args["JOB_NAME"], "month": args["month"], "step": step, "path": res.get("path", "native"),
+                "rows_in": res["rows_in"], "rows_loaded": res["rows_loaded"], "tables": res["tables"],
+                "seconds": round(time.monotonic() - t0, 2)}
     from taxilab.pipeline import reconcile
 
     checks = reconcile(s, args["month"])

@@ -1,6 +1,12 @@
 """Load one month of the lake into the warehouse: taxi.fct_trips (every staging row of the month) and
 the five curated tables. Each table is replaced for that month in one transaction, so a rerun leaves
 the same rows and a failure leaves the previous ones.
+
+Two paths (docs/adr/0008, "Loading on aws"):
+- native (the default locally): pyarrow reads the lake, COPY FROM STDIN into the lab's PostgreSQL;
+- sql (always on the aws profile; `path="sql"` locally): the Redshift SQL of sql/load (sql_load.py),
+  Spectrum + COPY inside ONE transaction per month, sent to Redshift through the Data API, or run on
+  the lab's emulation. tests/integration/test_warehouse_sql_load.py keeps the two equal.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from taxilab.warehouse.aggregates_wh import AGG_TABLES, build_aggregates
 from taxilab.warehouse.dialect import apply_ddl
 from taxilab.warehouse.dims import DIM_TABLES, load_dims
 from taxilab.warehouse.load import replace_partition, table_stats
+
+PATHS = ("native", "sql")
 
 DDL_DIR = PROJECT_ROOT / "sql" / "ddl"
 STAGING_PARTITIONING = ds.partitioning(
@@ -54,9 +62,29 @@ def _lake_dataset(settings: Settings, key_prefix: str, partitioning) -> ds.Datas
                       partitioning=partitioning, ignore_prefixes=["_", "."])
 
 
-def load_fct_trips(settings: Settings, month: str, progress: bool = False) -> dict:
+def load_path(settings: Settings, path: str | None = None) -> str:
+    """The load path: `path` if given (native is refused on aws), else sql on aws and native locally."""
+    if path is None:
+        return "sql" if settings.profile == "aws" else "native"
+    if path not in PATHS:
+        raise ValueError(f"load path must be one of {', '.join(PATHS)}, got {path!r}")
+    if path == "native" and settings.profile == "aws":
+        raise WarehouseUnavailable("the native load speaks PostgreSQL's COPY FROM STDIN; on the aws profile "
+                                   "the warehouse is Redshift: load with the SQL path")
+    return path
+
+
+def load_fct_trips(settings: Settings, month: str, progress: bool = False, path: str | None = None) -> dict:
     """Apply the DDL, then replace the month in fct_trips (one transaction). It needs only staging, so the
-    pipeline runs it while Spark builds the curated tables (ADR 0011). Returns {"rows", "seconds"}."""
+    pipeline runs it while Spark builds the curated tables (ADR 0011). Returns {"rows", "seconds"}.
+
+    On the SQL path (aws) nothing is loaded here: the month's fct_trips is replaced by load_month, in the
+    same transaction as every other table; the result says so ("rows": None, "deferred")."""
+    if load_path(settings, path) == "sql":
+        from taxilab.warehouse import sql_load
+
+        sql_load.check_month(month)
+        return {"rows": None, "seconds": 0.0, "deferred": "loaded by load_month in the month's one SQL transaction"}
     start, end = month_bounds(month)
     with connect(settings) as conn:
         apply_ddl(conn, DDL_DIR)
@@ -73,11 +101,15 @@ def load_fct_trips(settings: Settings, month: str, progress: bool = False) -> di
     return {"rows": n, "seconds": round(time.monotonic() - t0, 2)}
 
 
-def load_month(settings: Settings, month: str, progress: bool = False, fct_trips: dict | None = None) -> dict:
+def load_month(settings: Settings, month: str, progress: bool = False, fct_trips: dict | None = None,
+               path: str | None = None) -> dict:
     """Apply the DDL, then replace the month in fct_trips and the curated tables. Returns per-table figures.
 
     fct_trips: the result of a load_fct_trips already done for this month (the pipeline overlaps it with the
-    aggregates job); None loads fct_trips here first."""
+    aggregates job); None loads fct_trips here first. Ignored on the SQL path, which loads everything in
+    one transaction. path: "native" | "sql" (default: sql on aws, native locally; see load_path)."""
+    if load_path(settings, path) == "sql":
+        return _load_month_sql(settings, month)
     schema = settings.warehouse_schema
     tables: dict[str, dict] = {}
     tables["fct_trips"] = fct_trips if fct_trips is not None else load_fct_trips(settings, month, progress)
@@ -110,8 +142,40 @@ def load_month(settings: Settings, month: str, progress: bool = False, fct_trips
     }
 
 
+def _load_month_sql(settings: Settings, month: str) -> dict:
+    """The sql/load script for the month: through the Data API on aws, on the lab's emulation otherwise."""
+    from taxilab.warehouse import sql_load
+
+    if settings.profile == "aws":
+        res = sql_load.run_aws(settings, month)
+    else:
+        with connect(settings) as conn:
+            res = sql_load.run_local(conn, settings, month)
+            conn.autocommit = True  # fresh planner statistics, as the native path leaves them
+            for name in ["fct_trips", *CURATED, *DIM_TABLES, *AGG_TABLES]:
+                conn.execute(f'ANALYZE "{settings.warehouse_schema}"."{name}"')
+    stats = warehouse_stats(settings, month)
+    tables = res["tables"]
+    return {
+        "rows_in": sum(t["rows"] for t in tables.values()),
+        "rows_loaded": sum(stats[t]["rows"] for t in tables),
+        "fct_trips_total_amount": stats["fct_trips"]["total_amount"],
+        "tables": tables,
+        "dims": res["dims"],
+        "aggregates": res["aggregates"],
+        "path": "sql",
+        "seconds": res["seconds"],
+    }
+
+
 def warehouse_stats(settings: Settings, month: str) -> dict[str, dict]:
-    """Counts and exact sums per warehouse table for the month (for reconciliation)."""
+    """Counts and exact sums per warehouse table for the month (for reconciliation). On aws one query
+    through the Data API (sql_load.stats_sql)."""
+    if settings.profile == "aws":
+        from taxilab.warehouse import sql_load
+        from taxilab.warehouse.data_api import DataApiClient
+
+        return sql_load.stats_from_rows(DataApiClient(settings).execute(sql_load.stats_sql(settings, month)).rows)
     schema = settings.warehouse_schema
     out = {}
     with connect(settings) as conn:
@@ -133,11 +197,25 @@ def _money(v):
 def load_dates(settings: Settings, dates: list) -> dict:
     """Replace only `dates` (pickup dates, one month or several) in fct_trips and the curated tables, all in
     ONE transaction: a daily drop's rows become visible together, and a failure leaves every table as it
-    was. The curated tables are read from their month folders, keeping the affected dates' rows only."""
+    was. The curated tables are read from their month folders, keeping the affected dates' rows only.
+
+    On aws (the SQL path) each affected month is reloaded whole from the lake, one transaction per month
+    (a Data API batch holds one month's script): the dates' rows are the lake's, as here, and the
+    month's other dates are rewritten with the rows they already had."""
     dates = sorted(set(dates))
     if not dates:
         raise ValueError("load_dates needs at least one pickup date")
     months = sorted({f"{d:%Y-%m}" for d in dates})
+    if settings.profile == "aws":
+        from taxilab.warehouse import sql_load
+
+        tables: dict[str, dict] = {}
+        for month in months:
+            res = sql_load.run_aws(settings, month)
+            for name, t in res["tables"].items():
+                tables.setdefault(name, {"rows": 0})["rows"] += t["rows"]
+        return {"dates": [str(d) for d in dates], "months": months, "tables": tables,
+                "rows_in": sum(t["rows"] for t in tables.values())}
     schema = settings.warehouse_schema
     tables: dict[str, dict] = {}
     with connect(settings) as conn:

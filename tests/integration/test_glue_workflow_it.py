@@ -114,9 +114,11 @@ def test_definitions_deploy_through_the_glue_api_and_read_back(glue_lab):
     assert after["Predicate"]["Conditions"][0]["JobName"] == "taxilab-etl"
     assert after["Actions"] == [{"JobName": "taxilab-aggregates"}]
     wh = glue.get_job(JobName="taxilab-load-warehouse")["Job"]
-    assert (wh["Command"]["Name"], wh["Command"]["PythonVersion"], wh["MaxCapacity"]) == ("pythonshell", "3.9", 0.0625)
+    assert (wh["Command"]["Name"], wh["GlueVersion"], wh["WorkerType"], wh["NumberOfWorkers"]) == (
+        "glueetl", "5.0", "G.1X", 2)
     assert wh["Command"]["ScriptLocation"] == f"s3://{glue_lab.bucket}/scripts/taxilab/warehouse/glue_load.py"
-    assert wh["DefaultArguments"]["--step"] == "load" and "--job-bookmark-option" not in wh["DefaultArguments"]
+    assert wh["DefaultArguments"]["--step"] == "load"
+    assert wh["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
     after_crawl = glue.get_trigger(Name="taxilab-after-crawler")["Trigger"]
     assert {c["CrawlerName"] for c in after_crawl["Predicate"]["Conditions"]} == {
         f"taxilab-crawler-{z}" for z in crawler.ZONES}

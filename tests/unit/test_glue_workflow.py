@@ -256,15 +256,44 @@ def test_stop_of_a_workflow_without_a_running_run_is_refused(s):
         workflow.request_stop(s, "taxilab-monthly")
 
 
-# ---- pythonshell jobs in the definitions -----------------------------------------------------------------
-def test_warehouse_jobs_are_python_shell_jobs_glue_accepts(tmp_path):
+# ---- warehouse jobs in the definitions --------------------------------------------------------------------
+def test_warehouse_jobs_are_glue_5_jobs_that_can_import_the_lab_package(tmp_path):
     d = definitions.load()
     kw = {j["Name"]: j for j in definitions.to_aws(d, load_settings(state_dir=tmp_path), "arn:r", "scripts")["jobs"]}
-    wh = kw["taxilab-load-warehouse"]
-    assert wh["Command"]["Name"] == "pythonshell" and wh["Command"]["PythonVersion"] == "3.9"
-    assert wh["MaxCapacity"] == 0.0625 and "WorkerType" not in wh and "NumberOfWorkers" not in wh
-    assert "--job-bookmark-option" not in wh["DefaultArguments"]  # Python shell jobs have no bookmarks
+    for name in ("taxilab-load-warehouse", "taxilab-validate"):
+        wh = kw[name]
+        # glueetl on Glue 5.0 is Python 3.11 (Python shell stops at 3.9); the smallest worker config
+        assert wh["Command"]["Name"] == "glueetl" and wh["GlueVersion"] == "5.0", name
+        assert (wh["WorkerType"], wh["NumberOfWorkers"]) == ("G.1X", 2) and "MaxCapacity" not in wh
+        assert wh["DefaultArguments"]["--additional-python-modules"].endswith(".whl")
+        assert wh["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
     assert kw["taxilab-etl"]["Command"]["Name"] == "glueetl" and "MaxCapacity" not in kw["taxilab-etl"]
+
+
+def test_a_python_shell_job_running_the_lab_package_is_refused(tmp_path):
+    raw = json.loads(definitions.DEFINITIONS.read_text())
+    [wh] = [j for j in raw["jobs"] if j["name"] == "taxilab-load-warehouse"]
+    for key in ("worker_type", "number_of_workers"):
+        wh.pop(key)
+    wh.update({"command": "pythonshell", "python_version": "3.9", "max_capacity": 0.0625})
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(raw))
+    with pytest.raises(definitions.DefinitionError, match="taxilab-load-warehouse.*cannot import"):
+        definitions.load(p)
+
+
+def _with_python_shell_job(tmp_path, change):
+    raw = json.loads(definitions.DEFINITIONS.read_text())
+    job = {"name": "tool", "local": "ok", "command": "pythonshell", "python_version": "3.9", "max_capacity": 0.0625,
+           "script": "scripts/tool.py", "timeout_minutes": 5, "max_retries": 0, **change}
+    raw["jobs"].append(job)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(raw))
+    return p
+
+
+def test_a_valid_python_shell_job_outside_the_lab_package_is_accepted(tmp_path):
+    assert "tool" in definitions.load(_with_python_shell_job(tmp_path, {})).jobs
 
 
 @pytest.mark.parametrize(("change", "problem"), [
@@ -275,10 +304,15 @@ def test_warehouse_jobs_are_python_shell_jobs_glue_accepts(tmp_path):
     ({"command": "gluestreaming"}, "command must be one of"),
 ])
 def test_a_python_shell_job_glue_would_refuse_is_refused_by_name(tmp_path, change, problem):
+    with pytest.raises(definitions.DefinitionError, match=f"'tool'.*{problem}"):
+        definitions.load(_with_python_shell_job(tmp_path, change))
+
+
+def test_a_glueetl_job_below_glues_minimum_workers_is_refused(tmp_path):
     raw = json.loads(definitions.DEFINITIONS.read_text())
-    [wh] = [j for j in raw["jobs"] if j["name"] == "taxilab-load-warehouse"]
-    wh.update(change)
+    [wh] = [j for j in raw["jobs"] if j["name"] == "taxilab-validate"]
+    wh["number_of_workers"] = 1
     p = tmp_path / "bad.json"
     p.write_text(json.dumps(raw))
-    with pytest.raises(definitions.DefinitionError, match=f"taxilab-load-warehouse.*{problem}"):
+    with pytest.raises(definitions.DefinitionError, match="taxilab-validate.*number_of_workers >= 2"):
         definitions.load(p)
