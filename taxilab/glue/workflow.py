@@ -364,7 +364,7 @@ def run_aggregates(rt: Runtime, job: dict, month: str, run_id: str) -> dict:
 
 
 def run_load_warehouse(rt: Runtime, job: dict, month: str, run_id: str) -> dict:
-    """The Python shell job taxilab-load-warehouse: its script's own entry point, in this process."""
+    """The job taxilab-load-warehouse (and taxilab-validate; Glue 5.0 jobs on AWS): its script's own entry point, in this process."""
     from taxilab.warehouse import glue_load
 
     rt.checkpoint()
@@ -383,7 +383,7 @@ def run_crawler(rt: Runtime, crawler: dict, month: str, run_id: str) -> dict:
             "partitions_added": sum(r.partitions_added for r in res)}
 
 
-# "local" names of glue/definitions.json -> the lab's implementations. Python shell jobs (load-warehouse,
+# "local" names of glue/definitions.json -> the lab's implementations. The warehouse jobs (load-warehouse,
 # validate) run their script's main() in-process; Spark jobs run their script's main() on the lab's Spark.
 # "crawler" runs every declared crawler.
 LOCAL_JOBS: dict[str, Callable] = {"etl": run_etl, "aggregates": run_aggregates, "warehouse": run_load_warehouse,
