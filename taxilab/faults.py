@@ -10,6 +10,11 @@ no-op, so production runs are unaffected. Two kinds of point:
   committers upload task output as uncompleted multipart uploads and complete them only at job commit,
   so this is the moment "data sent, nothing visible yet" in the middle of a Spark write, without
   touching the (Glue-compatible) jobs.
+- `arm(settings)` with `fault_kill_at = "mid-commit:<key prefix>"`: a watcher thread kills the process
+  once SOME BUT NOT ALL of this run's multipart uploads under the prefix have been completed, i.e. inside
+  the job commit of a many-file Spark write (the partitioned committer completes one upload per file).
+  Uploads already pending when the watcher starts (left by an earlier killed run) are ignored. Slow the
+  commit down with fs.s3a.committer.threads=1 to make the window wide (the tests do).
 
 SIGKILL, not an exception: no finally blocks, no atexit, no flush; exactly what an OOM kill or a lost
 machine does.
@@ -28,12 +33,29 @@ from taxilab.settings import Settings
 
 log = logging.getLogger(__name__)
 PENDING_UPLOAD = "pending-upload:"
+MID_COMMIT = "mid-commit:"
+
+
+def _spark_jvm_pid() -> int | None:
+    """The pid of the Spark driver JVM this process started (pyspark's gateway), if any."""
+    context = sys.modules.get("pyspark.context")
+    gateway = getattr(getattr(context, "SparkContext", None), "_gateway", None)
+    proc = getattr(gateway, "proc", None)
+    return getattr(proc, "pid", None)
 
 
 def _die(why: str) -> None:
     # stderr is unbuffered enough for the test to read why the process died; nothing else runs.
     sys.stderr.write(f"taxilab.faults: SIGKILL at {why}\n")
     sys.stderr.flush()
+    # The Spark driver JVM first, as a lost machine would: killed alone, Python would leave the JVM
+    # running until it notices its parent's pipe closed, finishing (say) a job commit in the meantime.
+    jvm = _spark_jvm_pid()
+    if jvm:
+        try:
+            os.kill(jvm, signal.SIGKILL)
+        except OSError:
+            pass
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -43,24 +65,49 @@ def checkpoint(name: str, settings: Settings) -> None:
         _die(name)
 
 
-def arm(settings: Settings, poll_seconds: float = 0.02) -> threading.Thread | None:
-    """Start the pending-multipart-upload watcher when the kill point asks for one (else do nothing)."""
-    point = settings.fault_kill_at or ""
-    if not point.startswith(PENDING_UPLOAD):
+def _pending(s3, bucket: str, prefix: str) -> dict[str, str] | None:
+    """upload id -> key of the multipart uploads pending under prefix (None: the bucket cannot be read)."""
+    out: dict[str, str] = {}
+    kwargs = {"Bucket": bucket, "Prefix": prefix}
+    try:
+        while True:
+            page = s3.list_multipart_uploads(**kwargs)
+            out.update({u["UploadId"]: u["Key"] for u in page.get("Uploads", [])})
+            if not page.get("IsTruncated"):
+                return out
+            kwargs.update(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
+    except Exception:  # noqa: BLE001 - the bucket may not exist yet; keep watching
         return None
-    prefix = point[len(PENDING_UPLOAD):]
+
+
+def arm(settings: Settings, poll_seconds: float = 0.02) -> threading.Thread | None:
+    """Start the multipart-upload watcher when the kill point asks for one (else do nothing)."""
+    point = settings.fault_kill_at or ""
+    if point.startswith(PENDING_UPLOAD):
+        prefix, mid_commit = point[len(PENDING_UPLOAD):], False
+    elif point.startswith(MID_COMMIT):
+        prefix, mid_commit = point[len(MID_COMMIT):], True
+    else:
+        return None
     from taxilab import aws
 
     s3 = aws.client("s3", settings)
+    stale = set(_pending(s3, settings.bucket, prefix) or {})  # an earlier run's leftovers: not this run's
 
     def watch() -> None:
+        seen: dict[str, str] = {}  # this run's uploads seen pending
         while True:
-            try:
-                found = s3.list_multipart_uploads(Bucket=settings.bucket, Prefix=prefix).get("Uploads")
-            except Exception:  # noqa: BLE001 - the bucket may not exist yet; keep watching
-                found = None
-            if found:
-                _die(f"{point} ({found[0]['Key']})")
+            pending = _pending(s3, settings.bucket, prefix)
+            if pending is not None:
+                mine = {u: k for u, k in pending.items() if u not in stale}
+                if not mid_commit and mine:
+                    _die(f"{point} ({next(iter(mine.values()))})")
+                seen.update(mine)
+                done = [k for u, k in seen.items() if u not in mine]
+                # Some completed, some still pending: inside the job commit. (A staging committer
+                # aborts a write's uploads only when the job fails, after its commit was abandoned.)
+                if mid_commit and done and mine:
+                    _die(f"{point} ({len(done)} of {len(seen)} uploads completed, e.g. {done[0]})")
             time.sleep(poll_seconds)
 
     thread = threading.Thread(target=watch, name="taxilab-fault-watch", daemon=True)

@@ -107,9 +107,9 @@ class Pipeline:
             raise
         except Exception as e:  # noqa: BLE001 - every failure is reported with its stage
             st.status = "failed"
-            st.error = f"{type(e).__name__}: {e}"
-            log.exception("stage %s failed", name)
-            raise StageError(name, input_desc, f"{type(e).__name__}: {e}", hint) from e
+            st.error = brief_error(e)
+            log.exception("stage %s failed", name)  # the whole trace (JVM included) goes to the log only
+            raise StageError(name, input_desc, st.error, hint) from e
         finally:
             st.seconds = round(time.monotonic() - t0, 2)
 
@@ -283,6 +283,24 @@ class Pipeline:
         finally:
             self.report.write(self.settings.runs_dir)
         return self.report
+
+
+def brief_error(e: BaseException, limit: int = 2000) -> str:
+    """`Type: message` for people: a Py4J/JVM error keeps its first line, the Java exception's line and its
+    root cause, never the Java stack (that stays in the log)."""
+    text = str(e)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1 and any(ln.startswith("at ") for ln in lines):
+        keep = [lines[0]]
+        java = next((ln for ln in lines[1:] if ln.startswith(":")), None)
+        if java:
+            keep.append(java.lstrip(": "))
+        causes = [ln for ln in lines if ln.startswith("Caused by:")]
+        if causes:
+            keep.append(causes[-1])
+        text = " | ".join(keep)
+    text = f"{type(e).__name__}: {text}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def loader_fct_trips(settings: Settings, month: str) -> dict:

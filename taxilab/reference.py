@@ -58,6 +58,7 @@ def build(con: duckdb.DuckDBPyConnection, parquet: Path, zones_csv: Path, month:
           {src('passenger_count', 'DOUBLE')} AS passenger_count,
           {src('trip_distance', 'DOUBLE')} AS trip_distance,
           {src('ratecodeid', 'DOUBLE')} AS ratecode_id,
+          {src('store_and_fwd_flag', 'VARCHAR')} AS store_and_fwd_flag,
           {src('pulocationid', 'INTEGER')} AS pu_location_id,
           {src('dolocationid', 'INTEGER')} AS do_location_id,
           {src('payment_type', 'INTEGER')} AS payment_type,
@@ -91,11 +92,12 @@ def build(con: duckdb.DuckDBPyConnection, parquet: Path, zones_csv: Path, month:
           coalesce(vendor_id NOT IN (1, 2, 6, 7), false) AS r_vendor,
           coalesce(payment_type NOT BETWEEN 0 AND 6, false) AS r_pay,
           coalesce(ratecode_id IS NOT NULL AND ratecode_id NOT IN (1, 2, 3, 4, 5, 6, 99), false) AS r_rate,
-          coalesce(passenger_count IS NOT NULL AND (passenger_count < 0 OR passenger_count > 9), false) AS r_pax
+          coalesce(passenger_count IS NOT NULL AND (passenger_count < 0 OR passenger_count > 9), false) AS r_pax,
+          coalesce(store_and_fwd_flag IS NOT NULL AND store_and_fwd_flag NOT IN ('Y', 'N'), false) AS r_flag
         FROM conformed
     """)
     rules = "r_missing OR r_nonfinite OR r_month OR r_dur OR r_dur24 OR r_neg OR r_zero OR r_far OR r_fare " \
-            "OR r_speed OR r_loc OR r_vendor OR r_pay OR r_rate OR r_pax"
+            "OR r_speed OR r_loc OR r_vendor OR r_pay OR r_rate OR r_pax OR r_flag"
     con.execute(f"CREATE OR REPLACE TEMP VIEW rejected AS SELECT * FROM flagged WHERE {rules}")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE zones AS

@@ -129,6 +129,7 @@ QUARANTINE_REASONS: list[tuple[str, str]] = [
     ("INVALID_PAYMENT_TYPE", "payment_type not in 0..6 (or not an integer in the source)"),
     ("INVALID_RATECODE", "ratecode_id not null and not in 1..6, 99 (or not an integer in the source)"),
     ("INVALID_PASSENGER_COUNT", "passenger_count not null and not in 0..9 (or not an integer in the source)"),
+    ("INVALID_STORE_AND_FWD_FLAG", "store_and_fwd_flag not null and not exactly 'Y' or 'N' (kept as delivered)"),
 ]
 
 

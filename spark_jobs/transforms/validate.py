@@ -71,6 +71,7 @@ VALID_RATECODES = (1, 2, 3, 4, 5, 6, 99)
 LOCATION_RANGE = (1, 265)
 PAYMENT_RANGE = (0, 6)
 PASSENGER_RANGE = (0, 9)
+VALID_STORE_AND_FWD_FLAGS = ("Y", "N")
 MAX_DURATION_US = 24 * 3600 * 1_000_000
 MAX_DISTANCE_MI = 100.0
 MAX_FARE, MAX_TOTAL, MAX_TIP = 1000, 2000, 500
@@ -176,6 +177,11 @@ _PREDICATES: dict[str, Callable[[RuleContext], Column]] = {
         ctx,
         "passenger_count",
         _c("passenger_count").isNotNull() & _out_of("passenger_count", *PASSENGER_RANGE),
+    ),
+    # Exact match, no trimming or case folding: the warehouse column is VARCHAR(1), Y or N (ADR 0007).
+    "INVALID_STORE_AND_FWD_FLAG": lambda ctx: _domain(
+        ctx, "store_and_fwd_flag",
+        _c("store_and_fwd_flag").isNotNull() & ~_c("store_and_fwd_flag").isin(*VALID_STORE_AND_FWD_FLAGS),
     ),
 }
 

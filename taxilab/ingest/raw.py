@@ -173,14 +173,8 @@ def refuse_unusable(src: SourceFile) -> None:
                                 f"{where}: refused: column {name!r} in row group {i} holds bytes that are "
                                 "not valid UTF-8 (TLC files are UTF-8; the file was damaged or mis-encoded)"
                             ) from None
-                        if name.lower() == "store_and_fwd_flag":
-                            # The warehouse column is VARCHAR(1): another value would fail the COPY.
-                            odd = sorted(set(column.unique().drop_null().to_pylist()) - {"Y", "N"})
-                            if odd:
-                                raise IngestError(
-                                    f"{where}: refused: column {name!r} holds values other than 'Y'/'N' "
-                                    f"(e.g. {odd[:3]!r} in row group {i})"
-                                )
+                        # store_and_fwd_flag values other than Y/N are a row-level problem, not a file-level
+                        # one: the ETL quarantines those rows (INVALID_STORE_AND_FWD_FLAG), ADR 0007.
     except IngestError:
         raise
     except (OSError, ValueError, NotImplementedError) as e:  # ArrowInvalid/IOError/NotImplemented: undecodable

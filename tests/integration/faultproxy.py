@@ -6,7 +6,10 @@ ones `plan(method, path, n)` picks a fault for (n counts requests from 0):
   "500"     -> answer 500 InternalError without forwarding;
   "drop"    -> close the connection without answering;
   "corrupt" -> forward, then flip a byte of the response body (same length).
-`injected` counts the faults sent. Used as the S3 endpoint via Settings.with_endpoints.
+`injected` counts the faults sent, `by_kind` per kind. Used as the S3 endpoint via Settings.with_endpoints
+(boto3) or as Spark's fs.s3a.endpoint (TAXILAB_SPARK__EXTRA_CONF, in a pipeline subprocess).
+The path `plan` gets is the request path as sent (percent-encoded: '=' arrives as %3D); unquote it to
+match keys.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import http.client
 import socket
 import threading
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _S3_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
@@ -27,6 +31,7 @@ class FaultProxy:
         self.plan = plan
         self.requests = 0
         self.injected = 0
+        self.by_kind: Counter = Counter()
         self._lock = threading.Lock()
         proxy = self
 
@@ -45,6 +50,7 @@ class FaultProxy:
                     fault = proxy.plan(self.command, self.path, n)
                     if fault:
                         proxy.injected += 1
+                        proxy.by_kind[fault] += 1
                 if fault == "drop":
                     self.close_connection = True
                     # shutdown, not just close: rfile/wfile keep the socket open, and a client would wait

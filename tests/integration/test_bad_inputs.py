@@ -141,10 +141,6 @@ def _non_utf8(p):
     pq.write_table(t.set_column(i, t.schema.field(i), bad), p)
 
 
-def _long_flag(p):
-    _write(p, [trip(datetime(2015, 7, 3, 8), store_and_fwd_flag="YES" * 300)])
-
-
 def _unrelated(p):
     pq.write_table(pa.table({"a": [1, 2], "b": ["x", "y"]}), p)
 
@@ -177,7 +173,6 @@ REFUSALS = [
     Refusal("2009 era file", _era_2009, "2009-2010"),
     Refusal("2010 era file", _era_2010, "2009-2010"),
     Refusal("non-UTF-8 bytes in strings", _non_utf8, "not valid UTF-8"),
-    Refusal("store_and_fwd_flag too long", _long_flag, "other than 'Y'/'N'"),
 ]
 
 
@@ -263,6 +258,10 @@ ROW_CASES = [
     RowCase("payment type 7, 13 passengers", [trip(_t(23), payment_type=7, passenger_count=13)],
             frozenset({"INVALID_PAYMENT_TYPE", "INVALID_PASSENGER_COUNT"})),
     RowCase("speed 500 mph", [trip(_t(24), minutes=1, trip_distance=9.0)], frozenset({"SPEED_OUTLIER"})),
+    # Once a file-level refusal; now only the rows are quarantined, the rest of the file is processed.
+    RowCase("store_and_fwd_flag too long, lower case, empty",
+            [trip(_t(25), store_and_fwd_flag="YES" * 300), trip(_t(26), store_and_fwd_flag="y"),
+             trip(_t(27), store_and_fwd_flag="")], frozenset({"INVALID_STORE_AND_FWD_FLAG"})),
 ]
 
 
@@ -335,3 +334,22 @@ def test_same_file_delivered_twice_under_another_name_is_one_delivery(row_run, l
                                                            + paths.raw_file_name(ROW_MONTH)]
     assert lakestats.raw_stats(lab_settings, ROW_MONTH).rows == len(_marked_rows())
     record_property("robustness", {"kind": "input", "case": "same file twice, two names", "outcome": "deduplicated"})
+
+
+def test_duckdb_reference_quarantines_the_same_store_and_fwd_flag_rows(lab_settings, tmp_path):
+    """The reference engine applies INVALID_STORE_AND_FWD_FLAG too, to the same values Spark's rule quarantines
+    (tests/unit/test_validate.py), so Spark and DuckDB counts stay equal."""
+    import duckdb
+
+    from taxilab.reference import build
+
+    flags = ["Y", "N", None, "YES" * 300, "y", "", "N "]
+    path = tmp_path / "yellow_flags.parquet"
+    write_2024(path, [trip(_t(30 + i), store_and_fwd_flag=f) for i, f in enumerate(flags)])
+    con = duckdb.connect()
+    build(con, path, lab_settings.zone_lookup_path, ROW_MONTH)
+    accepted = con.execute("SELECT count(*) FROM accepted").fetchone()[0]
+    rejected = sorted(r[0] for r in con.execute("SELECT store_and_fwd_flag FROM rejected").fetchall())
+    con.close()
+    assert accepted == 3
+    assert rejected == sorted(["YES" * 300, "y", "", "N "])

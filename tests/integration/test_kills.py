@@ -9,25 +9,36 @@ kills fire while the S3A staging committer's multipart uploads are pending (data
 and show that no new object became visible. The warehouse COPY kill freezes the COPY half-way through its
 rows (faultproxy.PgStallProxy) and kills the loader there.
 
-Budget: 4 subprocesses start Spark (~10-30 s each); the rest stop before Spark or run only the warehouse.
+One kill lands INSIDE a Spark job commit (`mid-commit:`, taxilab/faults.py): a rerun of the staging write is
+killed (Python driver and Spark JVM) once some but not all of its partitions' uploads have been completed.
+The month is then incomplete in staging, but every partition a reader can see is whole: staging writes
+exactly one file per pickup_date/time_of_day_category partition and completing one multipart upload is
+atomic, so a visible partition file holds exactly the rows a clean run gives that partition. That
+per-partition check runs after every kill, against counts computed here from the source rows.
+
+Budget: 5 subprocesses start Spark (~10-30 s each); the rest stop before Spark or run only the warehouse.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 from psycopg.conninfo import make_conninfo
 
 from spark_jobs.io import paths
-from spark_jobs.schemas.contracts import CURATED
+from spark_jobs.schemas.contracts import CURATED, TIME_OF_DAY
 from taxilab import aws, lakestats
 from taxilab.ingest import raw
 from taxilab.pipeline import Pipeline, PipelineOptions, month_lock
@@ -40,12 +51,25 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 MONTH = "2023-10"
 VALID, BAD = 200, 10
+START = datetime(2023, 10, 1, 0, 20)
+
+
+def _valid_pickups() -> list[datetime]:
+    return [START + timedelta(hours=3.7 * i) for i in range(VALID)]  # every day, every time of day
+
+
+def expected_partitions() -> Counter:
+    """Rows per staging partition of a clean run, computed from the source rows (not from Spark)."""
+    out: Counter = Counter()
+    for t in _valid_pickups():
+        category = next(name for name, lo, hi in TIME_OF_DAY if lo <= t.hour <= hi)
+        out[f"pickup_date={t.date()}/time_of_day_category={category}"] += 1
+    return out
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
-    start = datetime(2023, 10, 1, 0, 20)
-    rows = [trip(start + timedelta(hours=3.7 * i)) for i in range(VALID)]  # every day, every time of day
+    rows = [trip(t) for t in _valid_pickups()]
     rows += [trip(datetime(2023, 9, 30, 12) - timedelta(hours=i)) for i in range(BAD)]  # OUTSIDE_MONTH
     return str(write_2024(tmp_path_factory.mktemp("kills") / "yellow_2023-10_small.parquet", rows))
 
@@ -56,7 +80,10 @@ def _env(settings, kill_at: str | None) -> dict[str, str]:
            # one core and a small heap: the machine is shared; one task at a time also keeps several
            # files pending in the committer while the watcher looks
            "TAXILAB_SPARK__MASTER": "local[1]", "TAXILAB_SPARK__DRIVER_MEMORY": "1g",
-           "TAXILAB_SPARK__SHUFFLE_PARTITIONS": "2"}
+           "TAXILAB_SPARK__SHUFFLE_PARTITIONS": "2",
+           # one commit thread: a job commit completes its uploads one after another (a window of a second
+           # or two for the mid-commit watcher, instead of a few hundred milliseconds)
+           "TAXILAB_SPARK__EXTRA_CONF": json.dumps({"spark.hadoop.fs.s3a.committer.threads": "1"})}
     env.pop("TAXILAB_FAULT_KILL_AT", None)
     if kill_at:
         env["TAXILAB_FAULT_KILL_AT"] = kill_at
@@ -90,6 +117,38 @@ def snapshot(settings) -> dict[str, dict[str, str]]:
                     keys[o["Key"]] = o["ETag"]
         out[zone] = keys
     return out
+
+
+_ROWS_BY_ETAG: dict[str, int] = {}
+
+
+def _file_rows(s3, bucket: str, key: str, etag: str) -> int:
+    if etag not in _ROWS_BY_ETAG:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        _ROWS_BY_ETAG[etag] = pq.ParquetFile(io.BytesIO(body)).metadata.num_rows
+    return _ROWS_BY_ETAG[etag]
+
+
+def assert_partitions_whole(settings, snap) -> dict[str, int]:
+    """Every staging partition of the month a reader can see is whole: exactly one data file, holding exactly
+    the rows a clean run gives that partition; every visible curated table-month is one file. Returns the
+    visible staging partitions with their rows."""
+    s3 = aws.client("s3", settings)
+    expected = expected_partitions()
+    files: dict[str, list[str]] = {}
+    for key in snap["staging"]:
+        part = key[len(paths.staging_prefix("nyc_taxi")):].rsplit("/", 1)[0]
+        files.setdefault(part, []).append(key)
+    seen = {}
+    for part, keys in sorted(files.items()):
+        assert part in expected, f"a partition no clean run writes: {part}"
+        assert len(keys) == 1, f"{part}: {len(keys)} files, a clean run writes one: {keys}"
+        seen[part] = _file_rows(s3, settings.bucket, keys[0], snap["staging"][keys[0]])
+        assert seen[part] == expected[part], f"{part}: {seen[part]} rows visible, a clean run has {expected[part]}"
+    for table in CURATED:
+        keys = [k for k in snap["curated"] if k.startswith(paths.curated_month_prefix(table, MONTH))]
+        assert len(keys) <= 1, f"curated {table} {MONTH}: {keys}"
+    return seen
 
 
 def pending_uploads(settings, prefix: str) -> list[str]:
@@ -132,7 +191,7 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
     raw.ensure_bucket(s)
     tried: list[str] = []
 
-    def kill(point: str) -> tuple[dict, dict]:
+    def kill(point: str, whole_month: bool = True) -> tuple[dict, dict]:
         before = snapshot(s)
         t0 = time.monotonic()
         r = run_cli(s, source, point)
@@ -140,7 +199,12 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
         assert f"SIGKILL at {point}" in r.stderr, r.stderr[-3000:]
         after = snapshot(s)
         assert_recoverable(s)
-        assert_all_or_nothing(s, after)
+        assert_partitions_whole(s, after)
+        # fct_trips is loaded while the aggregates job runs (ADR 0011): a kill may cut that load; it rolls
+        # back, so the warehouse holds the month whole or not at all
+        assert fct_rows(s) in (0, VALID), fct_rows(s)
+        if whole_month:
+            assert_all_or_nothing(s, after)
         tried.append(f"{point} ({time.monotonic() - t0:.0f} s)")
         return before, after
 
@@ -161,15 +225,29 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
     # 4. after etl: staging complete
     before, after = kill("after:etl")
     assert lakestats.staging_stats(s, MONTH).rows == VALID and after["curated"] == {}
+    assert len(assert_partitions_whole(s, after)) == len(expected_partitions())
+    # 4b. inside the job commit of a staging rewrite (partitioned committer, conflict mode replace): killed
+    #     once some but not all of the partitions' uploads are completed. The month is incomplete until the
+    #     rerun (kill() checked that every visible partition is whole); it is NOT all-or-nothing.
+    before, after = kill(f"mid-commit:{STAGING_MONTH}", whole_month=False)
+    new_files = set(after["staging"]) - set(before["staging"])
+    assert new_files, "no upload of the rewrite was completed: the kill came before the job commit"
+    assert pending_uploads(s, STAGING_MONTH), "nothing left pending: the kill came after the job commit"
+    visible = assert_partitions_whole(s, after)
+    assert len(visible) < len(expected_partitions()), "every partition visible: the commit was not cut"
+    print(f"mid-commit kill: {len(new_files)} rewritten partitions visible, "
+          f"{len(visible) - len(new_files)} old ones, {len(expected_partitions()) - len(visible)} absent")
     # 5. mid curated write (directory committer, one file per table and month): the kill comes while the
     #    watched table's upload is pending; its single-file job commit can win the race (then the table is
     #    complete); either way each table is absent or whole (assert_all_or_nothing) and the month incomplete
     before, after = kill(f"pending-upload:{FIRST_CURATED}")
     assert {k.split("/")[1] for k in after["curated"]} != set(CURATED), "aggregates finished: no mid-write kill"
-    # 6. after crawl: the lake is complete, the warehouse untouched
+    # 6. after crawl: the lake is complete; the warehouse holds fct_trips whole (loaded beside the aggregates
+    #    job, ADR 0011) or not at all (that load cut by this or an earlier kill): kill() checked which
     before, after = kill("after:crawl")
-    assert after["curated"] and fct_rows(s) == 0
+    assert after["curated"]
     # 7. mid fct_trips COPY: the loader is killed with half its first rows at the server
+    loaded_before = fct_rows(s)
     u = urlsplit(s.warehouse_dsn)
     dsn = make_conninfo(s.warehouse_dsn, host="127.0.0.1", port=0, sslmode="disable")
     code = ("import sys; from taxilab.settings import load_settings; from taxilab.pipeline import Pipeline, "
@@ -195,7 +273,7 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
                                "'COPY \"taxi\".\"fct_trips\"%%'").fetchone()[0] and time.monotonic() < deadline:
                 time.sleep(0.2)
     assert_recoverable(s)
-    assert fct_rows(s) == 0  # rolled back: no partial month in the warehouse
+    assert fct_rows(s) == loaded_before  # rolled back with its DELETE: the previous load stays, nothing partial
     tried.append("warehouse:copy (mid-COPY)")
 
     # The rerun: the same state as a clean run of this input.
@@ -203,6 +281,7 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
     assert rep.status == "succeeded"
     assert rep.checks and all(c.ok for c in rep.checks), [c for c in rep.checks if not c.ok]
     assert lakestats.staging_stats(s, MONTH).rows == VALID
+    assert assert_partitions_whole(s, snapshot(s)) == expected_partitions()  # every partition, each whole
     assert lakestats.quarantine_stats(s, MONTH)[0].rows == BAD
     wh = warehouse_stats(s, MONTH)
     assert wh["fct_trips"]["rows"] == VALID  # no duplicate, no missing row

@@ -252,3 +252,13 @@ def test_string_typed_numbers_are_parsed_and_unparseable_ones_flagged(raw_df):
     assert row[C.UNCONFORMED_MASK] == (1 << names.index("total_amount")) | (
         1 << names.index("pickup_datetime")
     )
+
+
+def test_store_and_fwd_flag_values_pass_through_unchanged_never_nulled(raw_df):
+    # Values other than Y/N are validate's business (INVALID_STORE_AND_FWD_FLAG): conform keeps them as
+    # delivered and does not mark them unconformed.
+    values = ["Y", "N", None, "y", "", "N ", "YES" * 300]
+    out = C.conform(raw_df(*[{"store_and_fwd_flag": v} for v in values]))
+    rows = out.collect()
+    assert [r["store_and_fwd_flag"] for r in rows] == values
+    assert all(r[C.UNCONFORMED_MASK] == 0 for r in rows)

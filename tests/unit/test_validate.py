@@ -55,6 +55,7 @@ def test_rule_list_is_the_documented_one_in_order():
         "INVALID_PAYMENT_TYPE",
         "INVALID_RATECODE",
         "INVALID_PASSENGER_COUNT",
+        "INVALID_STORE_AND_FWD_FLAG",
     ]
     assert V.RULE_CODES == expected == [code for code, _ in QUARANTINE_REASONS]
     assert all(r.description for r in V.RULES)
@@ -304,6 +305,50 @@ def test_domain_rules(canonical_df):
         "passengers_neg": "INVALID_PASSENGER_COUNT",
         "passengers_10": "INVALID_PASSENGER_COUNT",
         "passengers_9": "",
+    }
+
+
+def test_store_and_fwd_flag_other_than_y_or_n_is_quarantined_row_by_row(canonical_df):
+    df = trips(
+        canonical_df,
+        y={"store_and_fwd_flag": "Y"},
+        n={"store_and_fwd_flag": "N"},
+        null={"store_and_fwd_flag": None},  # the TLC null block: allowed
+        lower={"store_and_fwd_flag": "y"},  # exact match: no case folding
+        padded={"store_and_fwd_flag": "N "},  # no trimming
+        empty={"store_and_fwd_flag": ""},
+        long={"store_and_fwd_flag": "YES" * 300},
+        with_other={"store_and_fwd_flag": "1", "vendor_id": 3},
+    )
+    assert outcome(df) == {
+        "y": "",
+        "n": "",
+        "null": "",
+        "lower": "INVALID_STORE_AND_FWD_FLAG",
+        "padded": "INVALID_STORE_AND_FWD_FLAG",
+        "empty": "INVALID_STORE_AND_FWD_FLAG",
+        "long": "INVALID_STORE_AND_FWD_FLAG",
+        "with_other": "INVALID_VENDOR,INVALID_STORE_AND_FWD_FLAG",
+    }
+    rejected = V.split(df, "2024-02")[1]
+    kept = {r["source_file"]: r["store_and_fwd_flag"] for r in rejected.collect()}
+    assert kept["long"] == "YES" * 300 and kept["padded"] == "N "  # quarantined as delivered
+
+
+def test_raw_store_and_fwd_flag_reaches_the_rule_unchanged_through_conform(raw_df):
+    conformed = C.conform(
+        raw_df(
+            {"store_and_fwd_flag": "YES" * 300, "source_file": "long"},
+            {"store_and_fwd_flag": "y", "source_file": "lower"},
+            {"store_and_fwd_flag": None, "source_file": "null"},
+            {"source_file": "ok"},
+        )
+    )
+    assert outcome(conformed) == {
+        "long": "INVALID_STORE_AND_FWD_FLAG",
+        "lower": "INVALID_STORE_AND_FWD_FLAG",
+        "null": "",
+        "ok": "",
     }
 
 
