@@ -51,8 +51,8 @@ crawl: $(STAMP) ## crawl the lake zones into the Glue catalog (new partitions on
 catalog: $(STAMP) ## list the Glue catalog: databases, tables, partitions, columns
 	@$(LAB) glue catalog
 
-simulate: $(STAMP) ## daily drops through S3 event -> SQS -> incremental run; prints freshness: SIM_MONTH DAYS ROWS_PER_DAY
-	@$(LAB) glue simulate --month $(or $(SIM_MONTH),2024-04) --days $(or $(DAYS),3) --rows-per-day $(or $(ROWS_PER_DAY),100000) --seed $(SEED)
+simulate: $(STAMP) ## daily drops through S3 event -> SQS -> incremental run; prints freshness: SIM_MONTH DAYS ROWS_PER_DAY|GB_PER_DAY
+	@$(LAB) glue simulate --month $(or $(SIM_MONTH),2024-04) --days $(or $(DAYS),3) $(if $(GB_PER_DAY),--gb-per-day $(GB_PER_DAY),--rows-per-day $(or $(ROWS_PER_DAY),100000)) --seed $(SEED)
 
 backfill: $(STAMP) ## run the Glue workflow for each month FROM..TO (completed months skipped): FROM TO
 	@$(LAB) glue backfill --from $(or $(FROM),$(MONTH)) --to $(or $(TO),$(or $(FROM),$(MONTH)))

@@ -314,7 +314,11 @@ def backfill(start: str = typer.Option(..., "--from", help="First month, YYYY-MM
 @app.command()
 def simulate(month: str = typer.Option("2024-04", "--month", "-m", help="Month of the drops, YYYY-MM."),
              days: int = typer.Option(3, "--days", help="How many daily drops (the month's first N days)."),
-             rows_per_day: int = typer.Option(100_000, "--rows-per-day", help="Synthetic trips per day (about)."),
+             rows_per_day: int | None = typer.Option(None, "--rows-per-day",
+                                              help="Synthetic trips per day (default 100000)."),
+             gb_per_day: float | None = typer.Option(None, "--gb-per-day",
+                                              help="Daily volume in GB of drop file instead of --rows-per-day "
+                                                   "(converted at the generator's measured bytes/row)."),
              seed: int = typer.Option(42, help="Generator seed; the same seed twice re-drops identical objects, "
                                                "which the bookmark skips (a different seed replaces them)."),
              wait: float = typer.Option(60.0, help="Longest wait for a drop's S3 event on the queue, seconds."),
@@ -327,6 +331,18 @@ def simulate(month: str = typer.Option("2024-04", "--month", "-m", help="Month o
     from taxilab.ingest import raw
     from taxilab.report import RunReport, render
 
+    try:  # the volume is checked before any service starts
+        plan = drops.plan_volume(month, days, rows_per_day, gb_per_day)
+    except drops.DropError as e:
+        _fail(str(e), 2)
+    rows_per_day = plan.rows_per_day
+    console.print(f"planned: {days} drop(s) of {rows_per_day:,} rows/day, ~{plan.bytes_per_day / 1e6:,.1f} MB "
+                  f"per drop file ({drops.BYTES_PER_ROW} bytes/row)")
+    if plan.large:
+        console.print(f"[yellow]large volume:[/] expect ~{plan.generate_s / 60:.1f} min to generate the drops and "
+                      f"~{plan.pipeline_s / 60:.0f} min to process them on this 2-core machine "
+                      f"(~{drops.PIPELINE_ROWS_PER_S:,.0f} rows/s end to end), and "
+                      f"{days * plan.bytes_per_day / 1e9:.1f} GB in the temp dir; running it anyway")
     s = _live()
     spark_holder: list = []
 

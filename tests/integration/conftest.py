@@ -6,6 +6,8 @@ bucket, so they never touch a developer's running lab; the S3A jar cache in .lab
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -19,12 +21,19 @@ SAMPLE = SHARED / "data" / "samples" / "yellow_tripdata_2024-02_sample50k.parque
 
 
 @pytest.fixture(scope="session")
-def lab_settings(tmp_path_factory):
-    state = tmp_path_factory.mktemp("lab-state")
+def lab_settings(request):
+    # Not under pytest's basetemp: every pytest start resets /tmp/pytest-of-<user> to mode 0700, which would
+    # cut the PostgreSQL server (its own OS user when run as root) off from its data dir mid-session if
+    # another pytest ran meanwhile. Kept after a failing session, for its logs.
+    state = Path(tempfile.mkdtemp(prefix="taxilab-it-state-"))
     settings = load_settings(state_dir=state, bucket="taxilab-it", shared_dir=SHARED)
     live = services.ensure_running(settings)
     yield settings.with_endpoints(live.endpoints, live.warehouse_dsn)
     services.stop(settings)
+    if request.session.testsfailed:
+        print(f"\nintegration lab state kept for inspection: {state}")
+    else:
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
