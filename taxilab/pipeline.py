@@ -10,7 +10,6 @@ import fcntl
 import logging
 import os
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +85,6 @@ class Pipeline:
         self.console = console
         self.report = RunReport(options.month, options.source, self.settings.profile)
         self._spark = None
-        self._fct_load: Future | None = None
 
     # ---- helpers ----------------------------------------------------------------------------
     def say(self, msg: str) -> None:
@@ -233,11 +231,7 @@ class Pipeline:
                          "check the warehouse is up (`make up`); the load is transactional: just rerun") as st:
             from taxilab.warehouse import loader
 
-            fct = None
-            if self._fct_load is not None:  # started after etl, overlapped with the aggregates job
-                fct = self._fct_load.result()
-                fct["overlapped_with"] = "aggregates"
-            res = loader.load_month(s, o.month, progress=o.progress, fct_trips=fct)
+            res = loader.load_month(s, o.month, progress=o.progress)
             st.rows_in = res["rows_in"]
             st.rows_out = res["rows_loaded"]
             st.total_amount = res["fct_trips_total_amount"]
@@ -263,18 +257,9 @@ class Pipeline:
             with month_lock(self.settings, self.opts.month):
                 self.services()
                 faults.arm(self.settings)  # robustness kill points; no-ops unless the setting is on
-                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fct-load") as pool:
-                    try:
-                        for stage in (self.ingest, self.etl, self.aggregates, self.crawl, self.warehouse):
-                            stage()
-                            faults.checkpoint(f"after:{stage.__name__}", self.settings)
-                            if stage == self.etl:
-                                # fct_trips needs only staging: load it while Spark builds the curated tables
-                                # (ADR 0011). Its result (or error) is taken by the warehouse stage.
-                                self._fct_load = pool.submit(loader_fct_trips, self.settings, self.opts.month)
-                    finally:  # leaving the pool joins the load: it is never left running (it rolls back alone)
-                        if self._fct_load is not None and not self._fct_load.done():
-                            self.say("waiting for the fct_trips load to finish before stopping")
+                for stage in (self.ingest, self.etl, self.aggregates, self.crawl, self.warehouse):
+                    stage()
+                    faults.checkpoint(f"after:{stage.__name__}", self.settings)
                 self.validate()
             self.report.finish("succeeded")
         except BaseException as e:
@@ -301,12 +286,6 @@ def brief_error(e: BaseException, limit: int = 2000) -> str:
         text = " | ".join(keep)
     text = f"{type(e).__name__}: {text}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def loader_fct_trips(settings: Settings, month: str) -> dict:
-    from taxilab.warehouse import loader
-
-    return loader.load_fct_trips(settings, month)
 
 
 def reconcile(settings: Settings, month: str) -> list[Check]:

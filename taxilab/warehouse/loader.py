@@ -75,8 +75,8 @@ def load_path(settings: Settings, path: str | None = None) -> str:
 
 
 def load_fct_trips(settings: Settings, month: str, progress: bool = False, path: str | None = None) -> dict:
-    """Apply the DDL, then replace the month in fct_trips (one transaction). It needs only staging, so the
-    pipeline runs it while Spark builds the curated tables (ADR 0011). Returns {"rows", "seconds"}.
+    """Apply the DDL, then replace the month in fct_trips (one transaction); it needs only staging (running it
+    beside the aggregates job was measured and rejected: ADR 0011). Returns {"rows", "seconds"}.
 
     On the SQL path (aws) nothing is loaded here: the month's fct_trips is replaced by load_month, in the
     same transaction as every other table; the result says so ("rows": None, "deferred")."""

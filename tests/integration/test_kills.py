@@ -200,8 +200,7 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
         after = snapshot(s)
         assert_recoverable(s)
         assert_partitions_whole(s, after)
-        # fct_trips is loaded while the aggregates job runs (ADR 0011): a kill may cut that load; it rolls
-        # back, so the warehouse holds the month whole or not at all
+        # a kill may cut the fct_trips load; it rolls back, so the warehouse holds the month whole or not at all
         assert fct_rows(s) in (0, VALID), fct_rows(s)
         if whole_month:
             assert_all_or_nothing(s, after)
@@ -242,8 +241,8 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
     #    complete); either way each table is absent or whole (assert_all_or_nothing) and the month incomplete
     before, after = kill(f"pending-upload:{FIRST_CURATED}")
     assert {k.split("/")[1] for k in after["curated"]} != set(CURATED), "aggregates finished: no mid-write kill"
-    # 6. after crawl: the lake is complete; the warehouse holds fct_trips whole (loaded beside the aggregates
-    #    job, ADR 0011) or not at all (that load cut by this or an earlier kill): kill() checked which
+    # 6. after crawl: the lake is complete; the warehouse holds fct_trips whole (an earlier run's) or not at
+    #    all: kill() checked which
     before, after = kill("after:crawl")
     assert after["curated"]
     # 7. mid fct_trips COPY: the loader is killed with half its first rows at the server
