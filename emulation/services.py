@@ -8,6 +8,7 @@ when it restarts the lake and catalog are empty and the lab rebuilds them from i
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -16,7 +17,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,10 +253,38 @@ def retire_bookmarks(settings: Settings) -> Path | None:
     return retired
 
 
+@contextmanager
+def _services_lock(settings: Settings, timeout_s: float = 180.0):
+    """One process at a time checks, starts and records the services (two pipelines for different months
+    may start together): the others wait, then find them running. Never waits without end."""
+    lock_dir = settings.state_dir / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_dir / "services.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ServiceError(f"another process has been starting the services for over {timeout_s:.0f} s "
+                                       f"({lock_dir / 'services.lock'}); see {settings.logs_dir}") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def ensure_running(settings: Settings | None = None) -> ServiceState:
     """Start whatever of the two services is not running; reuse what is. Returns the live state."""
     settings = settings or load_settings()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with _services_lock(settings):
+        return _ensure_running(settings)
+
+
+def _ensure_running(settings: Settings) -> ServiceState:
     prev = read_state(settings) or {}
     moto_prev = prev.get("moto", {})
     lake_fresh = False
@@ -276,9 +307,10 @@ def ensure_running(settings: Settings | None = None) -> ServiceState:
         started_at=prev.get("started_at", time.time()) if not lake_fresh else time.time(),
         lake_fresh=lake_fresh,
     )
-    tmp = settings.services_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state.to_json(), indent=2))
-    tmp.replace(settings.services_file)
+    fd, tmp = tempfile.mkstemp(dir=settings.services_file.parent, prefix=".services.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(state.to_json(), f, indent=2)
+    os.replace(tmp, settings.services_file)
     return state
 
 

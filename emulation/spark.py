@@ -189,6 +189,13 @@ def spark_conf(settings: Settings, jars: list[Path]) -> dict[str, str]:
         "spark.hadoop.mapreduce.outputcommitter.factory.scheme.s3": "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory",
         "spark.hadoop.fs.s3a.committer.name": "partitioned",
         "spark.hadoop.fs.s3a.committer.staging.conflict-mode": "replace",
+        # Job cleanup must not abort every pending upload under the destination: runs for different months
+        # write the same table (staging/nyc_taxi) at once, and one job's cleanup aborted the other's uploads
+        # (its commit then failed or stalled). Uploads a killed run left behind are purged when older than
+        # an hour instead (on AWS: the bucket's AbortIncompleteMultipartUpload lifecycle rule). ADR 0004.
+        "spark.hadoop.fs.s3a.committer.abort.pending.uploads": "false",
+        "spark.hadoop.fs.s3a.multipart.purge": "true",
+        "spark.hadoop.fs.s3a.multipart.purge.age": "3600",
         "spark.hadoop.fs.s3a.committer.staging.tmp.path": f"file://{settings.state_dir / 'spark' / 'staging'}",
         "spark.hadoop.fs.s3a.buffer.dir": str(settings.state_dir / "spark" / "s3a-buffer"),
         "spark.local.dir": str(settings.state_dir / "spark" / "local"),

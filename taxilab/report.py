@@ -6,6 +6,8 @@ reconciliation checks; end-to-end time. Printed at the end of a run and written 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -76,9 +78,11 @@ class RunReport:
         text = json.dumps(self.to_dict(), indent=2, default=_json_default)
         path = runs_dir / f"{self.run_id}.json"
         path.write_text(text)
-        tmp = runs_dir / ".latest.json.tmp"
-        tmp.write_text(text)
-        tmp.replace(runs_dir / "latest.json")
+        # A temp name of its own: runs for different months may finish at the same moment.
+        fd, tmp = tempfile.mkstemp(dir=runs_dir, prefix=".latest.", suffix=".json.tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, runs_dir / "latest.json")
         return path
 
 

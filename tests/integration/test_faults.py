@@ -100,3 +100,44 @@ def test_logs_and_run_reports_of_the_test_run_hold_no_credentials(lab_settings):
 
     assert any(lab_settings.runs_dir.glob("*.json")), "no run report written yet: nothing was scanned"
     assert scan_paths([lab_settings.logs_dir, lab_settings.runs_dir]) == []
+
+
+@pytest.mark.timeout(600)
+def test_two_runs_started_at_once_for_a_month_one_proceeds_and_another_month_runs_beside(lab_settings, tmp_path,
+                                                                                       record_property):
+    """Three real `taxilab pipeline` processes started together: two for 2022-09 (exactly one proceeds, the
+    other is refused naming the month) and one for 2022-10 (a different month: it proceeds)."""
+    import os
+
+    from taxilab import lakestats
+    from taxilab.settings import PROJECT_ROOT
+
+    env = {**os.environ, "TAXILAB_STATE_DIR": str(lab_settings.state_dir), "TAXILAB_BUCKET": lab_settings.bucket,
+           "TAXILAB_SHARED_DIR": str(lab_settings.shared_dir), "TAXILAB_SPARK__MASTER": "local[1]",
+           "TAXILAB_SPARK__DRIVER_MEMORY": "1g", "TAXILAB_SPARK__SHUFFLE_PARTITIONS": "2"}
+    env.pop("TAXILAB_FAULT_KILL_AT", None)
+
+    def start(month: str) -> subprocess.Popen:
+        day = datetime.strptime(month + "-03 08:00", "%Y-%m-%d %H:%M")
+        src = write_2024(tmp_path / f"yellow_{month}.parquet", [trip(day.replace(hour=h)) for h in range(6, 18)])
+        return subprocess.Popen([sys.executable, "-m", "taxilab.cli", "pipeline", "--month", month, "--source",
+                                 str(src), "--no-progress"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+
+    procs = [start("2022-09"), start("2022-09"), start("2022-10")]
+    outs = []
+    for p in procs:
+        try:
+            out, _ = p.communicate(timeout=240)  # reads as it waits: a full pipe never blocks the child
+            outs.append((p.returncode, out))
+        finally:
+            p.kill()
+    same = outs[:2]
+    assert sorted(code for code, _ in same) == [0, 3], [(c, o[-800:]) for c, o in same]  # 3: refused, in progress
+    refused = next(out for code, out in same if code == 3)
+    assert "2022-09 is already in progress" in " ".join(refused.split()), refused[-800:]
+    assert outs[2][0] == 0, outs[2][1][-1500:]
+    for month in ("2022-09", "2022-10"):  # each month's rows landed once
+        assert lakestats.staging_stats(lab_settings, month).rows == 12
+    record_property("robustness", {"kind": "fault", "what": "two runs at once for one month + another month",
+                                   "injected": 1, "survived": True})
