@@ -146,3 +146,15 @@ def session_time_zone(spark):
             spark.conf.set("spark.sql.session.timeZone", before)
 
     return use
+
+
+@pytest.fixture
+def stubbed():
+    """A redshift-data client with botocore's Stubber: the tests check what the aws path sends."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("redshift-data", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    with Stubber(client) as stub:
+        yield client, stub
+        stub.assert_no_pending_responses()

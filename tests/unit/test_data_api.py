@@ -4,9 +4,7 @@ and parameters sent are the thing under test)."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from taxilab.settings import load_settings
 from taxilab.warehouse import queries
@@ -20,14 +18,6 @@ def settings(**kw):
             "redshift_secret_arn": "arn:aws:secretsmanager:us-east-1:111122223333:secret:rs-abc",
             "redshift_iam_role": ROLE, "redshift_statement_timeout_s": 5.0}
     return load_settings(**{**base, **kw})
-
-
-@pytest.fixture
-def stubbed():
-    client = boto3.client("redshift-data", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
 
 
 class FakeClock:

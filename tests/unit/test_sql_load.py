@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from spark_jobs.schemas.contracts import AIRPORT_ZONES, CURATED, PAYMENT_TYPES, STAGING_COLUMNS
 from taxilab.settings import load_settings
@@ -29,14 +27,6 @@ def aws(**kw):
             "redshift_secret_arn": SECRET, "redshift_iam_role": ROLE, "redshift_statement_timeout_s": 5.0,
             "catalog_databases": {"raw": "p_raw", "staging": "p_staging", "quarantine": "p_q", "curated": "p_curated"}}
     return load_settings(**{**base, **kw})
-
-
-@pytest.fixture
-def stubbed():
-    client = boto3.client("redshift-data", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
 
 
 def finished(stub, sid: str, rows: list[int] | None = None) -> None:
