@@ -69,3 +69,25 @@ def pg_conn_factory(lab_settings):
         admin.execute("CREATE DATABASE taxilab_scratch")
     dsn = make_conninfo(**{**conninfo_to_dict(lab_settings.warehouse_dsn), "dbname": "taxilab_scratch"})
     return lambda **kwargs: psycopg.connect(dsn, **kwargs)
+
+
+@pytest.fixture()
+def fresh_lake(lab_settings):
+    """A factory of settings with a bucket and Glue zone databases of their own (tests that start from an
+    empty lake and catalog): fresh_lake("taxilab-x", "it_x", state_dir=...)."""
+    import uuid
+
+    from taxilab.aws import client
+    from taxilab.glue import crawler
+
+    def make(bucket_prefix: str, db_prefix: str, **extra):
+        tag = uuid.uuid4().hex[:8]
+        s = lab_settings.model_copy(update={
+            "bucket": f"{bucket_prefix}-{tag}",
+            "catalog_databases": {z: f"{db_prefix}_{tag}_{z}" for z in crawler.ZONES},
+            **extra,
+        })
+        client("s3", s).create_bucket(Bucket=s.bucket)
+        return s
+
+    return make

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -14,15 +12,9 @@ from taxilab.glue import catalog, crawler
 
 
 @pytest.fixture()
-def glue_lab(lab_settings):
+def glue_lab(fresh_lake):
     """Settings with a fresh bucket and fresh catalog databases: each test starts from an empty lake."""
-    tag = uuid.uuid4().hex[:8]
-    s = lab_settings.model_copy(update={
-        "bucket": f"taxilab-glue-{tag}",
-        "catalog_databases": {z: f"it_{tag}_{z}" for z in crawler.ZONES},
-    })
-    client("s3", s).create_bucket(Bucket=s.bucket)
-    return s
+    return fresh_lake("taxilab-glue", "it")
 
 
 def put(settings, key: str, table: pa.Table) -> None:

@@ -4,7 +4,6 @@ deployed through the Glue API of the moto server."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import pyarrow.parquet as pq
 import pytest
@@ -19,14 +18,8 @@ MONTH = "2024-02"  # the genuine sample's month, in a bucket of its own
 
 
 @pytest.fixture()
-def glue_lab(lab_settings, tmp_path):
-    tag = uuid.uuid4().hex[:8]
-    s = lab_settings.model_copy(update={
-        "bucket": f"taxilab-wf-{tag}", "state_dir": tmp_path / "state",
-        "catalog_databases": {z: f"wf_{tag}_{z}" for z in crawler.ZONES},
-    })
-    client("s3", s).create_bucket(Bucket=s.bucket)
-    return s
+def glue_lab(fresh_lake, tmp_path):
+    return fresh_lake("taxilab-wf", "wf", state_dir=tmp_path / "state")
 
 
 def lake_only(tmp_path):

@@ -20,15 +20,9 @@ ROLE = "arn:aws:iam::123456789012:role/taxilab-spectrum"
 
 
 @pytest.fixture()
-def lake(lab_settings):
+def lake(fresh_lake):
     """A fresh bucket and fresh Glue databases (the crawler's zone databases) per test."""
-    tag = uuid.uuid4().hex[:8]
-    s = lab_settings.model_copy(update={
-        "bucket": f"taxilab-spectrum-{tag}",
-        "catalog_databases": {z: f"it_spectrum_{tag}_{z}" for z in crawler.ZONES},
-    })
-    client("s3", s).create_bucket(Bucket=s.bucket)
-    return s
+    return fresh_lake("taxilab-spectrum", "it_spectrum")
 
 
 @pytest.fixture()
