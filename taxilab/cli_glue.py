@@ -16,7 +16,7 @@ app = typer.Typer(help="Glue fidelity: crawl the lake into the Glue catalog, job
                   no_args_is_help=True)
 bookmarks_app = typer.Typer(help="Glue job bookmarks kept by the lab (state under .lab/bookmarks).",
                             no_args_is_help=True)
-workflow_app = typer.Typer(help="The pipeline as a Glue workflow (glue/definitions.json).", no_args_is_help=True)
+workflow_app = typer.Typer(help="The pipeline as a Glue workflow (spark_jobs/jobgraph.json).", no_args_is_help=True)
 app.add_typer(bookmarks_app, name="bookmarks")
 app.add_typer(workflow_app, name="workflow")
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)

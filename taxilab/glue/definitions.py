@@ -1,4 +1,4 @@
-"""The lab's Glue definitions (glue/definitions.json) as data: validated once, read by the local workflow
+"""The lab's Glue definitions (spark_jobs/jobgraph.json) as data: validated once, read by the local workflow
 runner and turned into boto3 Glue create_job / create_crawler / create_workflow / create_trigger kwargs
 for AWS, so both sides run the same declared graph."""
 
@@ -14,7 +14,7 @@ from taxilab.glue.bookmarks import OPTIONS as BOOKMARK_OPTIONS
 from taxilab.glue.cron import parse as parse_cron
 from taxilab.settings import PROJECT_ROOT, Settings
 
-DEFINITIONS = PROJECT_ROOT / "glue" / "definitions.json"
+DEFINITIONS = PROJECT_ROOT / "spark_jobs" / "jobgraph.json"
 TRIGGER_TYPES = ("ON_DEMAND", "SCHEDULED", "CONDITIONAL")
 STATES = ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED")
 COMMANDS = ("glueetl", "pythonshell")

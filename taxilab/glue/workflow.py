@@ -1,6 +1,6 @@
 """The pipeline as a Glue workflow, run locally with Glue's trigger semantics.
 
-The graph comes from glue/definitions.json: one start trigger (ON_DEMAND or SCHEDULED, Glue cron) and
+The graph comes from spark_jobs/jobgraph.json: one start trigger (ON_DEMAND or SCHEDULED, Glue cron) and
 CONDITIONAL triggers on predecessors' final states (etl -> aggregates -> crawler -> load-warehouse ->
 validate). Each job run is recorded like a Glue JobRun in settings.state_dir/glue/job_runs.jsonl, one line
 per state transition: STARTING (recorded before the job's work begins), RUNNING (its code has started),
@@ -383,7 +383,7 @@ def run_crawler(rt: Runtime, crawler: dict, month: str, run_id: str) -> dict:
             "partitions_added": sum(r.partitions_added for r in res)}
 
 
-# "local" names of glue/definitions.json -> the lab's implementations. The warehouse jobs (load-warehouse,
+# "local" names of spark_jobs/jobgraph.json -> the lab's implementations. The warehouse jobs (load-warehouse,
 # validate) run their script's main() in-process; Spark jobs run their script's main() on the lab's Spark.
 # "crawler" runs every declared crawler.
 LOCAL_JOBS: dict[str, Callable] = {"etl": run_etl, "aggregates": run_aggregates, "warehouse": run_load_warehouse,
