@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from taxilab.settings import Settings, environ_for_children, load_settings
+from taxilab.core.settings import Settings, environ_for_children, load_settings
 
 log = logging.getLogger(__name__)
 

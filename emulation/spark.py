@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from taxilab.settings import PROJECT_ROOT, Settings
+from taxilab.core.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 

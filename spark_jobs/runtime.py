@@ -75,7 +75,7 @@ class JobContext:
             self._job.init(args["JOB_NAME"], args)
         except ImportError:
             from emulation.spark import get_session
-            from taxilab.settings import get_settings
+            from taxilab.core.settings import get_settings
 
             self.spark = get_session(get_settings())
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 from rich.table import Table
 
-from taxilab.pipeline import Pipeline, PipelineOptions
+from taxilab.core.settings import load_settings
+from taxilab.orchestration.pipeline import Pipeline, PipelineOptions
 from taxilab.reference import run_reference
-from taxilab.settings import load_settings
 
 TARGET_E2E_S = 90.0
 TARGET_RATIO = 8.0

@@ -3,7 +3,7 @@
 The lab's setting `fault_kill_at` (TAXILAB_FAULT_KILL_AT) names the point; unset, every call here is a
 no-op, so production runs are unaffected. Two kinds of point:
 
-- `checkpoint(name, settings)`: placed in taxilab/pipeline.py at stage boundaries ("after:ingest", ...)
+- `checkpoint(name, settings)`: placed in taxilab/orchestration/pipeline.py at stage boundaries ("after:ingest", ...)
   and inside writes the lab drives itself ("ingest:upload", called from the upload's progress callback).
 - `arm(settings)` with `fault_kill_at = "pending-upload:<key prefix>"`: a watcher thread kills the
   process as soon as an S3 multipart upload under that prefix is pending. Spark's S3A staging
@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 
-from taxilab.settings import Settings
+from taxilab.core.settings import Settings
 
 log = logging.getLogger(__name__)
 PENDING_UPLOAD = "pending-upload:"
@@ -89,7 +89,7 @@ def arm(settings: Settings, poll_seconds: float = 0.02) -> threading.Thread | No
         prefix, mid_commit = point[len(MID_COMMIT):], True
     else:
         return None
-    from taxilab import aws
+    from taxilab.core import clients as aws
 
     s3 = aws.client("s3", settings)
     stale = set(_pending(s3, settings.bucket, prefix) or {})  # an earlier run's leftovers: not this run's

@@ -51,7 +51,7 @@ class RunReport:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     error: str | None = None
-    # Incremental runs (taxilab.glue.incremental): per daily drop, its freshness and stage times.
+    # Incremental runs (taxilab.orchestration.drops): per daily drop, its freshness and stage times.
     drops: list[dict] = field(default_factory=list)
     _t0: float = field(default_factory=time.monotonic, repr=False)
 

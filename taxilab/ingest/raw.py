@@ -18,9 +18,9 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from spark_jobs.io import paths
-from taxilab import aws
+from taxilab.core import clients as aws
+from taxilab.core.settings import Settings
 from taxilab.ingest.manifest import describe_parquet, sha256_file
-from taxilab.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import psycopg
 
-from taxilab.lakestats import month_bounds
-from taxilab.settings import PROJECT_ROOT
-from taxilab.warehouse.dialect import parse_redshift
+from emulation.redshift.dialect import parse_redshift
+from taxilab.core.settings import PROJECT_ROOT
+from taxilab.validation.lakestats import month_bounds
 from taxilab.warehouse.queries import NamedQuery, _placeholders
 
 LOAD_DIR = PROJECT_ROOT / "sql" / "load"

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from taxilab.settings import Settings
+from taxilab.core.settings import Settings
 
 DONE = ("FINISHED", "FAILED", "ABORTED")
 MAX_BATCH = 40  # BatchExecuteStatement's limit on Sqls
@@ -52,7 +52,7 @@ def substitute_iam_role(sql_text: str, iam_role: str | None) -> str:
     """COPY/UNLOAD with their IAM_ROLE value replaced by `iam_role` (other SQL unchanged)."""
     if not iam_role:
         return sql_text
-    from taxilab.warehouse.redshift import iam_role_span
+    from emulation.redshift.engine import iam_role_span
 
     span = iam_role_span(sql_text)
     if span is None:
@@ -72,7 +72,7 @@ class DataApiClient:
         if settings.redshift_cluster_id and not (settings.redshift_db_user or settings.redshift_secret_arn):
             raise DataApiError("a provisioned cluster needs TAXILAB_REDSHIFT_DB_USER or TAXILAB_REDSHIFT_SECRET_ARN")
         if client is None:
-            from taxilab import aws
+            from taxilab.core import clients as aws
 
             client = aws.client("redshift-data", settings)
         self.settings, self.client = settings, client

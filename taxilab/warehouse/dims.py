@@ -17,9 +17,9 @@ from pathlib import Path
 import psycopg
 import pyarrow as pa
 
+from emulation.redshift.arrow_copy import copy_arrow
 from spark_jobs.schemas.contracts import AIRPORT_ZONES, PAYMENT_TYPES
-from taxilab.lakestats import month_bounds
-from taxilab.warehouse.load import copy_arrow
+from taxilab.validation.lakestats import month_bounds
 
 # TLC data dictionary (RatecodeID); 99 is the TLC's "unknown / null" code.
 RATE_CODES: dict[int, str] = {

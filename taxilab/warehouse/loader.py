@@ -19,15 +19,15 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from tqdm import tqdm
 
+from emulation.redshift.arrow_copy import replace_partition, table_stats
+from emulation.redshift.dialect import apply_ddl
 from spark_jobs.io import paths
 from spark_jobs.schemas.contracts import CURATED, CURATED_PARTITIONS, STAGING_COLUMNS
-from taxilab import aws
-from taxilab.lakestats import month_bounds
-from taxilab.settings import PROJECT_ROOT, Settings
+from taxilab.core import clients as aws
+from taxilab.core.settings import PROJECT_ROOT, Settings
+from taxilab.validation.lakestats import month_bounds
 from taxilab.warehouse.aggregates_wh import AGG_TABLES, build_aggregates
-from taxilab.warehouse.dialect import apply_ddl
 from taxilab.warehouse.dims import DIM_TABLES, load_dims
-from taxilab.warehouse.load import replace_partition, table_stats
 
 PATHS = ("native", "sql")
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from taxilab.settings import PROJECT_ROOT
-from taxilab.warehouse import guard
-from taxilab.warehouse.dialect import DialectError, parse_redshift, postgres_rewrites
+from emulation.redshift import guard
+from emulation.redshift.dialect import DialectError, parse_redshift, postgres_rewrites
+from taxilab.core.settings import PROJECT_ROOT
 
 ANALYTICS_DIR = PROJECT_ROOT / "sql" / "analytics"
 VALIDATION_DIR = PROJECT_ROOT / "sql" / "validation"

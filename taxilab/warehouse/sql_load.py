@@ -13,7 +13,7 @@ The script is the files of sql/load/ in file-name order, their statements as wri
 
 All of it runs in ONE transaction per month, so reloading a month (or a date in it) replaces it
 atomically: on Redshift one BatchExecuteStatement (data_api.DataApiClient.execute_batch), locally one
-psycopg transaction around taxilab.warehouse.redshift.execute of every statement (COPY from the S3
+psycopg transaction around emulation.redshift.engine.execute of every statement (COPY from the S3
 emulator, Spectrum as local views over the lake). Before it, outside the transaction: the DDL
 (sql/ddl, idempotent) and CREATE EXTERNAL SCHEMA IF NOT EXISTS for both zones.
 
@@ -40,8 +40,8 @@ import sqlglot
 from sqlglot.tokens import TokenType
 
 from spark_jobs.io import paths
-from taxilab.lakestats import month_bounds
-from taxilab.settings import PROJECT_ROOT, Settings
+from taxilab.core.settings import PROJECT_ROOT, Settings
+from taxilab.validation.lakestats import month_bounds
 
 LOAD_DIR = PROJECT_ROOT / "sql" / "load"
 DDL_DIR = PROJECT_ROOT / "sql" / "ddl"
@@ -203,7 +203,7 @@ def external_schema_statements(settings: Settings) -> list[str]:
 
 
 def ddl_statements(ddl_dir: Path = DDL_DIR) -> list[str]:
-    from taxilab.warehouse.dialect import ddl_files
+    from emulation.redshift.dialect import ddl_files
 
     return [s for f in ddl_files(ddl_dir) for s in split(f.read_text())]
 
@@ -237,8 +237,9 @@ def summarize(script: list[Statement], rowcounts: list[int], seconds: float) -> 
 def run_local(conn, settings: Settings, month: str, load_dir: Path = LOAD_DIR) -> dict:
     """The script on the lab's emulation (psycopg connection to the lab's PostgreSQL): DDL, external
     schemas, then every statement through redshift.execute in ONE transaction (all or nothing)."""
-    from taxilab.warehouse import redshift, spectrum
-    from taxilab.warehouse.dialect import apply_ddl
+    from emulation.redshift import engine as redshift
+    from emulation.redshift import spectrum
+    from emulation.redshift.dialect import apply_ddl
 
     script = month_script(settings, month, load_dir)
     apply_ddl(conn, DDL_DIR)

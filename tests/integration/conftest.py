@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from emulation import services
-from taxilab.settings import PROJECT_ROOT, load_settings
+from taxilab.core.settings import PROJECT_ROOT, load_settings
 
 SHARED = PROJECT_ROOT.parent / "shared"
 SAMPLE = SHARED / "data" / "samples" / "yellow_tripdata_2024-02_sample50k.parquet"
@@ -77,8 +77,8 @@ def fresh_lake(lab_settings):
     empty lake and catalog): fresh_lake("taxilab-x", "it_x", state_dir=...)."""
     import uuid
 
-    from taxilab.aws import client
-    from taxilab.glue import crawler
+    from emulation.glue import crawler
+    from taxilab.core.clients import client
 
     def make(bucket_prefix: str, db_prefix: str, **extra):
         tag = uuid.uuid4().hex[:8]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from emulation.redshift.dialect import apply_ddl
 from taxilab.warehouse.aggregates_wh import AGG_TABLES, build_aggregates
-from taxilab.warehouse.dialect import apply_ddl
 
 pytestmark = pytest.mark.integration
 DDL_DIR = Path(__file__).resolve().parents[2] / "sql" / "ddl"

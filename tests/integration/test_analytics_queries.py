@@ -19,10 +19,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from emulation.redshift.dialect import apply_ddl
 from spark_jobs.schemas.contracts import AIRPORT_ZONES, DISTANCE_CATEGORIES, PAYMENT_TYPES, TIME_OF_DAY
 from taxilab.warehouse import queries
 from taxilab.warehouse.aggregates_wh import build_aggregates
-from taxilab.warehouse.dialect import apply_ddl
 from taxilab.warehouse.dims import RATE_CODES, load_dims
 
 pytestmark = pytest.mark.integration
@@ -443,6 +443,67 @@ def test_trip_duration_buckets(wh):
         (b, len(ts), m2(money(ts, "fare_amount") / len(ts))) for b, ts in sorted(g.items())]
 
 
+# ---- the dashboard's queries (dashboard/, issue 14) ----------------------------------------------
+def test_loaded_months(wh):
+    g = group(TRIPS, lambda t: t["pickup_date"].strftime("%Y-%m"))
+    exp = [(m, len({t["pickup_date"] for t in ts}), len(ts), money(ts)) for m, ts in sorted(g.items(), reverse=True)]
+    assert [r[0] for r in exp] == ["2023-12", MONTH]
+    assert run(wh, "loaded_months") == exp
+
+
+@pytest.mark.parametrize("borough", ["All", "Manhattan", "Queens"])
+def test_daily_trips_by_borough(wh, borough):
+    rows = [t for t in NOV if borough == "All" or t["pu_borough"] == borough]
+    exp = [(d, d.isoweekday(), d.isoweekday() >= 6, len(ts), money(ts))
+           for d, ts in sorted(group(rows, lambda t: t["pickup_date"]).items())]
+    assert exp
+    assert run(wh, "daily_trips_by_borough", month=MONTH, borough=borough) == exp
+
+
+@pytest.mark.parametrize(("borough", "top_n"), [("All", 4), ("Manhattan", 3), ("Queens", 10)])
+def test_top_pickup_zones_by_borough(wh, borough, top_n):
+    rows = [t for t in NOV if borough == "All" or t["pu_borough"] == borough]
+    g = sorted(group(rows, lambda t: (t["pu_location_id"], t["pu_borough"], t["pu_zone"])).items(),
+               key=lambda kv: (-len(kv[1]), kv[0][0]))
+    exp = [(i + 1, *k, len(ts), money(ts), pct(len(ts), len(rows))) for i, (k, ts) in enumerate(g[:top_n])]
+    assert run(wh, "top_pickup_zones_by_borough", month=MONTH, borough=borough, top_n=top_n) == exp
+
+
+def test_airport_share(wh):
+    zones = _zones()
+    g = group([t for t in NOV if t["is_airport_trip"]],
+              lambda t: zones[t["pu_location_id"] if t["pu_location_id"] in AIRPORT_ZONES else t["do_location_id"]][1])
+    assert set(g) == {"JFK Airport", "LaGuardia Airport", "Newark Airport"}
+    exp = [(a, len(ts), money(ts), pct(len(ts), len(NOV)), pct(money(ts), money(NOV))) for a, ts in sorted(g.items())]
+    assert run(wh, "airport_share", month=MONTH) == exp
+
+
+def test_distance_category_speed(wh):
+    rows = []
+    for c, ts in group(NOV, lambda t: t["distance_category"]).items():
+        miles = sum(t["trip_distance"] for t in ts)
+        rows.append((miles / len(ts), (c, len(ts), f2(float(money(ts, "fare_amount")) / miles),
+                                       f2(mean(t["avg_speed_mph"] for t in ts)),
+                                       f2(mean(t["trip_duration_min"] for t in ts)))))
+    assert run(wh, "distance_category_speed", month=MONTH) == [r for _, r in sorted(rows)]
+
+
+def test_congestion_fee(wh):
+    # Before 2025 no file records the fee: the month's trips, nothing recorded, nothing charged.
+    assert run(wh, "congestion_fee", month=MONTH) == [(len(NOV), 0, 0, D("0.00"), None)]
+    with wh.transaction() as tx:  # 2025 files: 0.75 on Manhattan pickups from 05:00 to 20:59, 0.00 otherwise
+        def fee(t):
+            return D("0.75") if t["pu_borough"] == "Manhattan" and 5 <= t["pickup_hour"] <= 20 else D("0.00")
+        wh.execute("""UPDATE taxi.fct_trips SET cbd_congestion_fee = CASE WHEN pu_borough = 'Manhattan'
+                      AND pickup_hour BETWEEN 5 AND 20 THEN 0.75 ELSE 0.00 END WHERE pickup_date < '2023-12-01'""")
+        charged = [t for t in NOV if fee(t) > 0]
+        assert 0 < len(charged) < len(NOV)
+        exp = (len(NOV), len(NOV), len(charged), pct(len(charged), len(NOV)), sum((fee(t) for t in NOV), D(0)))
+        assert run(wh, "congestion_fee", month=MONTH) == [exp]
+        assert run(wh, "congestion_fee", month="2023-12") == [(2, 0, 0, D("0.00"), None)]
+        raise psycopg.Rollback(tx)
+
+
 # ---- running by name: parameters and errors ----------------------------------------------------
 def test_a_missing_or_unknown_parameter_is_an_error_naming_it(wh):
     with pytest.raises(queries.QueryError, match=r"missing \['top_n'\]"):
@@ -466,7 +527,7 @@ def test_a_bad_parameter_value_fails_with_the_query_name(wh):
 def test_query_results_render_as_csv_and_json(wh):
     import json
 
-    from taxilab.cli_sql import render
+    from taxilab.cli.sql import render
 
     res = queries.run(wh, "vendor_share", {"month": MONTH})
     text = render(res, "csv").splitlines()

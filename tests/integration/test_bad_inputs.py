@@ -25,8 +25,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from spark_jobs.io import paths
-from taxilab import aws, lakestats
-from taxilab.pipeline import Pipeline, PipelineOptions, StageError
+from taxilab.core import clients as aws
+from taxilab.orchestration.pipeline import Pipeline, PipelineOptions, StageError
+from taxilab.validation import lakestats
 from tests.integration.tlcfiles import table_2024, trip, write_2024
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]

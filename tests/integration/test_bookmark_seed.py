@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from emulation.glue import bookmarks
 from spark_jobs.io import paths
-from taxilab import lakestats
-from taxilab.glue import bookmarks
-from taxilab.glue.incremental import ETL_JOB
-from taxilab.pipeline import Pipeline, PipelineOptions
+from taxilab.orchestration.drops import ETL_JOB
+from taxilab.orchestration.pipeline import Pipeline, PipelineOptions
+from taxilab.validation import lakestats
 from tests.integration.tlcfiles import trip, write_2024
 
 pytestmark = pytest.mark.integration

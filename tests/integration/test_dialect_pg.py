@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from taxilab.warehouse import redshift
+from emulation.redshift import engine as redshift
 
 # (part, start, end, Redshift's answer: the number of `part` boundaries crossed from start to end)
 CASES = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taxilab.aws import client
+from taxilab.core.clients import client
 
 pytestmark = pytest.mark.integration
 

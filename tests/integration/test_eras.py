@@ -11,8 +11,9 @@ import pytest
 
 from spark_jobs.io import paths
 from spark_jobs.schemas import tlc
-from taxilab import aws, lakestats
-from taxilab.pipeline import Pipeline, PipelineOptions, StageError
+from taxilab.core import clients as aws
+from taxilab.orchestration.pipeline import Pipeline, PipelineOptions, StageError
+from taxilab.validation import lakestats
 from tests.integration.tlcfiles import schema_2011_2023, schema_2025, trip, write_era
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from taxilab.ingest import raw
-from taxilab.pipeline import Pipeline, PipelineOptions, RunInProgress
+from taxilab.orchestration.pipeline import Pipeline, PipelineOptions, RunInProgress
 from tests.integration.faultproxy import FaultProxy
 from tests.integration.tlcfiles import trip, write_2024
 
@@ -59,7 +59,7 @@ def test_bytes_corrupted_in_transit_are_caught_by_the_landed_sha256_check(lab_se
 
 
 def test_a_second_run_for_a_month_in_progress_is_refused(lab_settings, tmp_path, record_property):
-    code = ("import sys,time; from taxilab.settings import load_settings; from taxilab.pipeline import month_lock;"
+    code = ("import sys,time; from taxilab.core.settings import load_settings; from taxilab.orchestration.pipeline import month_lock;"
             f"s=load_settings(state_dir={str(lab_settings.state_dir)!r}, bucket='taxilab-it');"
             "cm=month_lock(s,'2023-07'); cm.__enter__(); print('locked', flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -109,8 +109,8 @@ def test_two_runs_started_at_once_for_a_month_one_proceeds_and_another_month_run
     other is refused naming the month) and one for 2022-10 (a different month: it proceeds)."""
     import os
 
-    from taxilab import lakestats
-    from taxilab.settings import PROJECT_ROOT
+    from taxilab.core.settings import PROJECT_ROOT
+    from taxilab.validation import lakestats
 
     env = {**os.environ, "TAXILAB_STATE_DIR": str(lab_settings.state_dir), "TAXILAB_BUCKET": lab_settings.bucket,
            "TAXILAB_SHARED_DIR": str(lab_settings.shared_dir), "TAXILAB_SPARK__MASTER": "local[1]",

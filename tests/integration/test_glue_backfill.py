@@ -9,12 +9,13 @@ from datetime import datetime
 
 import pytest
 
+from emulation.glue import crawler, workflow
 from spark_jobs.io import paths
-from taxilab.aws import client
-from taxilab.glue import backfill, crawler, workflow
+from taxilab.core.clients import client
 from taxilab.ingest import raw
 from taxilab.ingest.raw import SourceFile
-from taxilab.lakestats import month_bounds
+from taxilab.orchestration import backfill
+from taxilab.validation.lakestats import month_bounds
 from tests.integration.tlcfiles import trip, write_era
 
 MONTHS = {"2021-09": 23, "2021-10": 17}  # month -> trips

@@ -6,9 +6,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from emulation.glue import crawler
 from spark_jobs.io.catalog import CatalogTableError, read_table
-from taxilab.aws import arrow_s3_filesystem, client
-from taxilab.glue import catalog, crawler
+from taxilab import catalog
+from taxilab.core.clients import arrow_s3_filesystem, client
 
 
 @pytest.fixture()

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from spark_jobs.io import paths
-from taxilab.aws import client
-from taxilab.glue import drops, incremental
-from taxilab.ingest import raw
+from taxilab.core.clients import client
+from taxilab.ingest import drops, raw
+from taxilab.orchestration import drops as incremental
 from taxilab.report import RunReport
 
 ROWS_PER_DAY = 60  # tiny: the machine is shared
@@ -114,7 +114,7 @@ def test_daily_drops_reach_the_warehouse_touching_only_their_dates(inc_settings,
     # Staging rows of each drop = what the warehouse shows for it (nothing lost, nothing doubled).
     import pyarrow.dataset as pads
 
-    from taxilab.aws import arrow_s3_filesystem
+    from taxilab.core.clients import arrow_s3_filesystem
     from taxilab.warehouse.loader import STAGING_PARTITIONING
 
     st = pads.dataset(f"{s.bucket}/{paths.staging_prefix(s.dataset).rstrip('/')}", format="parquet",

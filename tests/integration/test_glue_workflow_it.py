@@ -8,11 +8,13 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from emulation.glue import bookmarks, crawler, workflow
 from spark_jobs.io import paths
-from taxilab import lakestats
-from taxilab.aws import arrow_s3_filesystem, client
-from taxilab.glue import bookmarks, catalog, crawler, definitions, workflow
+from taxilab import catalog
+from taxilab.core import jobgraph as definitions
+from taxilab.core.clients import arrow_s3_filesystem, client
 from taxilab.ingest import raw
+from taxilab.validation import lakestats
 
 MONTH = "2024-02"  # the genuine sample's month, in a bucket of its own
 

@@ -39,10 +39,11 @@ from psycopg.conninfo import make_conninfo
 
 from spark_jobs.io import paths
 from spark_jobs.schemas.contracts import CURATED, TIME_OF_DAY
-from taxilab import aws, lakestats
+from taxilab.core import clients as aws
+from taxilab.core.settings import PROJECT_ROOT
 from taxilab.ingest import raw
-from taxilab.pipeline import Pipeline, PipelineOptions, month_lock
-from taxilab.settings import PROJECT_ROOT
+from taxilab.orchestration.pipeline import Pipeline, PipelineOptions, month_lock
+from taxilab.validation import lakestats
 from taxilab.warehouse.loader import warehouse_stats
 from tests.integration.faultproxy import PgStallProxy
 from tests.integration.tlcfiles import trip, write_2024
@@ -249,7 +250,7 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
     loaded_before = fct_rows(s)
     u = urlsplit(s.warehouse_dsn)
     dsn = make_conninfo(s.warehouse_dsn, host="127.0.0.1", port=0, sslmode="disable")
-    code = ("import sys; from taxilab.settings import load_settings; from taxilab.pipeline import Pipeline, "
+    code = ("import sys; from taxilab.core.settings import load_settings; from taxilab.orchestration.pipeline import Pipeline, "
             "PipelineOptions; s = load_settings().model_copy(update={'warehouse_dsn': sys.argv[1]}); "
             "Pipeline(PipelineOptions(sys.argv[2], sys.argv[3], 0, 1, progress=False), settings=s).warehouse()")
     with PgStallProxy(u.hostname, u.port, b'COPY "taxi"."fct_trips"') as proxy:

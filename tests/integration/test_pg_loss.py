@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from taxilab.pipeline import Pipeline, PipelineOptions, StageError, reconcile
+from taxilab.orchestration.pipeline import Pipeline, PipelineOptions, StageError, reconcile
 from tests.integration.faultproxy import PgStallProxy
 from tests.integration.tlcfiles import trip, write_2024
 

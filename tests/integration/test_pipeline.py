@@ -12,9 +12,10 @@ from pyarrow.fs import FileSelector
 
 from spark_jobs.io import paths
 from spark_jobs.schemas.contracts import CURATED
-from taxilab import aws, lakestats
-from taxilab.pipeline import Pipeline, PipelineOptions, RunInProgress, month_lock
+from taxilab.core import clients as aws
+from taxilab.orchestration.pipeline import Pipeline, PipelineOptions, RunInProgress, month_lock
 from taxilab.reference import run_reference
+from taxilab.validation import lakestats
 from taxilab.warehouse.loader import connect
 
 pytestmark = pytest.mark.integration
@@ -112,7 +113,7 @@ def test_second_run_for_the_same_month_is_refused_while_one_runs(lab_settings):
 
 
 def test_missing_source_file_fails_naming_stage_and_input(lab_settings):
-    from taxilab.pipeline import StageError
+    from taxilab.orchestration.pipeline import StageError
 
     with pytest.raises(StageError) as e:
         run_pipeline(lab_settings, "2024-06", "/nonexistent/trips.parquet")
@@ -217,7 +218,7 @@ def test_a_zone_holding_only_a_folder_marker_counts_as_empty(lab_settings):
 
 
 def test_spectrum_reads_the_pipelines_staging_on_the_lake_and_agrees_with_fct_trips(sample_run, lab_settings):
-    from taxilab.warehouse import redshift
+    from emulation.redshift import engine as redshift
 
     db = lab_settings.catalog_databases["staging"]
     with connect(lab_settings) as conn:

@@ -17,10 +17,10 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from taxilab import aws
-from taxilab.settings import PROJECT_ROOT
-from taxilab.warehouse import redshift
-from taxilab.warehouse.dialect import to_postgres
+from emulation.redshift import engine as redshift
+from emulation.redshift.dialect import to_postgres
+from taxilab.core import clients as aws
+from taxilab.core.settings import PROJECT_ROOT
 
 BUCKET = "taxilab-it-redshift"
 ROLE = "arn:aws:iam::123456789012:role/taxilab-redshift"

@@ -22,9 +22,9 @@ from urllib.parse import unquote
 import pytest
 
 from spark_jobs.io import paths
-from taxilab import lakestats
-from taxilab.pipeline import Pipeline, PipelineOptions, reconcile
-from taxilab.settings import PROJECT_ROOT
+from taxilab.core.settings import PROJECT_ROOT
+from taxilab.orchestration.pipeline import Pipeline, PipelineOptions, reconcile
+from taxilab.validation import lakestats
 from tests.integration.faultproxy import FaultProxy
 from tests.integration.tlcfiles import trip, write_2024
 

@@ -12,9 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from taxilab.aws import arrow_s3_filesystem, client
-from taxilab.glue import crawler
-from taxilab.warehouse import redshift, spectrum
+from emulation.glue import crawler
+from emulation.redshift import engine as redshift
+from emulation.redshift import spectrum
+from taxilab.core.clients import arrow_s3_filesystem, client
 
 ROLE = "arn:aws:iam::123456789012:role/taxilab-spectrum"
 

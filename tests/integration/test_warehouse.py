@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pytest
 
+from emulation.redshift.arrow_copy import WarehouseLoadError, copy_arrow, replace_partition, table_stats
+from emulation.redshift.dialect import DialectError, apply_ddl, sort_keys, to_postgres
 from spark_jobs.schemas.contracts import CURATED, CURATED_PARTITIONS, STAGING_COLUMNS
 from taxilab.warehouse.aggregates_wh import AGG_TABLES
-from taxilab.warehouse.dialect import DialectError, apply_ddl, sort_keys, to_postgres
-from taxilab.warehouse.load import WarehouseLoadError, copy_arrow, replace_partition, table_stats
 
 pytestmark = pytest.mark.integration
 

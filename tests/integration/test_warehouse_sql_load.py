@@ -16,19 +16,19 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from emulation.glue import crawler
+from emulation.redshift.engine import CopyError
 from spark_jobs.io import paths
 from spark_jobs.jobs import aggregates, etl
 from spark_jobs.schemas.contracts import CURATED
-from taxilab.aws import client
-from taxilab.glue import crawler
+from taxilab.core.clients import client
 from taxilab.ingest import raw
 from taxilab.ingest.raw import SourceFile
-from taxilab.lakestats import month_bounds
-from taxilab.pipeline import job_args
+from taxilab.orchestration.pipeline import job_args
+from taxilab.validation.lakestats import month_bounds
 from taxilab.warehouse import loader, sql_load
 from taxilab.warehouse.aggregates_wh import AGG_TABLES
 from taxilab.warehouse.dims import DIM_TABLES
-from taxilab.warehouse.redshift import CopyError
 from tests.integration.tlcfiles import trip, write_era
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from taxilab.settings import load_settings
+from taxilab.core.settings import load_settings
 from taxilab.warehouse import queries
 from taxilab.warehouse.data_api import DataApiClient, DataApiError, substitute_iam_role
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from taxilab.warehouse import guard, queries
+from emulation.redshift import guard
+from taxilab.warehouse import queries
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from taxilab.warehouse.dialect import DialectError, to_postgres
+from emulation.redshift.dialect import DialectError, to_postgres
 from taxilab.warehouse.queries import NamedQuery
 
 

@@ -1,4 +1,4 @@
-"""Daily drops (taxilab.glue.drops): the streaming split of a month file into per-day files, the synthetic
+"""Daily drops (taxilab.ingest.drops): the streaming split of a month file into per-day files, the synthetic
 drops that generate only the drop days' trips, and the --rows-per-day / --gb-per-day volume plan. pyarrow
 and the generator only: no services, no Spark."""
 
@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from taxilab import cli_glue
-from taxilab.glue import drops
+from taxilab.cli import glue as cli_glue
+from taxilab.ingest import drops
 from taxilab.ingest.synthetic import BLOCK_ROWS, GUARANTEE_MIN_ROWS, generate_month, generate_table
 
 APRIL_START, MAY_START = datetime(2024, 4, 1), datetime(2024, 5, 1)

@@ -7,9 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from taxilab.glue import bookmarks, cron
-from taxilab.glue.bookmarks import S3Object
-from taxilab.settings import load_settings
+from emulation.glue import bookmarks
+from emulation.glue.bookmarks import S3Object
+from taxilab.core import cron
+from taxilab.core.settings import load_settings
 
 
 @pytest.mark.parametrize(("expr", "after", "expected"), [

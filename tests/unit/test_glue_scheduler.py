@@ -8,9 +8,10 @@ from datetime import datetime
 
 import pytest
 
-from taxilab.glue import definitions, scheduler, workflow
-from taxilab.pipeline import month_lock
-from taxilab.settings import load_settings
+from emulation.glue import scheduler, workflow
+from taxilab.core import jobgraph as definitions
+from taxilab.core.settings import load_settings
+from taxilab.orchestration.pipeline import month_lock
 
 T = datetime.fromisoformat
 

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from taxilab.glue import definitions, workflow
-from taxilab.pipeline import RunInProgress, month_lock
-from taxilab.settings import load_settings
+from emulation.glue import workflow
+from taxilab.core import jobgraph as definitions
+from taxilab.core.settings import load_settings
+from taxilab.orchestration.pipeline import RunInProgress, month_lock
 
 
 def defs_for(tmp_path, jobs: dict[str, dict], triggers: list[dict]):

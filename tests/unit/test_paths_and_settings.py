@@ -6,8 +6,8 @@ import pyarrow as pa
 import pytest
 
 from spark_jobs.io import paths
-from taxilab.lakestats import cents
-from taxilab.settings import load_settings
+from taxilab.core.settings import load_settings
+from taxilab.validation.lakestats import cents
 
 
 def test_raw_month_prefix_follows_hive_layout():
@@ -56,7 +56,7 @@ def test_aws_profile_uses_aws_endpoints_and_no_emulator_credentials(monkeypatch,
 
 
 def test_aws_profile_without_credentials_is_refused_clearly(monkeypatch, tmp_path):
-    from taxilab import aws
+    from taxilab.core import clients as aws
 
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(var, raising=False)

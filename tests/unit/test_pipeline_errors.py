@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taxilab.pipeline import brief_error
+from taxilab.orchestration.pipeline import brief_error
 
 
 class Py4JJavaError(Exception):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from taxilab.core.settings import PROJECT_ROOT
 from taxilab.security import ALLOWED_VALUES, scan_paths, scan_text
-from taxilab.settings import PROJECT_ROOT
 
 # Built at run time so this file itself holds no secret-looking literal.
 FAKE_KEY_ID = "AKIA" + "Q3EXAMPLE7ZXYWV2"

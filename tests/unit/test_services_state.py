@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emulation import services
-from taxilab.settings import load_settings
+from taxilab.core.settings import load_settings
 
 
 def test_bookmarks_are_retired_when_the_emulator_starts_with_an_empty_lake(tmp_path):

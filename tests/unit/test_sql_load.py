@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 
+from emulation.redshift import guard
 from spark_jobs.schemas.contracts import AIRPORT_ZONES, CURATED, PAYMENT_TYPES, STAGING_COLUMNS
-from taxilab.settings import load_settings
-from taxilab.warehouse import guard, loader, sql_load
+from taxilab.core.settings import load_settings
+from taxilab.warehouse import loader, sql_load
 from taxilab.warehouse.aggregates_wh import AGG_TABLES, load_statements
 from taxilab.warehouse.data_api import DataApiClient, DataApiError
 from taxilab.warehouse.dims import RATE_CODES
@@ -157,7 +158,7 @@ def test_warehouse_stats_on_aws_is_one_query_through_the_data_api(stubbed, monke
     records = [[{"stringValue": "fct_trips"}, {"longValue": 3}, {"isNull": True}, {"stringValue": "40.10"}]]
     records += [[{"stringValue": t}, {"longValue": 1}, {"longValue": 3}, {"stringValue": "40.1"}] for t in CURATED]
     stub.add_response("get_statement_result", {"Records": records, "TotalNumRows": len(records)}, {"Id": "q"})
-    monkeypatch.setattr("taxilab.aws.client", lambda service, settings: client)
+    monkeypatch.setattr("taxilab.core.clients.client", lambda service, settings: client)
     stats = loader.warehouse_stats(s, "2024-02")
     assert stats["fct_trips"] == {"rows": 3, "total_amount": Decimal("40.10")}
     assert stats["daily_summary"] == {"rows": 1, "trip_count": 3, "total_revenue": Decimal("40.10")}
@@ -175,7 +176,7 @@ def test_on_aws_fct_trips_is_deferred_to_the_months_one_transaction():
 def test_the_glue_load_job_on_aws_loads_the_month_through_the_data_api(stubbed, monkeypatch):
     """glue_load.main as the Glue job runs it: aws settings from job arguments, no refusal, the month in one
     batch, then the reconciliation figures read back through the Data API."""
-    from taxilab.warehouse import glue_load
+    from taxilab.warehouse import glue_job as glue_load
 
     client, stub = stubbed
     s = aws()
@@ -192,7 +193,7 @@ def test_the_glue_load_job_on_aws_loads_the_month_through_the_data_api(stubbed, 
     records = [[{"stringValue": "fct_trips"}, {"longValue": 2}, {"isNull": True}, {"stringValue": "20.00"}]]
     records += [[{"stringValue": t}, {"longValue": 2}, {"longValue": 2}, {"stringValue": "20.00"}] for t in CURATED]
     stub.add_response("get_statement_result", {"Records": records}, {"Id": "q"})
-    monkeypatch.setattr("taxilab.aws.client", lambda service, settings: client)
+    monkeypatch.setattr("taxilab.core.clients.client", lambda service, settings: client)
 
     local = s.model_copy(update={"profile": "local", "redshift_workgroup": None, "redshift_iam_role": None})
     argv = ["glue_load.py", "--JOB_NAME", "taxilab-load-warehouse", "--bucket", "prod-lake", "--dataset", "nyc_taxi",

@@ -15,7 +15,7 @@ then one of SUCCEEDED / FAILED / TIMEOUT / STOPPED, with id, start/end, attempt,
   workflow run ends STOPPED.
 - The workflow run itself is kept in state_dir/glue/workflow_runs/<id>.json (status RUNNING / COMPLETED /
   FAILED / STOPPED, month, pid, how it was started); a stop request is <id>.stop beside it.
-- One workflow run at a time per month (taxilab.pipeline.month_lock: a second start is refused).
+- One workflow run at a time per month (taxilab.orchestration.pipeline.month_lock: a second start is refused).
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from pathlib import Path
 
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from emulation.glue import bookmarks
 from spark_jobs.io import paths
-from taxilab.glue import bookmarks
-from taxilab.glue.definitions import Definitions, job_arguments
-from taxilab.glue.definitions import load as load_definitions
-from taxilab.settings import Settings
+from taxilab.core.jobgraph import Definitions, job_arguments
+from taxilab.core.jobgraph import load as load_definitions
+from taxilab.core.settings import Settings
 
 log = logging.getLogger(__name__)
 _HISTORY_LOCK = threading.Lock()
@@ -329,7 +329,7 @@ class Runtime:
 
 
 def _job_argv(job: dict, settings: Settings, month: str, name: str) -> list[str]:
-    from taxilab.pipeline import job_args
+    from taxilab.orchestration.pipeline import job_args
 
     args = job_arguments(job, {"bucket": settings.bucket, "dataset": settings.dataset, "month": month})
     return job_args(name, **{k[2:]: v for k, v in args.items() if k != "--job-bookmark-option"})
@@ -365,7 +365,7 @@ def run_aggregates(rt: Runtime, job: dict, month: str, run_id: str) -> dict:
 
 def run_load_warehouse(rt: Runtime, job: dict, month: str, run_id: str) -> dict:
     """The job taxilab-load-warehouse (and taxilab-validate; Glue 5.0 jobs on AWS): its script's own entry point, in this process."""
-    from taxilab.warehouse import glue_load
+    from taxilab.warehouse import glue_job as glue_load
 
     rt.checkpoint()
     return glue_load.main(_job_argv(job, rt.settings, month, job["name"]), rt.settings)
@@ -373,7 +373,7 @@ def run_load_warehouse(rt: Runtime, job: dict, month: str, run_id: str) -> dict:
 
 def run_crawler(rt: Runtime, crawler: dict, month: str, run_id: str) -> dict:
     """The crawler, one zone at a time: between zones is a safe point for a stop."""
-    from taxilab.glue import crawler as crawl_mod
+    from emulation.glue import crawler as crawl_mod
 
     res = []
     for zone in crawler["zones"]:
@@ -495,7 +495,7 @@ def run_workflow(settings: Settings, month: str, defs: Definitions | None = None
                  on_start: Callable[[WorkflowRun], None] | None = None) -> WorkflowRun:
     """Start the workflow for a month (the start trigger's actions), then fire conditional triggers as
     their predicates become true, each at most once, until nothing more fires or the run is stopped."""
-    from taxilab.pipeline import month_lock
+    from taxilab.orchestration.pipeline import month_lock
 
     paths.split_month(month)
     defs = defs or load_definitions()

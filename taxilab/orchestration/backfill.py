@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from emulation.glue import workflow as wfm
 from spark_jobs.io import paths
-from taxilab.glue import workflow as wfm
-from taxilab.glue.definitions import Definitions
-from taxilab.glue.definitions import load as load_definitions
-from taxilab.settings import Settings
+from taxilab.core.jobgraph import Definitions
+from taxilab.core.jobgraph import load as load_definitions
+from taxilab.core.settings import Settings
 
 
 class BackfillError(ValueError):
@@ -60,7 +60,7 @@ def backfill(settings: Settings, start: str, end: str, *, force: bool = False, c
              runner: Callable[[str], wfm.WorkflowRun] | None = None, stop: wfm.StopControl | None = None,
              on_month: Callable[[MonthResult], None] | None = None, **run_kwargs) -> list[MonthResult]:
     """Run the range; returns one MonthResult per month of the range, in order."""
-    from taxilab.pipeline import RunInProgress
+    from taxilab.orchestration.pipeline import RunInProgress
 
     months = months_between(start, end)
     defs = defs or load_definitions()

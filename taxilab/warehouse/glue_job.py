@@ -1,5 +1,5 @@
 """Glue jobs "taxilab-load-warehouse" and "taxilab-validate": thin entry points over the lab's warehouse
-load (taxilab.warehouse.loader.load_month) and reconciliation (taxilab.pipeline.reconcile).
+load (taxilab.warehouse.loader.load_month) and reconciliation (taxilab.orchestration.pipeline.reconcile).
 
 Arguments (Glue style): --JOB_NAME --bucket --dataset --month YYYY-MM [--step load|validate]
 [--profile aws] [--redshift_workgroup W | --redshift_cluster_id C] [--redshift_database D]
@@ -13,7 +13,7 @@ the environment's TAXILAB_* values).
 - validate: exact reconciliation raw = staging + quarantine = curated = warehouse; any mismatch fails
             the job (exit 1 when run as a script), naming the checks.
 
-Locally the workflow runner calls main(argv, settings) in-process; `python -m taxilab.warehouse.glue_load`
+Locally the workflow runner calls main(argv, settings) in-process; `python -m taxilab.warehouse.glue_job`
 runs it as Glue would run the script (settings from the environment). On AWS the jobs are Glue 5.0
 (Python 3.11) jobs with the taxilab package shipped as --extra-py-files, see docs/adr/0006.
 """
@@ -24,7 +24,7 @@ import sys
 import time
 
 from spark_jobs.runtime import get_resolved_options
-from taxilab.settings import Settings, get_settings
+from taxilab.core.settings import Settings, get_settings
 
 ARGS = ["JOB_NAME", "bucket", "dataset", "month"]
 STEPS = ("load", "validate")
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> dic
         return {"job": args["JOB_NAME"], "month": args["month"], "step": step, "path": res.get("path", "native"),
                 "rows_in": res["rows_in"], "rows_loaded": res["rows_loaded"], "tables": res["tables"],
                 "seconds": round(time.monotonic() - t0, 2)}
-    from taxilab.pipeline import reconcile
+    from taxilab.orchestration.pipeline import reconcile
 
     checks = reconcile(s, args["month"])
     bad = [c for c in checks if not c.ok]

@@ -45,11 +45,11 @@ import sqlglot
 from psycopg import sql as pgsql
 from sqlglot.tokens import Token, TokenType
 
-from taxilab import aws
-from taxilab.settings import Settings
-from taxilab.warehouse import guard
-from taxilab.warehouse.dialect import DialectError, parse_redshift, to_postgres
-from taxilab.warehouse.load import WarehouseLoadError, copy_arrow, table_identifier
+from emulation.redshift import guard
+from emulation.redshift.arrow_copy import WarehouseLoadError, copy_arrow, table_identifier
+from emulation.redshift.dialect import DialectError, parse_redshift, to_postgres
+from taxilab.core import clients as aws
+from taxilab.core.settings import Settings
 from taxilab.warehouse.queries import NamedQuery
 
 ERRORS_TABLE = "lab_meta.sys_load_error_detail"

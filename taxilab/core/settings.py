@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 Profile = Literal["local", "compose", "aws"]
 SERVICES = ("s3", "glue", "cloudwatch", "sns", "sqs")
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from spark_jobs.io import paths
 from spark_jobs.schemas.contracts import CURATED
-from taxilab import faults, lakestats
+from taxilab import faults
+from taxilab.core.settings import PROJECT_ROOT, Settings, load_settings
 from taxilab.report import Check, RunReport
-from taxilab.settings import PROJECT_ROOT, Settings, load_settings
+from taxilab.validation import lakestats
 
 log = logging.getLogger(__name__)
 SQL_DIR = PROJECT_ROOT / "sql"
@@ -169,8 +170,8 @@ class Pipeline:
         o, s = self.opts, self.settings
         raw_url = paths.s3_url(s.bucket, paths.raw_month_prefix(s.dataset, o.month))
         with self._stage("etl", raw_url, "see .lab/logs/spark.log; fix or remove the bad raw file and rerun") as st:
+            from emulation.glue import bookmarks
             from spark_jobs.jobs import etl
-            from taxilab.glue import bookmarks
 
             zone_url = getattr(self, "zone_url", None) or paths.s3_url(s.bucket, paths.zone_lookup_key())
             objects_before = bookmarks.list_objects(s, paths.raw_month_prefix(s.dataset, o.month))
@@ -186,8 +187,8 @@ class Pipeline:
     def _seed_bookmark(self, objects, files: list[str]) -> int:
         """A whole-month run processed every raw object of the month: commit them to the etl job's Glue
         bookmark, so a later bookmarked run (workflow, daily drops) does not append them a second time."""
-        from taxilab.glue import bookmarks
-        from taxilab.glue.incremental import ETL_JOB
+        from emulation.glue import bookmarks
+        from taxilab.orchestration.drops import ETL_JOB
 
         done = [o for o in objects if o.key in set(files)]
         if done:
@@ -210,7 +211,7 @@ class Pipeline:
         s = self.settings
         with self._stage("crawl", f"s3://{s.bucket} raw/staging/quarantine/curated -> Glue catalog",
                          "see the message: an incompatible column type change must be fixed in the data") as st:
-            from taxilab.glue import crawler
+            from emulation.glue import crawler
 
             results = crawler.crawl(s)  # rows in/out stay empty: the crawler moves metadata, not rows
             st.detail = {f"{r.database}.{r.table}": {"action": r.action, "partitions": r.partitions_total,
@@ -218,7 +219,8 @@ class Pipeline:
                          for r in results}
             if s.profile != "aws" and s.warehouse_dsn:
                 # Local Spectrum: external schemas' views follow the catalog's new partitions (ADR 0008).
-                from taxilab.warehouse import loader, spectrum
+                from emulation.redshift import spectrum
+                from taxilab.warehouse import loader
 
                 with loader.connect(s) as conn:
                     refreshed = spectrum.refresh(conn, s)

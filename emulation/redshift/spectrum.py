@@ -14,7 +14,7 @@ the partition keys. The view is a UNION ALL with one branch per registered parti
 
 so a predicate on a partition key folds the other branches to constant-false and the planner drops
 them (partition pruning: their files are never read). lab_meta.spectrum_scan is a plpgsql function
-that runs `COPY ... FROM PROGRAM '<python> -m taxilab.warehouse.spectrum_scan ...'`: the Parquet
+that runs `COPY ... FROM PROGRAM '<python> -m emulation.redshift.spectrum_scan ...'`: the Parquet
 files under the location are read from the S3 emulator AT QUERY TIME (no load), so a file added to a
 registered partition is visible at once; partitions, tables and columns the catalog gains are
 visible after `refresh(conn, settings)` rebuilds the views (CLI: `taxilab sql spectrum-refresh`).
@@ -38,12 +38,12 @@ import psycopg
 from psycopg import sql as pgsql
 from sqlglot.tokens import TokenType
 
-from taxilab import aws
-from taxilab.settings import PROJECT_ROOT, Settings
-from taxilab.warehouse.redshift import RedshiftStatementError, Result, _Tokens
+from emulation.redshift.engine import RedshiftStatementError, Result, _Tokens
+from taxilab.core import clients as aws
+from taxilab.core.settings import PROJECT_ROOT, Settings
 
 SCAN_FUNCTION = "lab_meta.spectrum_scan"
-SCAN_MODULE = "taxilab.warehouse.spectrum_scan"
+SCAN_MODULE = "emulation.redshift.spectrum_scan"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from spark_jobs.io import paths
-from taxilab.aws import arrow_s3_filesystem, client
-from taxilab.settings import Settings
+from taxilab.core.clients import arrow_s3_filesystem, client
+from taxilab.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from taxilab.settings import get_settings
+from taxilab.core.settings import get_settings
 from taxilab.warehouse import queries
 
 app = typer.Typer(help="Named Redshift analytics queries: list, run by name with parameters, benchmark.",
@@ -130,7 +130,7 @@ def bench(
     from taxilab.warehouse.loader import WarehouseUnavailable, connect
 
     start, end = f"{month}-01", None
-    from taxilab.lakestats import month_bounds
+    from taxilab.validation.lakestats import month_bounds
 
     first, nxt = month_bounds(month)
     end = date.fromordinal(nxt.toordinal() - 1).isoformat()
@@ -160,8 +160,8 @@ def exec_(
     through the Data API), anything else guarded and translated to PostgreSQL."""
     from pathlib import Path
 
-    from taxilab.warehouse import redshift
-    from taxilab.warehouse.dialect import DialectError
+    from emulation.redshift import engine as redshift
+    from emulation.redshift.dialect import DialectError
     from taxilab.warehouse.loader import WarehouseUnavailable, connect
 
     if (file is None) == (sql_text is None):
@@ -199,7 +199,7 @@ def exec_(
 def spectrum_refresh() -> None:
     """Rebuild the external tables of every external schema (CREATE EXTERNAL SCHEMA ... FROM DATA
     CATALOG) from the Glue catalog: new partitions, tables and columns become visible."""
-    from taxilab.warehouse import spectrum
+    from emulation.redshift import spectrum
     from taxilab.warehouse.loader import WarehouseUnavailable, connect
 
     settings = get_settings()

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taxilab.glue.bookmarks import OPTIONS as BOOKMARK_OPTIONS
-from taxilab.glue.cron import parse as parse_cron
-from taxilab.settings import PROJECT_ROOT, Settings
+from emulation.glue.bookmarks import OPTIONS as BOOKMARK_OPTIONS
+from taxilab.core.cron import parse as parse_cron
+from taxilab.core.settings import PROJECT_ROOT, Settings
 
 DEFINITIONS = PROJECT_ROOT / "spark_jobs" / "jobgraph.json"
 TRIGGER_TYPES = ("ON_DEMAND", "SCHEDULED", "CONDITIONAL")

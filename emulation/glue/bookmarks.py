@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from taxilab.aws import client
-from taxilab.settings import Settings
+from taxilab.core.clients import client
+from taxilab.core.settings import Settings
 
 ENABLE, DISABLE, PAUSE = "job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause"
 OPTIONS = (ENABLE, DISABLE, PAUSE)

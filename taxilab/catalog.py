@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from taxilab.aws import client
-from taxilab.settings import Settings
+from taxilab.core.clients import client
+from taxilab.core.settings import Settings
 
 
 @dataclass

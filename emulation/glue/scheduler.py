@@ -26,12 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from emulation.glue import workflow as wfm
 from spark_jobs.io import paths
-from taxilab.glue import cron
-from taxilab.glue import workflow as wfm
-from taxilab.glue.definitions import Definitions
-from taxilab.glue.definitions import load as load_definitions
-from taxilab.settings import Settings
+from taxilab.core import cron
+from taxilab.core.jobgraph import Definitions
+from taxilab.core.jobgraph import load as load_definitions
+from taxilab.core.settings import Settings
 
 log = logging.getLogger(__name__)
 KEEP_FIRES = 50  # fire records kept per trigger
@@ -102,7 +102,7 @@ _RAW_MONTH = re.compile(r"/year=(\d{4})/month=(\d{2})/[^/]+\.parquet$")
 
 def raw_months(settings: Settings) -> list[str]:
     """Months with at least one Parquet object in raw, sorted."""
-    from taxilab.aws import client
+    from taxilab.core.clients import client
 
     prefix = paths.raw_month_prefix(settings.dataset, "2000-01").split("/year=")[0] + "/"
     months = set()
@@ -176,7 +176,7 @@ def tick(settings: Settings, now: datetime, defs: Definitions | None = None, run
          stop: wfm.StopControl | None = None, run_kwargs: dict | None = None) -> list[FireResult]:
     """Fire what is due at `now`: record each slot, then run the workflow for its month (one at a time).
     run_kwargs go to run_workflow (e.g. spark_factory, jobs)."""
-    from taxilab.pipeline import RunInProgress
+    from taxilab.orchestration.pipeline import RunInProgress
 
     defs = defs or load_definitions()
     control = stop or wfm.StopControl()

@@ -18,8 +18,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from spark_jobs.io import paths
-from taxilab import aws
-from taxilab.settings import Settings
+from taxilab.core import clients as aws
+from taxilab.core.settings import Settings
 
 
 @dataclass(frozen=True)

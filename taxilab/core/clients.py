@@ -9,7 +9,7 @@ from __future__ import annotations
 import boto3
 from botocore.config import Config
 
-from taxilab.settings import Settings
+from taxilab.core.settings import Settings
 
 # Standard retry mode: exponential backoff with jitter on throttling and 5xx, as AWS recommends.
 _BOTO_CONFIG = Config(

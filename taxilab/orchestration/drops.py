@@ -29,8 +29,8 @@ from pathlib import Path
 from urllib.parse import unquote_plus
 
 from spark_jobs.io import paths
-from taxilab.aws import arrow_s3_filesystem, client
-from taxilab.settings import Settings
+from taxilab.core.clients import arrow_s3_filesystem, client
+from taxilab.core.settings import Settings
 
 log = logging.getLogger(__name__)
 NOTIFICATION_ID = "taxilab-raw-drops"
@@ -181,7 +181,7 @@ def _affected_dates(settings: Settings, files: list[str], month: str) -> list:
     """Pickup dates (within the month) of the processed raw files: read from their pickup column only."""
     import pyarrow.parquet as pq
 
-    from taxilab.glue.drops import PICKUP, days_in
+    from taxilab.ingest.drops import PICKUP, days_in
 
     fs = arrow_s3_filesystem(settings)
     dates: set = set()
@@ -195,9 +195,9 @@ def process(settings: Settings, events: list[DropEvent], spark_factory, report=N
             received_s: float = 0.0, crawl: bool = True) -> list[DropResult]:
     """Run the workflow for the drops of `events` (grouped by month) and load their dates; returns one
     DropResult per drop with its freshness and stage times."""
-    from taxilab.glue import workflow as wfm
-    from taxilab.glue.definitions import load as load_definitions
-    from taxilab.pipeline import month_lock
+    from emulation.glue import workflow as wfm
+    from taxilab.core.jobgraph import load as load_definitions
+    from taxilab.orchestration.pipeline import month_lock
     from taxilab.warehouse import loader
 
     defs = load_definitions()

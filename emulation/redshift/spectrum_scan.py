@@ -4,7 +4,7 @@ PostgreSQL runs it through `COPY ... FROM PROGRAM` (as the server's OS user), on
 query does not prune:
 
     env AWS_ACCESS_KEY_ID=... TAXILAB_SPECTRUM_ENDPOINT=http://127.0.0.1:port <python> \\
-        -m taxilab.warehouse.spectrum_scan <hex of {"location": "s3://b/p/", "columns": [...]}>
+        -m emulation.redshift.spectrum_scan <hex of {"location": "s3://b/p/", "columns": [...]}>
 
 It reads every data file under the location from the S3 emulator with pyarrow and writes CSV for
 PostgreSQL's COPY on stdout: a first field for an error message (empty on data rows), then the

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from taxilab.settings import get_settings, load_settings
+from taxilab.core.settings import get_settings, load_settings
 
 app = typer.Typer(
     help="Local-first lab of an AWS analytics pipeline on NYC TLC taxi data (S3/Glue/Redshift emulated).",
@@ -95,7 +95,7 @@ def status() -> None:
 def pipeline(month: str = MONTH, source: str = SOURCE, rows: int = ROWS, seed: int = SEED,
              progress: bool = typer.Option(True, help="Show progress bars.")) -> None:
     """Run the whole pipeline for a month: ingest -> etl -> aggregates -> warehouse -> validate."""
-    from taxilab.pipeline import Pipeline, PipelineOptions, RunInProgress, StageError
+    from taxilab.orchestration.pipeline import Pipeline, PipelineOptions, RunInProgress, StageError
     from taxilab.report import render
 
     p = Pipeline(PipelineOptions(month, source, rows, seed, progress and sys.stderr.isatty()), console=console)
@@ -161,7 +161,7 @@ def run_job(job: str = typer.Argument(..., help="etl | aggregates"),
             month: str = MONTH) -> None:
     """Run one Glue job script locally against the running services (as Glue would call it)."""
     from spark_jobs.io import paths
-    from taxilab.pipeline import job_args
+    from taxilab.orchestration.pipeline import job_args
 
     s = load_settings()
     if job == "etl":
@@ -183,7 +183,7 @@ def run_job(job: str = typer.Argument(..., help="etl | aggregates"),
 @app.command()
 def validate(month: str = MONTH) -> None:
     """Reconcile lake and warehouse for a month (exact counts and sums); exit 1 on any mismatch."""
-    from taxilab.pipeline import reconcile
+    from taxilab.orchestration.pipeline import reconcile
 
     checks = reconcile(load_settings(), month)
     for c in checks:
@@ -211,7 +211,8 @@ def bench(month: str = MONTH, rows: int = ROWS, seed: int = SEED) -> None:
 
 
 def _register_subcommands() -> None:
-    from taxilab import cli_glue, cli_sql
+    from taxilab.cli import glue as cli_glue
+    from taxilab.cli import sql as cli_sql
 
     app.add_typer(cli_sql.app, name="sql")
     app.add_typer(cli_glue.app, name="glue")

@@ -26,8 +26,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
-from taxilab.settings import PROJECT_ROOT
-from taxilab.warehouse.dialect import DialectError, parse_redshift
+from emulation.redshift.dialect import DialectError, parse_redshift
+from taxilab.core.settings import PROJECT_ROOT
 
 GUARD_FILE = PROJECT_ROOT / "sql" / "dialect_guard.csv"
 KINDS = ("function", "type", "syntax")

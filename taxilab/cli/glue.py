@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from taxilab.settings import Settings, get_settings
+from taxilab.core.settings import Settings, get_settings
 
 app = typer.Typer(help="Glue fidelity: crawl the lake into the Glue catalog, job bookmarks, the workflow.",
                   no_args_is_help=True)
@@ -42,7 +42,7 @@ def _live() -> Settings:
 @app.command()
 def crawl(zone: list[str] = typer.Option(None, "--zone", "-z", help="Zone(s) to crawl; default all four.")) -> None:
     """Crawl raw/staging/quarantine/curated into their Glue databases (new partitions only; schema policy)."""
-    from taxilab.glue import crawler
+    from emulation.glue import crawler
 
     s = _live()
     try:
@@ -67,7 +67,7 @@ def _print_results(results) -> None:
 @app.command("catalog")
 def catalog_cmd(columns: bool = typer.Option(False, "--columns", help="Also list every table's columns.")) -> None:
     """List what the Glue catalog holds: databases, tables, partition counts, versions, columns."""
-    from taxilab.glue import catalog
+    from taxilab import catalog
 
     t = Table(title="Glue Data Catalog", title_justify="left")
     for col in ("database", "table", "partition keys", "partitions", "versions", "columns", "location"):
@@ -89,7 +89,7 @@ def catalog_cmd(columns: bool = typer.Option(False, "--columns", help="Also list
 @bookmarks_app.command("list")
 def bookmarks_list() -> None:
     """Show each job's committed bookmark state (objects per transformation context)."""
-    from taxilab.glue import bookmarks
+    from emulation.glue import bookmarks
 
     rows = bookmarks.describe(get_settings())
     if not rows:
@@ -103,7 +103,7 @@ def bookmarks_list() -> None:
 def bookmarks_reset(job: str = typer.Argument(..., help="Job name, e.g. taxilab-etl."),
                     context: str = typer.Option(None, help="Only this transformation context.")) -> None:
     """Forget what a job processed: its next bookmarked run reads every raw object again."""
-    from taxilab.glue import bookmarks
+    from emulation.glue import bookmarks
 
     try:
         had = bookmarks.reset(get_settings(), job, context)
@@ -119,9 +119,9 @@ def workflow_run(month: str = typer.Option("2024-02", "--month", "-m", help="Mon
                                                    "(default: each job's definition).")) -> None:
     """Run the workflow (etl -> aggregates -> crawler -> load-warehouse -> validate, Glue trigger semantics) for
     a month's landed raw data. SIGTERM/Ctrl-C or `taxilab glue stop` stop it (STOPPED)."""
-    from taxilab.glue import bookmarks, workflow
-    from taxilab.glue.definitions import DefinitionError
-    from taxilab.pipeline import RunInProgress
+    from emulation.glue import bookmarks, workflow
+    from taxilab.core.jobgraph import DefinitionError
+    from taxilab.orchestration.pipeline import RunInProgress
 
     def started(wf) -> None:
         console.print(f"workflow {wf.workflow} run {wf.id} for {month} started (stop it: taxilab glue stop "
@@ -144,7 +144,7 @@ def workflow_run(month: str = typer.Option("2024-02", "--month", "-m", help="Mon
 def workflow_runs_cmd(month: str = typer.Option(None, "--month", "-m", help="Only this month."),
                       limit: int = typer.Option(30, help="How many runs.")) -> None:
     """Workflow runs: id, month, status, started by, start/end, seconds (state_dir/glue/workflow_runs)."""
-    from taxilab.glue import workflow
+    from emulation.glue import workflow
 
     t = Table(title="workflow runs", title_justify="left")
     for col in ("id", "workflow", "month", "status", "started by", "started", "completed", "s", "note"):
@@ -160,7 +160,7 @@ def workflow_runs_cmd(month: str = typer.Option(None, "--month", "-m", help="Onl
 def workflow_history(job: str = typer.Option(None, help="Only this job."),
                      limit: int = typer.Option(30, help="How many runs.")) -> None:
     """Job run history: id, job, month, attempt, state, start/end, seconds, error."""
-    from taxilab.glue import workflow
+    from emulation.glue import workflow
 
     _print_runs(workflow.history(get_settings(), job, limit))
 
@@ -180,7 +180,8 @@ def workflow_next(count: int = typer.Option(3, help="How many fire times.")) -> 
     """Next fire times (UTC) of the workflow's scheduled start trigger."""
     from datetime import UTC, datetime
 
-    from taxilab.glue import cron, definitions
+    from taxilab.core import cron
+    from taxilab.core import jobgraph as definitions
 
     d = definitions.load()
     for t in d.triggers:
@@ -196,8 +197,8 @@ def deploy_plan(role_arn: str = typer.Option("arn:aws:iam::123456789012:role/tax
                 scripts_prefix: str = typer.Option("scripts", help="Key prefix the job scripts are uploaded under."),
                 apply: bool = typer.Option(False, "--apply", help="Create them through the Glue API of the profile.")) -> None:
     """Print the boto3 create_job/create_crawler/create_workflow/create_trigger kwargs (or --apply them)."""
-    from taxilab.aws import client
-    from taxilab.glue import definitions
+    from taxilab.core import jobgraph as definitions
+    from taxilab.core.clients import client
 
     s = _live() if apply else get_settings()
     kw = definitions.to_aws(definitions.load(), s, role_arn, scripts_prefix)
@@ -215,7 +216,7 @@ def stop(workflow_name: str = typer.Option("taxilab-monthly", "--workflow", "-w"
     ends STOPPED, fires nothing, and the workflow run ends STOPPED."""
     import time
 
-    from taxilab.glue import workflow
+    from emulation.glue import workflow
 
     s = get_settings()
     try:
@@ -245,7 +246,7 @@ def scheduler(once: bool = typer.Option(False, "--once", help="Evaluate the sche
     trigger's --month argument). The first start arms a trigger: it fires from its next slot on."""
     from datetime import datetime
 
-    from taxilab.glue import scheduler as sched
+    from emulation.glue import scheduler as sched
 
     try:
         at = datetime.fromisoformat(now) if now else None
@@ -286,7 +287,7 @@ def backfill(start: str = typer.Option(..., "--from", help="First month, YYYY-MM
              rows: int = typer.Option(100_000, help="Rows per month for --source synthetic.")) -> None:
     """Run the workflow (etl -> aggregates -> crawler -> load-warehouse -> validate) for each month of a range,
     in order, one run per month; prints months, states and durations."""
-    from taxilab.glue import backfill as bf
+    from taxilab.orchestration import backfill as bf
 
     try:
         bf.months_between(start, end)
@@ -327,8 +328,8 @@ def simulate(month: str = typer.Option("2024-04", "--month", "-m", help="Month o
     bookmarks -> aggregates -> warehouse, affected dates only) and print each drop's freshness and stage times."""
     import tempfile
 
-    from taxilab.glue import drops, incremental
-    from taxilab.ingest import raw
+    from taxilab.ingest import drops, raw
+    from taxilab.orchestration import drops as incremental
     from taxilab.report import RunReport, render
 
     try:  # the volume is checked before any service starts
