@@ -4,30 +4,19 @@ paths are built, used by the Spark jobs (s3:// URLs) and the lab's Python side (
 
 from __future__ import annotations
 
+from spark_jobs.month import Month
+
 RAW, STAGING, QUARANTINE, CURATED, REFERENCE = "raw", "staging", "quarantine", "curated", "reference"
 
 
-def split_month(month: str) -> tuple[int, int]:
-    """'2024-02' -> (2024, 2); raises ValueError naming the bad value."""
-    try:
-        year_s, month_s = month.split("-")
-        year, mon = int(year_s), int(month_s)
-        if len(year_s) != 4 or not 1 <= mon <= 12:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"month must look like YYYY-MM (e.g. 2024-02), got {month!r}") from None
-    return year, mon
-
-
 def raw_month_prefix(dataset: str, month: str) -> str:
-    year, mon = split_month(month)
-    return f"{RAW}/dataset={dataset}/year={year:04d}/month={mon:02d}/"
+    m = Month.parse(month)
+    return f"{RAW}/dataset={dataset}/year={m.year:04d}/month={m.month:02d}/"
 
 
 def raw_file_name(month: str) -> str:
     """Raw objects keep the TLC's own file name for the month."""
-    split_month(month)
-    return f"yellow_tripdata_{month}.parquet"
+    return f"yellow_tripdata_{Month.parse(month)}.parquet"
 
 
 def manifest_key(dataset: str, month: str) -> str:
@@ -52,8 +41,7 @@ def curated_prefix(table: str) -> str:
 
 
 def curated_month_prefix(table: str, month: str) -> str:
-    split_month(month)
-    return f"{CURATED}/{table}/pickup_month={month}/"
+    return f"{CURATED}/{table}/pickup_month={Month.parse(month)}/"
 
 
 def zone_lookup_key() -> str:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import date
 
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.io import lake, paths
+from spark_jobs.month import Month
 from spark_jobs.runtime import JobContext, get_resolved_options
 from spark_jobs.schemas.contracts import CURATED_PARTITIONS
 from spark_jobs.transforms import aggregates
@@ -23,17 +23,10 @@ from spark_jobs.transforms import aggregates
 ARGS = ["JOB_NAME", "bucket", "dataset", "month"]
 
 
-def month_bounds(month: str) -> tuple[date, date]:
-    year, mon = paths.split_month(month)
-    start = date(year, mon, 1)
-    end = date(year + (mon == 12), mon % 12 + 1, 1)
-    return start, end
-
-
 def run(spark: SparkSession, args: dict[str, str]) -> dict:
     t0 = time.monotonic()
     bucket, dataset, month = args["bucket"], args["dataset"], args["month"]
-    start, end = month_bounds(month)
+    start, end = Month.parse(month).bounds()
     staging = lake.read_staging(spark, bucket, dataset)
     if staging is None:
         raise lake.MissingInputError(
@@ -72,5 +65,15 @@ def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> di
         return run(ctx.spark, args)
 
 
-if __name__ == "__main__":
-    print(main())
+if __name__ == "__main__":  # spark-submit / Glue entry point
+    # The last stdout line is the run's metrics (taxilab/orchestration/container_jobs.py parses it). Under a
+    # plain spark-submit (no awsglue, e.g. the lab's pyspark job container) the session is the one
+    # spark-submit configured from its --conf values; on Glue, GlueContext's; else the lab's local one.
+    import importlib.util
+    import json
+    import os
+
+    submitted = None
+    if importlib.util.find_spec("awsglue") is None and os.environ.get("PYSPARK_GATEWAY_PORT"):
+        submitted = SparkSession.builder.getOrCreate()
+    print("TAXILAB_JOB_METRICS " + json.dumps(main(spark=submitted), default=str), flush=True)

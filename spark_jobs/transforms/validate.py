@@ -21,13 +21,13 @@ locations 264/265 (is_unknown_zone), the TLC null block with payment_type 0 (is_
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from spark_jobs.month import Month
 from spark_jobs.schemas.contracts import (
     CANONICAL_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -77,7 +77,6 @@ MAX_DISTANCE_MI = 100.0
 MAX_FARE, MAX_TOTAL, MAX_TIP = 1000, 2000, 500
 MAX_SPEED_MPH = 100.0
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True)
@@ -97,13 +96,9 @@ class Rule:
 
 
 def month_bounds(month: str) -> tuple[str, str]:
-    """'YYYY-MM' -> ('YYYY-MM-01 00:00:00', first instant of the next month)."""
-    m = _MONTH.match(month or "")
-    if not m:
-        raise ValueError(f"month must be 'YYYY-MM', got {month!r}")
-    year, mon = int(m.group(1)), int(m.group(2))
-    ny, nm = (year + 1, 1) if mon == 12 else (year, mon + 1)
-    return f"{year:04d}-{mon:02d}-01 00:00:00", f"{ny:04d}-{nm:02d}-01 00:00:00"
+    """'YYYY-MM' -> ('YYYY-MM-01 00:00:00', first instant of the next month), as Spark literals."""
+    first, end = Month.parse(month).bounds()
+    return f"{first} 00:00:00", f"{end} 00:00:00"
 
 
 def _c(name: str) -> Column:

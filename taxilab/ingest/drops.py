@@ -17,7 +17,6 @@ month is never materialised. Each chunk adds at most one row group to each day's
 
 from __future__ import annotations
 
-import calendar
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from spark_jobs.io.paths import split_month
+from spark_jobs.month import Month
 
 PICKUP = "tpep_pickup_datetime"
 DROPOFF = "tpep_dropoff_datetime"
@@ -67,8 +66,7 @@ def drop_file_name(day: date) -> str:
 
 
 def month_days(month: str) -> list[date]:
-    year, mon = split_month(month)
-    return [date(year, mon, d) for d in range(1, calendar.monthrange(year, mon)[1] + 1)]
+    return Month.parse(month).days
 
 
 def rows_for_gb_per_day(gb_per_day: float) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulation.glue import workflow as wfm
-from spark_jobs.io import paths
+from spark_jobs.month import Month, MonthError
 from taxilab.core.jobgraph import Definitions
 from taxilab.core.jobgraph import load as load_definitions
 from taxilab.core.settings import Settings
@@ -34,14 +34,10 @@ class MonthResult:
 
 
 def months_between(start: str, end: str) -> list[str]:
-    (y0, m0), (y1, m1) = paths.split_month(start), paths.split_month(end)
-    if (y0, m0) > (y1, m1):
-        raise BackfillError(f"empty range: --from {start} is after --to {end}")
-    out, (y, m) = [], (y0, m0)
-    while (y, m) <= (y1, m1):
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
+    try:
+        return [str(m) for m in Month.range(start, end)]
+    except MonthError as e:
+        raise BackfillError(f"--from {start} --to {end}: {e}") from None
 
 
 def land(settings: Settings, month: str, source: str, rows: int, seed: int = 42) -> str:

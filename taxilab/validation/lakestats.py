@@ -8,7 +8,6 @@ them (half-up on the double's shortest decimal form), non-finite values excluded
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -18,6 +17,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from spark_jobs.io import paths
+from spark_jobs.month import Month
 from taxilab.core import clients as aws
 from taxilab.core.settings import Settings
 
@@ -29,11 +29,6 @@ class Stats:
 
     def as_dict(self) -> dict:
         return {"rows": self.rows, "total_amount": self.total_amount}
-
-
-def month_bounds(month: str) -> tuple[date, date]:
-    year, mon = paths.split_month(month)
-    return date(year, mon, 1), date(year + (mon == 12), mon % 12 + 1, 1)
 
 
 def cents(values: pa.ChunkedArray | pa.Array) -> int:
@@ -103,7 +98,7 @@ def _dataset(settings: Settings, key_prefix: str) -> ds.Dataset | None:
 
 
 def staging_dataset(settings: Settings, month: str) -> tuple[ds.Dataset | None, ds.Expression]:
-    start, end = month_bounds(month)
+    start, end = Month.parse(month).bounds()
     d = _dataset(settings, paths.staging_prefix(settings.dataset))
     f = (ds.field("pickup_date") >= start.isoformat()) & (ds.field("pickup_date") < end.isoformat())
     return d, f
@@ -118,7 +113,8 @@ def staging_stats(settings: Settings, month: str) -> Stats:
 
 
 def quarantine_stats(settings: Settings, month: str) -> tuple[Stats, dict[str, int]]:
-    year, mon = paths.split_month(month)
+    m = Month.parse(month)
+    year, mon = m.year, m.month
     d = _dataset(settings, paths.quarantine_prefix(settings.dataset))
     if d is None:
         return Stats(0, Decimal("0.00")), {}

@@ -20,8 +20,8 @@ from pathlib import Path
 import psycopg
 
 from emulation.redshift.dialect import parse_redshift
+from spark_jobs.month import Month
 from taxilab.core.settings import PROJECT_ROOT
-from taxilab.validation.lakestats import month_bounds
 from taxilab.warehouse.queries import NamedQuery, _placeholders
 
 LOAD_DIR = PROJECT_ROOT / "sql" / "load"
@@ -49,7 +49,7 @@ def load_statements(load_dir: Path = LOAD_DIR) -> list[NamedQuery]:
 
 def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
     """Trip count and revenue of every month-level aggregate must equal fct_trips' for the month."""
-    start, end = month_bounds(month)
+    start, end = Month.parse(month).bounds()
     # One scan of the month's facts serves every check.
     count, revenue, with_speed = conn.execute(
         "SELECT count(*), sum(total_amount), count(avg_speed_mph) FROM taxi.fct_trips"
@@ -88,7 +88,7 @@ def build_aggregates(conn: psycopg.Connection, month: str, load_dir: Path = LOAD
     Raises AggregateBuildError (everything rolled back) when a statement fails or a built table's
     trip count or revenue differs from fct_trips'. The caller ANALYZEs the tables afterwards.
     """
-    month_bounds(month)  # a malformed month is a clear error before anything runs
+    Month.parse(month)  # a malformed month is a clear error before anything runs
     statements = load_statements(load_dir)
     t0 = time.monotonic()
     try:

@@ -18,8 +18,8 @@ import psycopg
 import pyarrow as pa
 
 from emulation.redshift.arrow_copy import copy_arrow
+from spark_jobs.month import Month
 from spark_jobs.schemas.contracts import AIRPORT_ZONES, PAYMENT_TYPES
-from taxilab.validation.lakestats import month_bounds
 
 # TLC data dictionary (RatecodeID); 99 is the TLC's "unknown / null" code.
 RATE_CODES: dict[int, str] = {
@@ -70,7 +70,7 @@ def zone_rows(zones_csv: Path) -> pa.Table:
 
 def date_rows(month: str) -> pa.Table:
     """dim_date rows for every date of month 'YYYY-MM'."""
-    start, end = month_bounds(month)
+    start, end = Month.parse(month).bounds()
     days = [date.fromordinal(o) for o in range(start.toordinal(), end.toordinal())]
     return pa.table({
         "date_key": pa.array(days, pa.date32()),
@@ -94,7 +94,7 @@ def load_dims(conn: psycopg.Connection, zones_csv: Path, month: str, schema: str
 
     Returns {table: rows loaded}. Idempotent: a rerun leaves the same rows.
     """
-    start, end = month_bounds(month)
+    start, end = Month.parse(month).bounds()
     whole = {
         "dim_zone": zone_rows(zones_csv),
         "dim_payment_type": code_rows(PAYMENT_TYPES, "payment_type", "payment_type_name"),

@@ -12,7 +12,6 @@ Two paths (docs/adr/0008, "Loading on aws"):
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import psycopg
 import pyarrow as pa
@@ -22,10 +21,10 @@ from tqdm import tqdm
 from emulation.redshift.arrow_copy import replace_partition, table_stats
 from emulation.redshift.dialect import apply_ddl
 from spark_jobs.io import paths
+from spark_jobs.month import Month
 from spark_jobs.schemas.contracts import CURATED, CURATED_PARTITIONS, STAGING_COLUMNS
 from taxilab.core import clients as aws
 from taxilab.core.settings import PROJECT_ROOT, Settings
-from taxilab.validation.lakestats import month_bounds
 from taxilab.warehouse.aggregates_wh import AGG_TABLES, build_aggregates
 from taxilab.warehouse.dims import DIM_TABLES, load_dims
 
@@ -52,8 +51,7 @@ def connect(settings: Settings) -> psycopg.Connection:
 
 
 def month_dates(month: str) -> list:
-    start, end = month_bounds(month)
-    return [start + timedelta(days=i) for i in range((end - start).days)]
+    return Month.parse(month).days
 
 
 def _lake_dataset(settings: Settings, key_prefix: str, partitioning) -> ds.Dataset:
@@ -85,7 +83,7 @@ def load_fct_trips(settings: Settings, month: str, progress: bool = False, path:
 
         sql_load.check_month(month)
         return {"rows": None, "seconds": 0.0, "deferred": "loaded by load_month in the month's one SQL transaction"}
-    start, end = month_bounds(month)
+    start, end = Month.parse(month).bounds()
     with connect(settings) as conn:
         apply_ddl(conn, DDL_DIR)
         t0 = time.monotonic()

@@ -15,7 +15,7 @@ from taxilab.core.clients import client
 from taxilab.ingest import raw
 from taxilab.ingest.raw import SourceFile
 from taxilab.orchestration import backfill
-from taxilab.validation.lakestats import month_bounds
+from spark_jobs.month import Month
 from tests.integration.tlcfiles import trip, write_era
 
 MONTHS = {"2021-09": 23, "2021-10": 17}  # month -> trips
@@ -35,7 +35,7 @@ def bf_lab(lab_settings, tmp_path_factory):
 
 
 def land_tiny(settings, month: str, n: int, tmp_path) -> None:
-    y, m = paths.split_month(month)
+    y, m = Month.parse(month).year, Month.parse(month).month
     rows = [trip(datetime(y, m, 1 + i % 28, 8 + i % 12, i % 60), fare_amount=10.0 + i, total_amount=15.5 + i)
             for i in range(n)]
     f = write_era(tmp_path / f"{month}.parquet", "2022", rows)  # the 2011-2023 physical layout
@@ -59,7 +59,7 @@ def test_backfill_runs_each_month_through_the_whole_workflow_in_order(bf_lab, sp
 
     # the warehouse holds each month's trips exactly (the validate job reconciled lake and warehouse)
     for month, n in MONTHS.items():
-        start, end = month_bounds(month)
+        start, end = Month.parse(month).bounds()
         got = pg.execute("SELECT count(*) FROM taxi.fct_trips WHERE pickup_date >= %s AND pickup_date < %s",
                          [start, end]).fetchone()[0]
         daily = pg.execute("SELECT sum(trip_count) FROM taxi.daily_summary WHERE pickup_month = %s",

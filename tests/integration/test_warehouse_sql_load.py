@@ -25,7 +25,7 @@ from taxilab.core.clients import client
 from taxilab.ingest import raw
 from taxilab.ingest.raw import SourceFile
 from taxilab.orchestration.pipeline import job_args
-from taxilab.validation.lakestats import month_bounds
+from spark_jobs.month import Month
 from taxilab.warehouse import loader, sql_load
 from taxilab.warehouse.aggregates_wh import AGG_TABLES
 from taxilab.warehouse.dims import DIM_TABLES
@@ -38,7 +38,7 @@ NATIVE_DB = "taxilab_sqlload_native"
 
 # The month's filter per table (fct_trips and dim_date by date, curated by pickup_month, aggregates by
 # date or month_start); dim_zone and the code tables are replaced whole.
-START, END = month_bounds(MONTH)
+START, END = Month.parse(MONTH).bounds()
 WHERE = {"fct_trips": ("pickup_date >= %s AND pickup_date < %s", [START, END]),
          **{t: ("pickup_month = %s", [MONTH]) for t in CURATED},
          "dim_date": ("date_key >= %s AND date_key < %s", [START, END]),

@@ -1,11 +1,13 @@
 """Lake paths, month parsing, settings profiles and exact money sums."""
 
+from datetime import date
 from decimal import Decimal
 
 import pyarrow as pa
 import pytest
 
 from spark_jobs.io import paths
+from spark_jobs.month import Month, MonthError
 from taxilab.core.settings import load_settings
 from taxilab.validation.lakestats import cents
 
@@ -19,10 +21,26 @@ def test_manifest_is_hidden_from_spark_readers_of_the_prefix():
     assert paths.manifest_key("nyc_taxi", "2024-02").rsplit("/", 1)[1].startswith("_")
 
 
-@pytest.mark.parametrize("bad", ["2024-13", "2024-2x", "24-02", "", "2024/02", "2024-00"])
+@pytest.mark.parametrize(
+    "bad",
+    ["2024-13", "2024-2x", "24-02", "", "2024/02", "2024-00", "2024-2", "2024-0_2", "２０２４-02", "2024-٠2",
+     " 2024-02", "2024-02\n", "+2024-02", None, 202402],
+)
 def test_bad_month_is_refused_with_the_value_named(bad):
+    with pytest.raises(MonthError, match="YYYY-MM") as err:
+        Month.parse(bad)
+    assert repr(bad) in str(err.value)
     with pytest.raises(ValueError, match="YYYY-MM"):
-        paths.split_month(bad)
+        paths.raw_month_prefix("nyc_taxi", bad)
+
+
+def test_month_knows_its_days_bounds_and_range():
+    feb = Month.parse("2024-02")
+    assert (str(feb), len(feb.days), feb.bounds()) == ("2024-02", 29, (date(2024, 2, 1), date(2024, 3, 1)))
+    assert [str(m) for m in Month.range("2023-11", "2024-02")] == ["2023-11", "2023-12", "2024-01", "2024-02"]
+    assert str(Month.parse("2024-12").next) == "2025-01"
+    with pytest.raises(MonthError, match="before it starts"):
+        Month.range("2024-03", "2024-02")
 
 
 def test_curated_month_prefix_is_owned_by_one_month():
