@@ -1,0 +1,34 @@
+"""Operations: metrics from every run, alarms evaluated with CloudWatch's semantics, the cost model, the
+budget, notifications (ADR 0013). Declarations: alarms.json; prices: prices.json.
+
+`after_run(settings, report)` is the one call a run makes once its report is final, just before the report
+is written: it estimates the run's cost (report.estimated_cost), puts its metrics and evaluates the alarms.
+It never raises: a failure becomes a note in the report.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def after_run(settings, report) -> None:
+    from taxilab.ops import alarms, metrics
+
+    pub = metrics.publish_run(settings, report)
+    if pub.error:
+        return
+    try:
+        rep = report if isinstance(report, dict) else report.to_dict()
+        changes = alarms.evaluate(settings, report=rep)
+    except Exception as e:  # noqa: BLE001 - alarms must never fail the run
+        log.exception("alarm evaluation after run failed")
+        _note(report, f"alarms not evaluated: {type(e).__name__}: {e}")
+        return
+    for t in changes:
+        _note(report, f"alarm {t.alarm}: {t.previous} -> {t.state} ({t.reason})")
+
+
+def _note(report, text: str) -> None:
+    (report.setdefault("notes", []) if isinstance(report, dict) else report.notes).append(text)
