@@ -10,8 +10,16 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 LAB    := $(VENV)/bin/taxilab
 STAMP  := $(VENV)/.installed
+# PROFILE=local|compose|aws picks the lab's profile for every target (the CLI's TAXILAB_PROFILE), e.g.
+# `make up PROFILE=compose`; unset, the environment's TAXILAB_PROFILE (default local) applies.
+ifdef PROFILE
+export TAXILAB_PROFILE := $(PROFILE)
+endif
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := .lab/tools/actionlint-$(ACTIONLINT_VERSION)/actionlint
 
 .DEFAULT_GOAL := help
+.PHONY: test-containers lint-workflows
 .PHONY: help setup up down status pipeline report crawl catalog simulate backfill scheduler test test-unit test-integration robustness bench bench-queries compose-up compose-down lint clean
 
 help: ## list the targets
@@ -78,14 +86,27 @@ bench: $(STAMP) ## end-to-end benchmark on the default month + DuckDB reference 
 bench-queries: $(STAMP) ## latency of every named analytics query over MONTH in the warehouse (median/p95, prints figures)
 	@$(LAB) sql bench --month $(MONTH)
 
-compose-up: ## containers profile: start docker-compose.yml (needs a Docker engine), then TAXILAB_PROFILE=compose make pipeline
-	@docker compose up -d --wait
+compose-up: ## the same as `make up PROFILE=compose` (containers of docker-compose.yml; needs a Docker engine)
+	@$(MAKE) --no-print-directory up PROFILE=compose
 
-compose-down: ## stop the containers profile
-	@docker compose down
+compose-down: ## the same as `make down PROFILE=compose`
+	@$(MAKE) --no-print-directory down PROFILE=compose
+
+test-containers: $(STAMP) ## container tests: compose stack, jobs in the Glue container, pipeline on the compose profile (needs a Docker engine)
+	@$(VENV)/bin/python -m pytest tests/containers -q
+
+lint-workflows: $(STAMP) $(ACTIONLINT) ## actionlint + zizmor (offline) over .github/workflows/*.yml
+	@$(ACTIONLINT) .github/workflows/*.yml
+	@$(VENV)/bin/zizmor --offline --no-progress .github/workflows/
+
+$(ACTIONLINT):
+	@command -v go >/dev/null || { echo "lint-workflows builds actionlint with Go (go install): install Go first"; exit 1; }
+	@echo "building actionlint $(ACTIONLINT_VERSION) with go install (once, cached in .lab/tools) ..."
+	@GOBIN=$(abspath $(dir $(ACTIONLINT))) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
 lint: $(STAMP) ## ruff
 	@$(VENV)/bin/ruff check .
+	@$(MAKE) --no-print-directory lint-workflows
 
 clean: ## stop services and delete .lab state (keeps the jar cache and .venv)
 	-@test -x $(LAB) && $(LAB) down

@@ -137,4 +137,14 @@ def main(argv: list[str] | None = None, spark: SparkSession | None = None, files
 
 
 if __name__ == "__main__":  # spark-submit / Glue entry point
-    print(main())
+    # The last stdout line is the run's metrics (taxilab/orchestration/container_jobs.py parses it). Under a
+    # plain spark-submit (no awsglue, e.g. the lab's pyspark job container) the session is the one
+    # spark-submit configured from its --conf values; on Glue, GlueContext's; else the lab's local one.
+    import importlib.util
+    import json
+    import os
+
+    submitted = None
+    if importlib.util.find_spec("awsglue") is None and os.environ.get("PYSPARK_GATEWAY_PORT"):
+        submitted = SparkSession.builder.getOrCreate()
+    print("TAXILAB_JOB_METRICS " + json.dumps(main(spark=submitted), default=str), flush=True)
