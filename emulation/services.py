@@ -296,6 +296,7 @@ def _ensure_running(settings: Settings) -> ServiceState:
         lake_fresh = True
         retire_bookmarks(settings)
     pg_port, pgdata = _start_postgres(settings, prev.get("postgres", {}).get("port"))
+    _rearm_idle_watcher(settings)
     endpoint = f"http://127.0.0.1:{moto_port}"
     state = ServiceState(
         endpoints={s: endpoint for s in ("s3", "glue", "cloudwatch", "sns", "sqs")},
@@ -330,6 +331,7 @@ def stop(settings: Settings | None = None) -> list[str]:
         except (psutil.Error, ProcessLookupError, psutil.TimeoutExpired):
             pass
     pgdata = settings.state_dir / "pg" / "data"
+    start_idle_watcher(settings, None)
     if _pg_running_port(pgdata):
         _stop_postgres(pgdata)
         stopped.append("postgres")
@@ -352,3 +354,117 @@ def status(settings: Settings | None = None) -> dict:
         "endpoints": state.get("endpoints"),
         "warehouse_dsn": state.get("warehouse_dsn"),
     }
+
+
+# ---- idle control (`taxilab up --idle-minutes N`) ------------------------------------------------------------
+# A small watcher process stops the embedded PostgreSQL after N minutes without a client connection, as
+# Redshift Serverless stops billing compute when no query runs. It says so in <state_dir>/logs/idle.log; the
+# next command that needs the warehouse starts PostgreSQL again (ensure_running), and with it a new watcher.
+
+def _idle_file(settings: Settings) -> Path:
+    return settings.state_dir / "idle-watcher.json"
+
+
+def client_connections(port: int) -> int:
+    """Client backends connected to the lab's PostgreSQL, this check's own connection excluded."""
+    import psycopg
+
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True, connect_timeout=10) as c:
+        return int(c.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                             "AND pid <> pg_backend_pid()").fetchone()[0])
+
+
+def watch_idle(settings: Settings, minutes: float, poll_s: float = 15.0) -> str:
+    """Poll until PostgreSQL has had no client for `minutes`, then stop it; returns what happened."""
+    pgdata = settings.state_dir / "pg" / "data"
+    idle_log = settings.logs_dir / "idle.log"
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+
+    def say(msg: str) -> str:
+        with idle_log.open("a") as f:
+            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {msg}\n")
+        return msg
+
+    say(f"watching PostgreSQL (pid {os.getpid()}): stop after {minutes:g} min without a client connection")
+    last_busy = time.monotonic()
+    while True:
+        port = _pg_running_port(pgdata)
+        if port is None:
+            return say("PostgreSQL is not running; idle watcher exits")
+        try:
+            busy = client_connections(port) > 0 or _run_in_progress(settings)
+        except Exception as e:  # noqa: BLE001 - a server going down under us: look again next poll
+            log.warning("idle check failed: %s", e)
+            busy = True
+        now = time.monotonic()
+        if busy:
+            last_busy = now
+        elif now - last_busy >= minutes * 60:
+            _stop_postgres(pgdata)
+            return say(f"PostgreSQL stopped after {minutes:g} min without a client connection; the next taxilab "
+                       "command that needs the warehouse starts it again")
+        time.sleep(poll_s)
+
+
+def _run_in_progress(settings: Settings) -> bool:
+    """A run holds its month lock (or services are being started): it will need the warehouse even while
+    Spark works."""
+    lock_dir = settings.state_dir / "locks"
+    for p in lock_dir.glob("*.lock") if lock_dir.exists() else []:
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+    return False
+
+
+def start_idle_watcher(settings: Settings, minutes: float | None, poll_s: float = 15.0) -> int | None:
+    """(Re)start the watcher with `minutes` (recorded for later restarts); None turns idle stop off."""
+    prev = {}
+    try:
+        prev = json.loads(_idle_file(settings).read_text())
+    except (OSError, ValueError):
+        pass
+    _stop_watcher(prev.get("pid"))
+    if minutes is None:
+        _idle_file(settings).unlink(missing_ok=True)
+        return None
+    if minutes <= 0:
+        raise ValueError(f"idle minutes {minutes!r}: expected a number > 0")
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.logs_dir / "idle.log", "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "emulation.services", "idle-watch", str(settings.state_dir), str(minutes), str(poll_s)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environ_for_children(settings),
+            start_new_session=True)
+    _idle_file(settings).write_text(json.dumps({"pid": proc.pid, "minutes": minutes, "poll_s": poll_s}))
+    return proc.pid
+
+
+def _stop_watcher(pid: int | None) -> None:
+    if not pid or not psutil.pid_exists(pid):
+        return
+    try:
+        p = psutil.Process(pid)
+        if "idle-watch" in p.cmdline():
+            p.terminate()
+            p.wait(10)
+    except (psutil.Error, psutil.TimeoutExpired):
+        pass
+
+
+def _rearm_idle_watcher(settings: Settings) -> None:
+    """After PostgreSQL was started again: a watcher configured by `up --idle-minutes` watches it again."""
+    try:
+        cfg = json.loads(_idle_file(settings).read_text())
+    except (OSError, ValueError):
+        return
+    if not (cfg.get("pid") and psutil.pid_exists(cfg["pid"])):
+        start_idle_watcher(settings, float(cfg["minutes"]), float(cfg.get("poll_s", 15.0)))
+
+
+if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "idle-watch":
+    watch_idle(load_settings(state_dir=Path(sys.argv[2])), float(sys.argv[3]), float(sys.argv[4]))

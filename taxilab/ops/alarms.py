@@ -397,7 +397,10 @@ def evaluate(settings: Settings, report: dict | None = None, now: datetime | Non
             for t in changes:
                 f.write(json.dumps(t.message()) + "\n")
     for t in changes:
-        notify.publish(settings, decl, topic_arn, t.message())
+        # Into ALARM and out of it are news; INSUFFICIENT_DATA <-> OK (first evaluation, a new alarm) is
+        # kept in the history only, so the inbox reads as a list of incidents.
+        if "ALARM" in (t.previous, t.state):
+            notify.publish(settings, decl, topic_arn, t.message())
     return changes
 
 

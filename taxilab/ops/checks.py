@@ -12,7 +12,7 @@ from taxilab.report import Check, RunReport
 
 def revalidate(settings: Settings, month: str) -> RunReport:
     from taxilab import ops
-    from taxilab.orchestration.pipeline import brief_error, reconcile
+    from taxilab.validation.reconcile import reconcile
 
     Month.parse(month)
     rep = RunReport(month, "revalidate", settings.profile)
@@ -28,7 +28,7 @@ def revalidate(settings: Settings, month: str) -> RunReport:
         if bad:
             st.error = f"{len(bad)} reconciliation check(s) failed: " + ", ".join(c.name for c in bad)
     except Exception as e:  # noqa: BLE001 - reported as the stage's failure
-        st.status, st.error = "failed", brief_error(e)
+        st.status, st.error = "failed", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     st.seconds = round(time.monotonic() - t0, 2)
     rep.finish(st.status, st.error)
     ops.after_run(settings, rep)
