@@ -20,6 +20,7 @@ ACTIONLINT := .lab/tools/actionlint-$(ACTIONLINT_VERSION)/actionlint
 
 .DEFAULT_GOAL := help
 .PHONY: test-containers lint-workflows
+.PHONY: ops-status ops-check
 .PHONY: help setup up down status pipeline report crawl catalog simulate backfill scheduler test test-unit test-integration robustness bench bench-queries compose-up compose-down lint clean
 
 help: ## list the targets
@@ -31,15 +32,15 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "taxilab needs Python 3.11 (AWS Glue 5.0), found " + sys.version.split()[0]'
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install --quiet --upgrade pip
-	@$(VENV)/bin/pip install --quiet -e ".[dev]"
+	@$(VENV)/bin/pip install --quiet -e ".[dev,analysis]"
 	@echo "fetching the Spark S3A connector jars (hadoop-aws + AWS SDK bundle, ~280 MB, once) ..."
 	@$(LAB) jars >/dev/null
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv, install pinned dependencies, fetch the S3A jars
 
-up: $(STAMP) ## start the embedded services (moto server + PostgreSQL) in the background
-	@$(LAB) up
+up: $(STAMP) ## start the embedded services (moto server + PostgreSQL) in the background; IDLE_MINUTES=N stops PostgreSQL after N idle minutes
+	@$(LAB) up $(if $(IDLE_MINUTES),--idle-minutes $(IDLE_MINUTES))
 
 down: $(STAMP) ## stop the embedded services
 	@$(LAB) down
@@ -83,8 +84,27 @@ robustness: $(STAMP) ## bad-input corpus, eras, faults, secret scan; prints inpu
 bench: $(STAMP) ## end-to-end benchmark on the default month + DuckDB reference (prints figures)
 	@$(LAB) bench --month $(MONTH) --rows $(ROWS) --seed $(SEED)
 
+ops-status: $(STAMP) ## last runs with stage times, alarm states, drop freshness, month-to-date cost vs budget
+	@$(LAB) ops status
+
+ops-check: $(STAMP) ## evaluate the declared alarms and the budget now (changes go to SNS -> SQS and .lab/alerts)
+	@$(LAB) ops check
+
 bench-queries: $(STAMP) ## latency of every named analytics query over MONTH in the warehouse (median/p95, prints figures)
 	@$(LAB) sql bench --month $(MONTH)
+
+.PHONY: dashboard notebook demo bench-dashboard
+dashboard: $(STAMP) ## Streamlit dashboard on 127.0.0.1 (PORT=8501, or a free port), prints the URL
+	@$(VENV)/bin/python -m dashboard.launch dashboard $(if $(PORT),--port $(PORT))
+
+notebook: $(STAMP) ## JupyterLab on 127.0.0.1 over notebooks/ with the lab's kernel (PORT=8888, or a free port)
+	@$(VENV)/bin/python -m dashboard.launch notebook $(if $(PORT),--port $(PORT))
+
+demo: $(STAMP) ## a small synthetic month through the pipeline (DEMO_MONTH, DEMO_ROWS=200000), then the dashboard
+	@$(LAB) pipeline --month $(or $(DEMO_MONTH),2024-02) --source synthetic --rows $(or $(DEMO_ROWS),200000) --seed $(SEED) && $(VENV)/bin/python -m dashboard.launch demo $(if $(PORT),--port $(PORT))
+
+bench-dashboard: $(STAMP) ## render time of each dashboard page on the default month (prints figures; target < 2 s)
+	@$(VENV)/bin/python -m dashboard.bench
 
 compose-up: ## the same as `make up PROFILE=compose` (containers of docker-compose.yml; needs a Docker engine)
 	@$(MAKE) --no-print-directory up PROFILE=compose
@@ -104,8 +124,11 @@ $(ACTIONLINT):
 	@echo "building actionlint $(ACTIONLINT_VERSION) with go install (once, cached in .lab/tools) ..."
 	@GOBIN=$(abspath $(dir $(ACTIONLINT))) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, ruff format --check, mypy, import-linter (layers, ADR 0012), workflow linters
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
+	@$(VENV)/bin/lint-imports
 	@$(MAKE) --no-print-directory lint-workflows
 
 clean: ## stop services and delete .lab state (keeps the jar cache and .venv)

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from taxilab.core.settings import PROJECT_ROOT, Settings
+from taxilab.core.state import write_text
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ def jars_dir(settings: Settings) -> Path:
 
 def ensure_jars(settings: Settings, progress: bool = True) -> list[Path]:
     """Download (once) and verify the S3A connector jars. Returns their paths."""
-    from taxilab.ingest.download import download
-
     hadoop = bundled_hadoop_version()
     if hadoop != settings.spark.hadoop_aws_version:
         raise JarError(
@@ -74,7 +73,7 @@ def ensure_jars(settings: Settings, progress: bool = True) -> list[Path]:
             log.info("downloading %s from Maven Central", name)
             bar = _progress_bar(name) if progress else None
             try:
-                download(base, dest, progress=bar)
+                _download(base, dest, progress=bar)
                 expected = _fetch_text(base + ".sha1").split()[0].strip()
             finally:
                 if bar:
@@ -83,9 +82,32 @@ def ensure_jars(settings: Settings, progress: bool = True) -> list[Path]:
             if actual != expected:
                 dest.unlink(missing_ok=True)
                 raise JarError(f"{name}: SHA-1 {actual} does not match Maven Central's {expected}; deleted, rerun")
-            ok_marker.write_text(expected)
+            write_text(ok_marker, expected)
         paths.append(dest)
     return paths
+
+
+def _download(url: str, dest: Path, progress=None) -> None:
+    """Stream url to dest (complete or absent: written to a temp name, renamed at the end)."""
+    import requests
+    from tenacity import retry, stop_after_attempt, wait_exponential
+
+    @retry(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=1, max=10), reraise=True)
+    def fetch() -> None:
+        part = dest.with_name(dest.name + ".part")
+        with requests.get(url, stream=True, timeout=60) as r:
+            r.raise_for_status()
+            total = int(r.headers.get("Content-Length") or 0) or None
+            done = 0
+            with part.open("wb") as f:
+                for chunk in r.iter_content(1 << 20):
+                    f.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+        part.replace(dest)
+
+    fetch()
 
 
 def _fetch_text(url: str) -> str:
@@ -128,7 +150,8 @@ def _log4j_config(settings: Settings) -> Path:
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     path = settings.logs_dir / "log4j2.properties"
     logfile = settings.logs_dir / "spark.log"
-    path.write_text(
+    write_text(
+        path,
         "\n".join(
             [
                 "rootLogger.level = warn",
@@ -235,3 +258,10 @@ def get_session(settings: Settings):
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def provide_job_sessions(settings: Settings) -> None:
+    """Hand the job scripts (spark_jobs.runtime's one seam) this lab's session when they are run without one."""
+    from spark_jobs import runtime
+
+    runtime.set_session_provider(lambda: get_session(settings))

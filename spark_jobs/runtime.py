@@ -2,13 +2,16 @@
 
 On Glue: awsglue is importable; arguments come through awsglue.utils.getResolvedOptions and the
 session from GlueContext; Job.init/commit bracket the run (bookmarks).
-Locally: getResolvedOptions is reimplemented with Glue's parsing rules and the session comes from
-the lab (emulation.spark), which points S3A at the emulator.
+Locally: getResolvedOptions is reimplemented with Glue's parsing rules and the session comes through
+the one seam `set_session_provider`, which the lab's local runner fills (emulation.spark points S3A at the
+emulator). This package imports nothing of the lab (docs/adr/0012-layout-and-layers.md).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 # Arguments Glue itself passes to every job run; accepted and ignored like Glue does.
 _GLUE_RESERVED = ["job-bookmark-option", "continuation-option", "JOB_ID", "JOB_RUN_ID", "SECURITY_CONFIGURATION",
@@ -29,6 +32,19 @@ JOB_SQL_CONF = {
 
 class JobArgumentError(ValueError):
     pass
+
+
+class JobRuntimeError(RuntimeError):
+    """No Spark session: neither Glue's nor one provided by the runner."""
+
+
+_session_provider: Callable[[], Any] | None = None
+
+
+def set_session_provider(provider: Callable[[], Any] | None) -> None:
+    """The seam through which a local runner hands jobs its SparkSession (None removes it)."""
+    global _session_provider
+    _session_provider = provider
 
 
 def get_resolved_options(argv: list[str], options: list[str]) -> dict[str, str]:
@@ -74,10 +90,12 @@ class JobContext:
             self._job = Job(glue_context)
             self._job.init(args["JOB_NAME"], args)
         except ImportError:
-            from emulation.spark import get_session
-            from taxilab.core.settings import get_settings
-
-            self.spark = get_session(get_settings())
+            if _session_provider is None:
+                raise JobRuntimeError(
+                    "no Spark session for the job: on AWS Glue GlueContext provides it; locally pass one to "
+                    "main(argv, spark) or set it with spark_jobs.runtime.set_session_provider"
+                ) from None
+            self.spark = _session_provider()
 
     def __enter__(self):
         for key, value in JOB_SQL_CONF.items():

@@ -6,14 +6,14 @@ reconciliation checks; end-to-end time. Printed at the end of a run and written 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+
+from taxilab.core.state import write_text
 
 
 @dataclass
@@ -53,10 +53,19 @@ class RunReport:
     error: str | None = None
     # Incremental runs (taxilab.orchestration.drops): per daily drop, its freshness and stage times.
     drops: list[dict] = field(default_factory=list)
+    # The run's estimated AWS cost (taxilab.ops.cost, set by taxilab.ops.after_run): total, by service, items.
+    estimated_cost: dict | None = None
     _t0: float = field(default_factory=time.monotonic, repr=False)
 
     def stage(self, name: str) -> StageResult:
+        """A new result for the stage; a retried stage (the workflow's max_retries) replaces its failed
+        attempt, keeping the count of attempts in detail."""
         s = StageResult(name)
+        previous = self.get(name)
+        if previous is not None:
+            s.detail["attempt"] = previous.detail.get("attempt", 0) + 1
+            s.detail["previous_error"] = previous.error
+            self.stages.remove(previous)
         self.stages.append(s)
         return s
 
@@ -74,15 +83,13 @@ class RunReport:
         return d
 
     def write(self, runs_dir: Path) -> Path:
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        """<runs_dir>/<run_id>.json and latest.json, each written atomically (runs for different months
+        may finish at the same moment; a reader never sees half a report). Readable by the lab's other
+        readers (dashboard, notebooks), like any report."""
         text = json.dumps(self.to_dict(), indent=2, default=_json_default)
         path = runs_dir / f"{self.run_id}.json"
-        path.write_text(text)
-        # A temp name of its own: runs for different months may finish at the same moment.
-        fd, tmp = tempfile.mkstemp(dir=runs_dir, prefix=".latest.", suffix=".json.tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, runs_dir / "latest.json")
+        write_text(path, text, mode=0o644)
+        write_text(runs_dir / "latest.json", text, mode=0o644)
         return path
 
 

@@ -14,17 +14,17 @@ Options (Glue's --job-bookmark-option):
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from taxilab.core.clients import client
+from taxilab.core.jobgraph import BOOKMARK_DISABLE, BOOKMARK_ENABLE, BOOKMARK_OPTIONS, BOOKMARK_PAUSE
 from taxilab.core.settings import Settings
+from taxilab.core.state import write_text
 
-ENABLE, DISABLE, PAUSE = "job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause"
-OPTIONS = (ENABLE, DISABLE, PAUSE)
+ENABLE, DISABLE, PAUSE = BOOKMARK_ENABLE, BOOKMARK_DISABLE, BOOKMARK_PAUSE
+OPTIONS = BOOKMARK_OPTIONS
 
 
 class BookmarkError(ValueError):
@@ -74,13 +74,8 @@ def load(settings: Settings, job: str) -> dict:
 
 
 def _save(settings: Settings, job: str, state: dict) -> None:
-    p = _path(settings, job)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    # Write-then-rename: a crash mid-write leaves the previous state, never a torn file.
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{job}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(state, f, indent=1, sort_keys=True)
-    os.replace(tmp, p)
+    # Atomic: a crash mid-write leaves the previous state, never a torn file.
+    write_text(_path(settings, job), json.dumps(state, indent=1, sort_keys=True))
 
 
 def pending(settings: Settings, job: str, context: str, objects: list[S3Object], option: str = ENABLE) -> list[S3Object]:

@@ -28,10 +28,13 @@ from datetime import UTC, datetime, timedelta
 
 from emulation.glue import workflow as wfm
 from spark_jobs.io import paths
+from spark_jobs.month import Month
 from taxilab.core import cron
 from taxilab.core.jobgraph import Definitions
 from taxilab.core.jobgraph import load as load_definitions
+from taxilab.core.runs import now_iso
 from taxilab.core.settings import Settings
+from taxilab.core.state import write_json
 
 log = logging.getLogger(__name__)
 KEEP_FIRES = 50  # fire records kept per trigger
@@ -128,7 +131,7 @@ def month_for(settings: Settings, defs: Definitions, trigger_name: str) -> str |
     trig = next(t for t in defs.triggers if t["name"] == trigger_name)
     fixed = trig.get("arguments", {}).get("--month")
     if fixed:
-        paths.split_month(fixed)
+        Month.parse(fixed)
         return fixed
     return pick_month(raw_months(settings), completed_months(settings, defs.workflow["name"]))
 
@@ -144,7 +147,7 @@ def load_state(settings: Settings) -> dict:
 
 
 def _save_state(settings: Settings, triggers: dict) -> None:
-    wfm._write_json(state_file(settings), {"triggers": triggers})
+    write_json(state_file(settings), {"triggers": triggers})
 
 
 @contextmanager
@@ -176,7 +179,7 @@ def tick(settings: Settings, now: datetime, defs: Definitions | None = None, run
          stop: wfm.StopControl | None = None, run_kwargs: dict | None = None) -> list[FireResult]:
     """Fire what is due at `now`: record each slot, then run the workflow for its month (one at a time).
     run_kwargs go to run_workflow (e.g. spark_factory, jobs)."""
-    from taxilab.orchestration.pipeline import RunInProgress
+    from taxilab.core.runs import RunInProgress
 
     defs = defs or load_definitions()
     control = stop or wfm.StopControl()
@@ -187,7 +190,7 @@ def tick(settings: Settings, now: datetime, defs: Definitions | None = None, run
         fires, new = due(defs, load_state(settings), now)
         for f in fires:  # recorded before anything runs: a crash or restart never fires the slot again
             new[f.trigger]["fires"] = [*new[f.trigger].get("fires", []), {
-                "slot": _iso(f.slot), "fired_on": wfm._now(), "missed": f.missed, "status": "FIRED"}][-KEEP_FIRES:]
+                "slot": _iso(f.slot), "fired_on": now_iso(), "missed": f.missed, "status": "FIRED"}][-KEEP_FIRES:]
         _save_state(settings, new)
     results = []
     for f in fires:

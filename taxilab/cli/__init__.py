@@ -56,39 +56,42 @@ def _fail(msg: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-@app.command()
-def up() -> None:
-    """Start the embedded services (moto server + PostgreSQL) in the background."""
-    from emulation import services
+def _services():
+    from taxilab import resources
 
-    s = get_settings()
-    if s.profile != "local":
-        _fail(f"`up` starts the embedded services of the local profile; profile is {s.profile!r} "
-              "(use `make compose-up` for containers)")
-    state = services.ensure_running(s)
-    console.print(f"S3/Glue/CloudWatch/SNS/SQS emulator: {state.endpoints['s3']}")
-    console.print(f"warehouse (PostgreSQL):             {state.warehouse_dsn}")
-    if state.lake_fresh:
-        console.print("[yellow]note:[/] the emulator keeps the lake in memory and started empty; "
-                      "`make pipeline` rebuilds it from the local input cache (.lab/cache)")
-    console.print("stop them with `make down`")
+    return resources.for_settings(get_settings()).services
+
+
+@app.command()
+def up(idle_minutes: float = typer.Option(None, "--idle-minutes", min=0.01,
+                                          help="Stop PostgreSQL after this many minutes without a connection "
+                                               "(the next command starts it again); default never.")) -> None:
+    """Start the profile's services in the background (local: moto server + PostgreSQL; compose: the stack)."""
+    from taxilab.resources import ServiceError
+
+    try:
+        for line in _services().up(get_settings(), idle_minutes):
+            console.print(line)
+    except ServiceError as e:
+        _fail(str(e))
 
 
 @app.command()
 def down() -> None:
-    """Stop the embedded services (PostgreSQL data stays on disk under .lab/pg)."""
-    from emulation import services
+    """Stop the profile's services (the embedded PostgreSQL's data stays on disk under .lab/pg)."""
+    from taxilab.resources import ServiceError
 
-    stopped = services.stop(get_settings())
-    console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    try:
+        for line in _services().down(get_settings()):
+            console.print(line)
+    except ServiceError as e:
+        _fail(str(e))
 
 
 @app.command()
 def status() -> None:
-    """Show whether the embedded services run and where."""
-    from emulation import services
-
-    console.print_json(json.dumps(services.status(get_settings())))
+    """Show whether the profile's services run and where."""
+    console.print_json(json.dumps(_services().status(get_settings()), default=str))
 
 
 @app.command()
@@ -159,31 +162,26 @@ def download(month: str = MONTH,
 @app.command("run-job")
 def run_job(job: str = typer.Argument(..., help="etl | aggregates"),
             month: str = MONTH) -> None:
-    """Run one Glue job script locally against the running services (as Glue would call it)."""
+    """Run one Glue job script with the profile's job runner (locally: this machine's Spark) as Glue calls it."""
     from spark_jobs.io import paths
-    from taxilab.orchestration.pipeline import job_args
+    from taxilab import resources
+    from taxilab.core.runs import job_argv
 
     s = load_settings()
     if job == "etl":
-        from spark_jobs.jobs import etl as mod
-
-        argv = job_args("etl", bucket=s.bucket, dataset=s.dataset, month=month,
+        argv = job_argv("etl", bucket=s.bucket, dataset=s.dataset, month=month,
                         zone_lookup=paths.s3_url(s.bucket, paths.zone_lookup_key()))
     elif job == "aggregates":
-        from spark_jobs.jobs import aggregates as mod
-
-        argv = job_args("aggregates", bucket=s.bucket, dataset=s.dataset, month=month)
+        argv = job_argv("aggregates", bucket=s.bucket, dataset=s.dataset, month=month)
     else:
         _fail(f"unknown job {job!r}: expected etl or aggregates", 2)
-    from emulation.spark import get_session
-
-    console.print_json(json.dumps(mod.main(argv, get_session(s)), default=str))
+    console.print_json(json.dumps(resources.for_settings(s).jobs.run(job, argv), default=str))
 
 
 @app.command()
 def validate(month: str = MONTH) -> None:
     """Reconcile lake and warehouse for a month (exact counts and sums); exit 1 on any mismatch."""
-    from taxilab.orchestration.pipeline import reconcile
+    from taxilab.validation.reconcile import reconcile
 
     checks = reconcile(load_settings(), month)
     for c in checks:
@@ -212,10 +210,12 @@ def bench(month: str = MONTH, rows: int = ROWS, seed: int = SEED) -> None:
 
 def _register_subcommands() -> None:
     from taxilab.cli import glue as cli_glue
+    from taxilab.cli import ops as cli_ops
     from taxilab.cli import sql as cli_sql
 
     app.add_typer(cli_sql.app, name="sql")
     app.add_typer(cli_glue.app, name="glue")
+    app.add_typer(cli_ops.app, name="ops")
 
 
 _register_subcommands()

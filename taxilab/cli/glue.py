@@ -30,12 +30,12 @@ def _fail(msg: str, code: int = 1) -> None:
 
 def _live() -> Settings:
     """Settings with the embedded services running (local profile); other profiles as configured."""
-    s = get_settings()
-    if s.profile == "local":
-        from emulation import services
+    from taxilab import resources
 
-        state = services.ensure_running(s)
-        s = s.with_endpoints(state.endpoints, state.warehouse_dsn)
+    s = get_settings()
+    services = resources.for_settings(s).services
+    if services.starts_with_pipeline:
+        s, _ = services.ensure_running(s)
     return s
 
 
@@ -121,14 +121,15 @@ def workflow_run(month: str = typer.Option("2024-02", "--month", "-m", help="Mon
     a month's landed raw data. SIGTERM/Ctrl-C or `taxilab glue stop` stop it (STOPPED)."""
     from emulation.glue import bookmarks, workflow
     from taxilab.core.jobgraph import DefinitionError
-    from taxilab.orchestration.pipeline import RunInProgress
+    from taxilab.core.runs import RunInProgress
+    from taxilab.orchestration.jobs import run_workflow
 
     def started(wf) -> None:
         console.print(f"workflow {wf.workflow} run {wf.id} for {month} started (stop it: taxilab glue stop "
                       f"--workflow {wf.workflow} --run-id {wf.id}, or Ctrl-C)")
 
     try:
-        wf = workflow.run_workflow(_live(), month, bookmark_option=bookmark, on_start=started)
+        wf = run_workflow(_live(), month, bookmark_option=bookmark, on_start=started)
     except RunInProgress as e:
         _fail(str(e), 3)
     except (DefinitionError, bookmarks.BookmarkError, ValueError) as e:
@@ -267,7 +268,10 @@ def scheduler(once: bool = typer.Option(False, "--once", help="Evaluate the sche
         console.print(f"{r.fire.trigger} slot {r.fire.slot:%Y-%m-%d %H:%M} UTC: {r.month or '-'} {r.status}"
                       + (f" run {r.workflow_run_id}" if r.workflow_run_id else "") + (f" ({r.note})" if r.note else ""))
 
-    results = sched.serve(s, once=once, now=at, max_runs=max_runs, on_result=show_result)
+    from taxilab.orchestration.jobs import local_jobs
+
+    results = sched.serve(s, once=once, now=at, max_runs=max_runs, on_result=show_result,
+                          run_kwargs={"jobs": local_jobs()})
     if not results:
         for d in sched.describe(s, now=at):
             armed = " (armed now)" if d["trigger"] not in before else ""
@@ -328,6 +332,7 @@ def simulate(month: str = typer.Option("2024-04", "--month", "-m", help="Month o
     bookmarks -> aggregates -> warehouse, affected dates only) and print each drop's freshness and stage times."""
     import tempfile
 
+    from taxilab import ops
     from taxilab.ingest import drops, raw
     from taxilab.orchestration import drops as incremental
     from taxilab.report import RunReport, render
@@ -376,8 +381,10 @@ def simulate(month: str = typer.Option("2024-04", "--month", "-m", help="Month o
     except Exception as e:  # noqa: BLE001 - every failure ends as a failed run report with its message
         msg = str(e) if isinstance(e, drops.DropError | incremental.IncrementalError) else f"{type(e).__name__}: {e}"
         report.finish("failed", msg)
+        ops.after_run(s, report)  # metrics, cost, alarms; never raises
         report.write(s.runs_dir)
         _fail(f"simulate stopped: {msg}\n  the run report is in {s.runs_dir}; drops already processed stay loaded")
+    ops.after_run(s, report)
     report.write(s.runs_dir)
     fresh = [x["freshness_s"] for x in report.drops]
     totals: dict[str, float] = {}

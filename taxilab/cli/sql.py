@@ -127,13 +127,11 @@ def bench(
     target_ms: float = typer.Option(100.0, "--target-ms", help="p95 target per query (printed, not enforced)."),
 ) -> None:
     """Latency benchmark: median and p95 of every analytics query over a loaded month (prints figures)."""
+    from spark_jobs.month import Month
     from taxilab.warehouse.loader import WarehouseUnavailable, connect
 
-    start, end = f"{month}-01", None
-    from taxilab.validation.lakestats import month_bounds
-
-    first, nxt = month_bounds(month)
-    end = date.fromordinal(nxt.toordinal() - 1).isoformat()
+    m = Month.parse(month)
+    start, end = m.first_day.isoformat(), m.days[-1].isoformat()
     params = {"month": month, "start_date": start, "end_date": end, "top_n": "10", "min_trips": "100",
               "z": "2", "max_speed_mph": "80"}
     try:
@@ -160,9 +158,7 @@ def exec_(
     through the Data API), anything else guarded and translated to PostgreSQL."""
     from pathlib import Path
 
-    from emulation.redshift import engine as redshift
-    from emulation.redshift.dialect import DialectError
-    from taxilab.warehouse.loader import WarehouseUnavailable, connect
+    from taxilab.warehouse.sql_exec import run_statement
 
     if (file is None) == (sql_text is None):
         _fail("give exactly one of --file F or --sql \"...\"")
@@ -172,15 +168,11 @@ def exec_(
         text = Path(file).read_text() if file is not None else sql_text
     except OSError as e:
         _fail(f"cannot read {file}: {e}")
-    settings = get_settings()
     try:
-        if settings.profile == "aws":
-            result = redshift.execute(None, settings, text)
-        else:
-            with connect(settings) as conn:
-                result = redshift.execute(conn, settings, text)
-    except (redshift.RedshiftStatementError, redshift.UnloadError, DialectError, WarehouseUnavailable,
-            RuntimeError, ValueError) as e:
+        # Errors of every kind (bad statement, dialect guard, COPY/UNLOAD, PostgreSQL, Data API, no
+        # warehouse) are ValueErrors or RuntimeErrors naming the statement and the problem.
+        result = run_statement(get_settings(), text)
+    except (RuntimeError, ValueError) as e:
         _fail(str(e))
     if result.columns:
         qr = queries.QueryResult(result.columns, result.rows)
@@ -199,18 +191,15 @@ def exec_(
 def spectrum_refresh() -> None:
     """Rebuild the external tables of every external schema (CREATE EXTERNAL SCHEMA ... FROM DATA
     CATALOG) from the Glue catalog: new partitions, tables and columns become visible."""
-    from emulation.redshift import spectrum
-    from taxilab.warehouse.loader import WarehouseUnavailable, connect
+    from taxilab import resources
+    from taxilab.warehouse.loader import WarehouseUnavailable
 
-    settings = get_settings()
-    if settings.profile == "aws":
-        _fail("on the aws profile Redshift Spectrum reads the Glue catalog itself: nothing to refresh")
     try:
-        with connect(settings) as conn:
-            refreshed = spectrum.refresh(conn, settings)
-    except (spectrum.SpectrumError, WarehouseUnavailable) as e:
+        refreshed = resources.warehouse(get_settings()).refresh_external_schemas()
+    except (RuntimeError, WarehouseUnavailable) as e:  # SpectrumError is a RuntimeError
         _fail(str(e))
     if not refreshed:
-        console.print("no external schemas (CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG first)")
+        console.print("no external schemas to rebuild (CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG first; on "
+                      "Redshift, Spectrum reads the Glue catalog itself)")
     for schema, tables in refreshed.items():
         console.print(f"{schema}: {tables} external tables rebuilt")

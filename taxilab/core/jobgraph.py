@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulation.glue.bookmarks import OPTIONS as BOOKMARK_OPTIONS
 from taxilab.core.cron import parse as parse_cron
 from taxilab.core.settings import PROJECT_ROOT, Settings
 
+# Glue's --job-bookmark-option values (the emulated bookmarks in emulation/glue/bookmarks.py use the same).
+BOOKMARK_ENABLE, BOOKMARK_DISABLE, BOOKMARK_PAUSE = "job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause"
+BOOKMARK_OPTIONS = (BOOKMARK_ENABLE, BOOKMARK_DISABLE, BOOKMARK_PAUSE)
 DEFINITIONS = PROJECT_ROOT / "spark_jobs" / "jobgraph.json"
 TRIGGER_TYPES = ("ON_DEMAND", "SCHEDULED", "CONDITIONAL")
 STATES = ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED")

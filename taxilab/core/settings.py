@@ -16,7 +16,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     emulator_secret_key: str = "testing"
     warehouse_dsn: str | None = None
     warehouse_schema: str = "taxi"
+    # compose profile: the docker-compose project whose containers are the services and the job runner
+    compose_project: str = "taxilab"
     state_dir: Path = PROJECT_ROOT / ".lab"
     shared_dir: Path = PROJECT_ROOT.parent / "shared"
     zone_lookup: Path | None = None
@@ -155,6 +157,16 @@ def load_settings(**overrides) -> Settings:
         except (OSError, ValueError):
             pass  # a corrupt state file is treated as "no services"; services.status() reports it
     return base
+
+
+def with_profile(settings: Settings, profile: str) -> Settings:
+    """The same settings switched to another profile, with that profile's defaults (e.g. AWS's own
+    endpoints for aws): for a Glue job, whose profile comes as a job argument, not from the environment."""
+    if profile not in get_args(Profile):
+        raise ValueError(f"profile must be one of {', '.join(get_args(Profile))}, got {profile!r}")
+    if profile == settings.profile:
+        return settings
+    return settings.model_copy(update={"profile": profile, **_PROFILE_DEFAULTS[profile]})
 
 
 @lru_cache(maxsize=1)

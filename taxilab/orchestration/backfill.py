@@ -18,6 +18,7 @@ from spark_jobs.month import Month, MonthError
 from taxilab.core.jobgraph import Definitions
 from taxilab.core.jobgraph import load as load_definitions
 from taxilab.core.settings import Settings
+from taxilab.orchestration.jobs import run_workflow
 
 
 class BackfillError(ValueError):
@@ -56,12 +57,12 @@ def backfill(settings: Settings, start: str, end: str, *, force: bool = False, c
              runner: Callable[[str], wfm.WorkflowRun] | None = None, stop: wfm.StopControl | None = None,
              on_month: Callable[[MonthResult], None] | None = None, **run_kwargs) -> list[MonthResult]:
     """Run the range; returns one MonthResult per month of the range, in order."""
-    from taxilab.orchestration.pipeline import RunInProgress
+    from taxilab.core.runs import RunInProgress
 
     months = months_between(start, end)
     defs = defs or load_definitions()
     control = stop or wfm.StopControl()
-    runner = runner or (lambda month: wfm.run_workflow(settings, month, defs, started_by=f"backfill {start}..{end}",
+    runner = runner or (lambda month: run_workflow(settings, month, defs, started_by=f"backfill {start}..{end}",
                                                        stop=control, **run_kwargs))
     name = defs.workflow["name"]
     out: list[MonthResult] = []

@@ -1,15 +1,15 @@
 """Incremental daily runs: a drop landing in raw raises an S3 event notification to SQS; the lab consumes
-it and runs the workflow for just that data, then measures freshness.
+it and runs the declared workflow (spark_jobs/jobgraph.json) for just that data, then measures freshness.
 
 Path of one drop (see docs/adr/0010-incremental-daily-runs.md):
   S3 PutObject raw/dataset=D/year=Y/month=M/<drop>.parquet
     -> S3 event notification (s3:ObjectCreated:*, prefix raw/dataset=D/, suffix .parquet) -> SQS queue
-    -> `consume`: long-poll with a bounded wait, group the drops by month, under the month lock:
-       etl job (Glue bookmarks: only raw objects not processed yet, appended to their dates)
-       -> aggregates job (the month's curated folders, rebuilt from the month's staging only)
-       -> warehouse: fct_trips and the curated tables replaced for the affected pickup dates only, ONE
-          transaction -> a query that sees the drop's rows (freshness ends here)
-       -> crawler (new partitions into the Glue catalog; after freshness: queries do not need it)
+    -> `consume`: long-poll with a bounded wait, group the drops by month, then the workflow's jobs in their
+       declared order, under the month lock: etl (Glue bookmarks: only raw objects not processed yet,
+       appended to their dates) -> aggregates (the month's curated folders, rebuilt from staging) ->
+       crawler (new partitions into the Glue catalog) -> warehouse (fct_trips and the curated tables
+       replaced for the affected pickup dates only, ONE transaction; a query then sees the drop's rows:
+       freshness ends here) -> validate (the month reconciled across layers)
     -> the SQS messages are deleted only when all of that succeeded (else they come back after the
        visibility timeout and the run is retried; the bookmark keeps the etl from appending twice).
 Freshness of a drop = the moment its rows are queryable in the warehouse - the object's creation in raw
@@ -22,19 +22,20 @@ import json
 import logging
 import math
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote_plus
 
 from spark_jobs.io import paths
+from spark_jobs.month import Month
 from taxilab.core.clients import arrow_s3_filesystem, client
+from taxilab.core.runs import timed
 from taxilab.core.settings import Settings
 
 log = logging.getLogger(__name__)
 NOTIFICATION_ID = "taxilab-raw-drops"
-ETL_JOB, AGG_JOB, CRAWLER = "taxilab-etl", "taxilab-aggregates", "taxilab-crawler"
+DROP_WORKFLOW = "taxilab-incremental"  # drop runs are recorded apart from the monthly workflow's runs
 
 
 class IncrementalError(RuntimeError):
@@ -82,7 +83,7 @@ def month_of_key(key: str) -> str:
     parts = dict(seg.split("=", 1) for seg in key.split("/") if "=" in seg)
     try:
         month = f"{int(parts['year']):04d}-{int(parts['month']):02d}"
-        paths.split_month(month)
+        Month.parse(month)
     except (KeyError, ValueError):
         raise IncrementalError(f"raw object {key!r} is not under raw/dataset=<d>/year=YYYY/month=MM/") from None
     return month
@@ -193,16 +194,11 @@ def _affected_dates(settings: Settings, files: list[str], month: str) -> list:
 
 def process(settings: Settings, events: list[DropEvent], spark_factory, report=None,
             received_s: float = 0.0, crawl: bool = True) -> list[DropResult]:
-    """Run the workflow for the drops of `events` (grouped by month) and load their dates; returns one
-    DropResult per drop with its freshness and stage times."""
-    from emulation.glue import workflow as wfm
-    from taxilab.core.jobgraph import load as load_definitions
-    from taxilab.orchestration.pipeline import month_lock
-    from taxilab.warehouse import loader
-
-    defs = load_definitions()
-    rt = wfm.Runtime(settings, spark_factory)
-    s3 = client("s3", settings)
+    """Run the declared workflow (spark_jobs/jobgraph.json) for the drops of `events`, month by month, with
+    the daily-drop implementations of its jobs: the etl reads only what its bookmark has not seen, the
+    aggregates rebuild the month's curated folders, the crawler registers new partitions, the warehouse job
+    replaces only the drops' pickup dates (their rows become queryable: freshness ends there) and validate
+    reconciles the month. Returns one DropResult per drop with its freshness and stage times."""
     results: list[DropResult] = []
     by_month: dict[str, list[DropEvent]] = {}
     for e in events:
@@ -210,57 +206,105 @@ def process(settings: Settings, events: list[DropEvent], spark_factory, report=N
             raise IncrementalError(f"event for bucket {e.bucket!r}, the lab's bucket is {settings.bucket!r}")
         by_month.setdefault(e.month, []).append(e)
     for month, evs in sorted(by_month.items()):
-        stages: dict[str, float] = {"receive": round(received_s, 2)}
-        wf = wfm.WorkflowRun(f"wr_{uuid.uuid4().hex}", "taxilab-incremental", month)
-        with month_lock(settings, month):
-            # The workflow's nodes in its trigger order, each a recorded Glue JobRun with retries/timeout.
-            t0 = time.monotonic()
-            if wfm.run_node(rt, wf, defs, ETL_JOB) != "SUCCEEDED":
-                raise IncrementalError(f"etl for {month} drops failed: {wf.runs[-1].error}")
-            etl_m = wf.runs[-1].metrics
-            stages["etl"] = round(time.monotonic() - t0, 2)
-            whole = bool(etl_m.get("bookmark", {}).get("whole_month"))
-            files = list(etl_m.get("files") or [])
-            t0 = time.monotonic()
-            dates = loader.month_dates(month) if whole else _affected_dates(settings, files, month)
-            stages["affected_dates"] = round(time.monotonic() - t0, 2)
-            if files:
-                t0 = time.monotonic()
-                if wfm.run_node(rt, wf, defs, AGG_JOB) != "SUCCEEDED":
-                    raise IncrementalError(f"aggregates for {month} failed: {wf.runs[-1].error}")
-                stages["aggregates"] = round(time.monotonic() - t0, 2)
-            loaded = {}
-            if dates:
-                t0 = time.monotonic()
-                loaded = loader.load_dates(settings, dates)
-                stages["warehouse"] = round(time.monotonic() - t0, 2)
-            t0 = time.monotonic()
-            urls = [f"s3://{e.bucket}/{e.key}" for e in evs]
+        results += _drop_month(settings, month, evs, spark_factory, report, received_s, crawl)
+    return results
+
+
+def _drop_month(settings: Settings, month: str, evs: list[DropEvent], spark_factory, report, received_s: float,
+                crawl: bool) -> list[DropResult]:
+    """One month's drops through the declared workflow (see process)."""
+    from emulation.glue import workflow as wfm
+    from taxilab import resources
+    from taxilab.orchestration.jobs import run_workflow
+    from taxilab.validation.reconcile import ReconciliationError, reconcile
+
+    warehouse = resources.warehouse(settings)
+    s3 = client("s3", settings)
+    results: list[DropResult] = []
+    stages: dict[str, float] = {"receive": round(received_s, 2)}
+    run: dict = {"files": [], "dates": [], "whole": False, "etl": {}, "loaded": {}, "visible": {},
+                 "own_dates": [], "visible_at": None}
+    urls = [f"s3://{e.bucket}/{e.key}" for e in evs]
+
+    def etl_job(rt, spec, m, run_id):
+        with timed() as clock:
+            metrics = wfm.run_etl(rt, spec, m, run_id)
+        stages["etl"] = clock.seconds
+        run["etl"], run["files"] = metrics, list(metrics.get("files") or [])
+        run["whole"] = bool(metrics.get("bookmark", {}).get("whole_month"))
+        with timed() as clock:
+            run["dates"] = Month.parse(m).days if run["whole"] else _affected_dates(settings, run["files"], m)
+        stages["affected_dates"] = clock.seconds
+        return metrics
+
+    def aggregates_job(rt, spec, m, run_id):
+        if not run["files"]:
+            return {"skipped": "no new raw objects"}
+        with timed() as clock:
+            metrics = wfm.run_aggregates(rt, spec, m, run_id)
+        stages["aggregates"] = clock.seconds
+        return metrics
+
+    def crawler_job(rt, spec, m, run_id):
+        if not (crawl and run["files"]):
+            return {"skipped": "no new raw objects" if crawl else "crawl off"}
+        with timed() as clock:
+            metrics = wfm.run_crawler(rt, spec, m, run_id)
+        stages["crawl"] = clock.seconds
+        return metrics
+
+    def warehouse_job(rt, spec, m, run_id):
+        rt.checkpoint()
+        if run["dates"]:
+            with timed() as clock:
+                run["loaded"] = warehouse.load_dates(run["dates"])
+            stages["warehouse"] = clock.seconds
+        with timed() as clock:
             # The drops' own dates (a redelivered, already loaded drop has no new dates to load, but its
             # rows are still there to see).
-            own_dates = dates if not whole and set(urls) <= set(files) else _affected_dates(settings, urls, month)
-            visible = _visible_rows(settings, own_dates, urls)
-            visible_at = datetime.now(UTC)
-            stages["visible_query"] = round(time.monotonic() - t0, 2)
-            if crawl and files:
-                t0 = time.monotonic()
-                wfm.run_node(rt, wf, defs, CRAWLER)
-                stages["crawl_after_visible"] = round(time.monotonic() - t0, 2)
-        for e in evs:
-            created = e.event_time
-            if created is None:  # pragma: no cover - S3 events always carry eventTime
-                created = s3.head_object(Bucket=e.bucket, Key=e.key)["LastModified"]
-            results.append(DropResult(
-                e.key, month, created.isoformat(), visible_at.isoformat(),
-                round((visible_at - created).total_seconds(), 2),
-                rows_in=int(etl_m.get("rows_in", 0)) if len(evs) == 1 else 0,
-                rows_visible=visible.get(f"s3://{e.bucket}/{e.key}", 0),
-                dates=[str(d) for d in own_dates], stages=dict(stages), whole_month=whole))
-        if report is not None:
-            report.drops.extend(r.__dict__ for r in results[-len(evs):])
-            report.notes.append(f"{month}: workflow run {wf.id}: " + ", ".join(f"{r.job} {r.state}" for r in wf.runs)
-                                + (f"; warehouse {loaded.get('tables', {}).get('fct_trips', {}).get('rows', 0)} "
-                                   f"fct_trips rows for {len(dates)} date(s)" if loaded else ""))
+            own = (run["dates"] if not run["whole"] and set(urls) <= set(run["files"])
+                   else _affected_dates(settings, urls, m))
+            run["own_dates"], run["visible"] = own, _visible_rows(settings, own, urls)
+            run["visible_at"] = datetime.now(UTC)
+        stages["visible_query"] = clock.seconds
+        return {"dates": [str(d) for d in run["dates"]], "rows_in": run["loaded"].get("rows_in", 0)}
+
+    def validate_job(rt, spec, m, run_id):
+        rt.checkpoint()
+        with timed() as clock:
+            checks = reconcile(settings, m)
+        stages["validate"] = clock.seconds
+        bad = [c for c in checks if not c.ok]
+        if bad:
+            raise ReconciliationError(f"{len(bad)} reconciliation check(s) failed after the drop: "
+                                      + "; ".join(f"{c.name} (expected {c.expected}, got {c.actual})" for c in bad))
+        return {"checks": len(checks)}
+
+    jobs = {"etl": etl_job, "aggregates": aggregates_job, "crawler": crawler_job,
+            "warehouse": warehouse_job, "validate": validate_job}
+    wf = run_workflow(settings, month, jobs=jobs, spark_factory=spark_factory, run_as=DROP_WORKFLOW,
+                      started_by=f"daily drop(s) {', '.join(e.key.rsplit('/', 1)[-1] for e in evs)}")
+    if wf.status != "COMPLETED":
+        failed = next((r for r in reversed(wf.runs) if r.state != "SUCCEEDED"), None)
+        raise IncrementalError(f"{month} drops: workflow run {wf.id} {wf.status}"
+                               + (f" at {failed.job}: {failed.error}" if failed else ""))
+    visible_at, etl_m = run["visible_at"], run["etl"]
+    for e in evs:
+        created = e.event_time
+        if created is None:  # pragma: no cover - S3 events always carry eventTime
+            created = s3.head_object(Bucket=e.bucket, Key=e.key)["LastModified"]
+        results.append(DropResult(
+            e.key, month, created.isoformat(), visible_at.isoformat(),
+            round((visible_at - created).total_seconds(), 2),
+            rows_in=int(etl_m.get("rows_in", 0)) if len(evs) == 1 else 0,
+            rows_visible=run["visible"].get(f"s3://{e.bucket}/{e.key}", 0),
+            dates=[str(d) for d in run["own_dates"]], stages=dict(stages), whole_month=run["whole"]))
+    if report is not None:
+        loaded = run["loaded"]
+        report.drops.extend(r.__dict__ for r in results[-len(evs):])
+        report.notes.append(f"{month}: workflow run {wf.id}: " + ", ".join(f"{r.job} {r.state}" for r in wf.runs)
+                            + (f"; warehouse {loaded.get('tables', {}).get('fct_trips', {}).get('rows', 0)} "
+                               f"fct_trips rows for {len(run['dates'])} date(s)" if loaded else ""))
     return results
 
 

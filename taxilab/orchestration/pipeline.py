@@ -1,43 +1,42 @@
-"""The whole pipeline for one month: services -> ingest -> etl -> aggregates -> crawl -> warehouse -> validate.
+"""The whole pipeline for one month: services -> ingest -> the declared Glue workflow -> report.
 
-Each stage records rows in/out, quarantined rows by reason, sum(total_amount) and wall time in the
-run report; any failure is raised as a StageError naming the stage, the input and what to do.
+The workflow is spark_jobs/jobgraph.json (etl -> aggregates -> crawler -> load-warehouse -> validate), run
+by the same runner as `taxilab glue workflow run` (emulation.glue.workflow: trigger order, retries,
+timeouts, job-run states); this module supplies each job's implementation as a report stage: rows in/out,
+quarantined rows by reason, sum(total_amount) and wall time. Any failure is raised as a StageError naming
+the stage, the input and what to do (docs/adr/0012-layout-and-layers.md).
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from spark_jobs.io import paths
-from spark_jobs.schemas.contracts import CURATED
-from taxilab import faults
+from spark_jobs.month import Month
+from taxilab import faults, resources
+from taxilab.core.runs import RunInProgress, job_argv, month_lock, timed
 from taxilab.core.settings import PROJECT_ROOT, Settings, load_settings
-from taxilab.report import Check, RunReport
+from taxilab.report import RunReport
 from taxilab.validation import lakestats
+from taxilab.validation.reconcile import ReconciliationError, reconcile
+
+__all__ = ["Pipeline", "PipelineOptions", "ReconciliationError", "RunInProgress", "StageError", "brief_error",
+           "month_lock", "reconcile"]
 
 log = logging.getLogger(__name__)
 SQL_DIR = PROJECT_ROOT / "sql"
 DEFAULT_ROWS = 3_007_526  # the real Feb 2024 count
+ETL_JOB_NAME = "taxilab-etl"  # the declared etl job whose bookmark a whole-month run seeds
 
 
 class StageError(RuntimeError):
     def __init__(self, stage: str, input_desc: str, problem: str, hint: str):
         super().__init__(f"stage '{stage}' failed on {input_desc}: {problem}\n  what to do: {hint}")
         self.stage, self.input_desc, self.problem, self.hint = stage, input_desc, problem, hint
-
-
-class RunInProgress(RuntimeError):
-    pass
-
-
-class ReconciliationError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -49,43 +48,14 @@ class PipelineOptions:
     progress: bool = True
 
 
-@contextmanager
-def month_lock(settings: Settings, month: str):
-    """One pipeline run at a time per month (a second start is refused, not queued)."""
-    lock_dir = settings.state_dir / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    path = lock_dir / f"pipeline-{settings.dataset}-{month}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = Path(path).read_text().strip() or "another process"
-            raise RunInProgress(
-                f"a pipeline run for {month} is already in progress ({holder}); wait for it or stop it first"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}".encode())
-        yield
-    finally:
-        os.close(fd)
-
-
-def job_args(name: str, **kwargs) -> list[str]:
-    """Glue-style argv for a job script."""
-    argv = [f"{name}.py", "--JOB_NAME", name]
-    for k, v in kwargs.items():
-        argv += [f"--{k}", str(v)]
-    return argv
-
-
 class Pipeline:
     def __init__(self, options: PipelineOptions, settings: Settings | None = None, console=None):
         self.opts = options
         self.settings = settings or load_settings()
         self.console = console
         self.report = RunReport(options.month, options.source, self.settings.profile)
-        self._spark = None
+        self.res = resources.for_settings(self.settings, self._new_spark)
+        self._errors: dict[str, StageError] = {}
 
     # ---- helpers ----------------------------------------------------------------------------
     def say(self, msg: str) -> None:
@@ -94,42 +64,44 @@ class Pipeline:
             self.console.print(msg)
 
     @contextmanager
-    def _stage(self, name: str, input_desc: str, hint: str):
+    def _stage(self, name: str, input_desc: str, hint: str) -> Iterator[Any]:
         st = self.report.stage(name)
-        t0 = time.monotonic()
         self.say(f"[bold]▶ {name}[/] — {input_desc}")
-        try:
-            yield st
-            st.status = "succeeded"
-        except StageError:
-            st.status = "failed"
-            raise
-        except Exception as e:  # noqa: BLE001 - every failure is reported with its stage
-            st.status = "failed"
-            st.error = brief_error(e)
-            log.exception("stage %s failed", name)  # the whole trace (JVM included) goes to the log only
-            raise StageError(name, input_desc, st.error, hint) from e
-        finally:
-            st.seconds = round(time.monotonic() - t0, 2)
+        with timed() as clock:
+            try:
+                yield st
+                st.status = "succeeded"
+            except StageError as e:
+                st.status = "failed"
+                self._errors[name] = e
+                raise
+            except Exception as e:  # noqa: BLE001 - every failure is reported with its stage
+                st.status = "failed"
+                st.error = brief_error(e)
+                log.exception("stage %s failed", name)  # the whole trace (JVM included) goes to the log only
+                self._errors[name] = StageError(name, input_desc, st.error, hint)
+                raise self._errors[name] from e
+        st.seconds = clock.seconds
 
-    def spark(self):
-        if self._spark is None:
-            from emulation.spark import get_session
+    def _new_spark(self) -> Any:
+        from emulation.spark import get_session
 
-            self._spark = get_session(self.settings)
-        return self._spark
+        return get_session(self.settings)
+
+    def spark(self) -> Any:
+        """The local job runner's SparkSession (the workflow runner cancels its jobs on stop/timeout)."""
+        return self.res.jobs.spark() if hasattr(self.res.jobs, "spark") else None
 
     # ---- stages -------------------------------------------------------------------------------
     def services(self) -> None:
-        if self.settings.profile != "local":
+        services = self.res.services
+        if not services.starts_with_pipeline:
             return
-        with self._stage("services", "embedded moto server + PostgreSQL", "see .lab/logs/*.log; `make down` then retry") as st:
-            from emulation import services
-
-            state = services.ensure_running(self.settings)
-            self.settings = self.settings.with_endpoints(state.endpoints, state.warehouse_dsn)
-            st.detail = {"endpoint": state.endpoints["s3"], "warehouse_dsn": state.warehouse_dsn}
-            if state.lake_fresh:
+        with self._stage("services", services.name, "see .lab/logs/*.log; `make down` then retry") as st:
+            self.settings, detail = services.ensure_running(self.settings)
+            self.res = resources.for_settings(self.settings, self._new_spark)
+            st.detail = {k: v for k, v in detail.items() if k != "lake_fresh"}
+            if detail.get("lake_fresh"):
                 self.report.notes.append(
                     "the S3/Glue emulator started empty (it keeps the lake in memory); the lake is rebuilt "
                     "from the local input cache by this run"
@@ -170,38 +142,27 @@ class Pipeline:
         o, s = self.opts, self.settings
         raw_url = paths.s3_url(s.bucket, paths.raw_month_prefix(s.dataset, o.month))
         with self._stage("etl", raw_url, "see .lab/logs/spark.log; fix or remove the bad raw file and rerun") as st:
-            from emulation.glue import bookmarks
-            from spark_jobs.jobs import etl
-
             zone_url = getattr(self, "zone_url", None) or paths.s3_url(s.bucket, paths.zone_lookup_key())
-            objects_before = bookmarks.list_objects(s, paths.raw_month_prefix(s.dataset, o.month))
-            m = etl.main(job_args("etl", bucket=s.bucket, dataset=s.dataset, month=o.month, zone_lookup=zone_url), self.spark())
+            jobs = self.res.jobs
+            objects_before = jobs.raw_objects(o.month)
+            argv = job_argv("etl", bucket=s.bucket, dataset=s.dataset, month=o.month, zone_lookup=zone_url)
+            m = jobs.run("etl", argv)
             staged = lakestats.staging_stats(s, o.month)
             st.rows_in, st.rows_out, st.quarantined = m["rows_in"], staged.rows, m["quarantined"]
             st.quarantined_by_reason = m["quarantined_by_reason"]
             st.total_amount = staged.total_amount
             st.detail = {"files": m["files"], "job_seconds": m["seconds"], "phases": m["phases"],
-                         "stale_partitions_dropped": m["stale_partitions_dropped"]}
-            st.detail["bookmark_seeded"] = self._seed_bookmark(objects_before, m["files"])
-
-    def _seed_bookmark(self, objects, files: list[str]) -> int:
-        """A whole-month run processed every raw object of the month: commit them to the etl job's Glue
-        bookmark, so a later bookmarked run (workflow, daily drops) does not append them a second time."""
-        from emulation.glue import bookmarks
-        from taxilab.orchestration.drops import ETL_JOB
-
-        done = [o for o in objects if o.key in set(files)]
-        if done:
-            bookmarks.commit(self.settings, ETL_JOB, "raw_source", done, run_id=f"pipeline:{self.report.run_id}")
-        return len(done)
+                         "stale_partitions_dropped": m["stale_partitions_dropped"], "job_runner": jobs.kind}
+            # A whole-month run processed every raw object of the month: committed to the etl job's Glue
+            # bookmark, so a later bookmarked run (workflow, daily drops) does not append them a second time.
+            st.detail["bookmark_seeded"] = jobs.seed_bookmark(ETL_JOB_NAME, objects_before, m["files"],
+                                                              f"pipeline:{self.report.run_id}")
 
     def aggregates(self) -> None:
         o, s = self.opts, self.settings
         with self._stage("aggregates", paths.s3_url(s.bucket, paths.staging_prefix(s.dataset)),
                          "see .lab/logs/spark.log; rerun `taxilab etl` first if staging is missing") as st:
-            from spark_jobs.jobs import aggregates
-
-            m = aggregates.main(job_args("aggregates", bucket=s.bucket, dataset=s.dataset, month=o.month), self.spark())
+            m = self.res.jobs.run("aggregates", job_argv("aggregates", bucket=s.bucket, dataset=s.dataset, month=o.month))
             st.rows_in = m["rows_in"]
             st.rows_out = sum(m["tables"].values())
             st.total_amount = lakestats.curated_stats(s, o.month, "daily_summary")["total_revenue"]
@@ -211,29 +172,20 @@ class Pipeline:
         s = self.settings
         with self._stage("crawl", f"s3://{s.bucket} raw/staging/quarantine/curated -> Glue catalog",
                          "see the message: an incompatible column type change must be fixed in the data") as st:
-            from emulation.glue import crawler
-
-            results = crawler.crawl(s)  # rows in/out stay empty: the crawler moves metadata, not rows
+            results = self.res.crawler.crawl()  # rows in/out stay empty: the crawler moves metadata, not rows
             st.detail = {f"{r.database}.{r.table}": {"action": r.action, "partitions": r.partitions_total,
                                                      "added": r.partitions_added, "removed": r.partitions_removed}
                          for r in results}
-            if s.profile != "aws" and s.warehouse_dsn:
-                # Local Spectrum: external schemas' views follow the catalog's new partitions (ADR 0008).
-                from emulation.redshift import spectrum
-                from taxilab.warehouse import loader
-
-                with loader.connect(s) as conn:
-                    refreshed = spectrum.refresh(conn, s)
-                if refreshed:
-                    st.detail["spectrum_external_tables"] = refreshed
+            # Spectrum's external schemas follow the catalog's new partitions (ADR 0008; Redshift: nothing to do).
+            refreshed = self.res.warehouse.refresh_external_schemas()
+            if refreshed:
+                st.detail["spectrum_external_tables"] = refreshed
 
     def warehouse(self) -> None:
         o, s = self.opts, self.settings
         with self._stage("warehouse", f"s3://{s.bucket}/staging + curated -> {_redact(s.warehouse_dsn)}",
                          "check the warehouse is up (`make up`); the load is transactional: just rerun") as st:
-            from taxilab.warehouse import loader
-
-            res = loader.load_month(s, o.month, progress=o.progress)
+            res = self.res.warehouse.load_month(o.month, progress=o.progress)
             st.rows_in = res["rows_in"]
             st.rows_out = res["rows_loaded"]
             st.total_amount = res["fct_trips_total_amount"]
@@ -253,21 +205,59 @@ class Pipeline:
                 raise ReconciliationError(f"{len(bad)} reconciliation check(s) failed: {names}")
 
     # ---- run ----------------------------------------------------------------------------------
+    def _declared_jobs(self) -> dict[str, Callable]:
+        """The declared graph's local names -> this run's stages (each fills its report stage)."""
+        stages = {"etl": self.etl, "aggregates": self.aggregates, "crawler": self.crawl,
+                  "warehouse": self.warehouse, "validate": self.validate}
+        kill_point = {"etl": "etl", "aggregates": "aggregates", "crawler": "crawl", "warehouse": "warehouse"}
+
+        def job(local: str) -> Callable:
+            def run(rt: Any, spec: dict, month: str, run_id: str) -> dict:
+                rt.checkpoint()
+                if local in ("etl", "aggregates") and hasattr(self.res.jobs, "spark"):
+                    rt.spark()  # registered with the runner, which cancels its Spark jobs on stop or timeout
+                stages[local]()
+                if local in kill_point:
+                    faults.checkpoint(f"after:{kill_point[local]}", self.settings)
+                return {}
+
+            return run
+
+        return {name: job(name) for name in stages}
+
+    def _run_workflow(self) -> None:
+        wf = self.res.workflows.run(self.opts.month, jobs=self._declared_jobs(),
+                                    spark_factory=self.spark if hasattr(self.res.jobs, "spark") else None,
+                                    started_by=f"taxilab pipeline {self.report.run_id}", locked=True)
+        self.report.notes.append(f"workflow {wf.workflow} run {wf.id}: {wf.status}")
+        if wf.status == "COMPLETED":
+            return
+        last = wf.runs[-1] if wf.runs else None
+        stage = {"taxilab-crawler": "crawl", "taxilab-load-warehouse": "warehouse"}.get(
+            last.job if last else "", (last.job.removeprefix("taxilab-") if last else "workflow"))
+        if stage in self._errors:
+            raise self._errors[stage]
+        raise StageError(stage, f"workflow run {wf.id}", f"{last.state if last else wf.status}: "
+                         f"{(last.error if last else wf.stop_reason) or 'no detail'}",
+                         "see `taxilab glue workflow history` and .lab/logs; rerun when fixed")
+
     def run(self) -> RunReport:
-        paths.split_month(self.opts.month)
+        Month.parse(self.opts.month)
         try:
             with month_lock(self.settings, self.opts.month):
                 self.services()
                 faults.arm(self.settings)  # robustness kill points; no-ops unless the setting is on
-                for stage in (self.ingest, self.etl, self.aggregates, self.crawl, self.warehouse):
-                    stage()
-                    faults.checkpoint(f"after:{stage.__name__}", self.settings)
-                self.validate()
+                self.ingest()
+                faults.checkpoint("after:ingest", self.settings)
+                self._run_workflow()
             self.report.finish("succeeded")
         except BaseException as e:
             self.report.finish("failed", str(e).splitlines()[0] if str(e) else type(e).__name__)
             raise
         finally:
+            from taxilab import ops
+
+            ops.after_run(self.settings, self.report)  # metrics, cost, alarms; never raises
             self.report.write(self.settings.runs_dir)
         return self.report
 
@@ -288,36 +278,6 @@ def brief_error(e: BaseException, limit: int = 2000) -> str:
         text = " | ".join(keep)
     text = f"{type(e).__name__}: {text}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def reconcile(settings: Settings, month: str) -> list[Check]:
-    """Exact reconciliation across layers; every check independent of what the jobs reported."""
-    from taxilab.warehouse import loader
-
-    checks: list[Check] = []
-
-    def check(name, expected, actual):
-        checks.append(Check(name, expected, actual, expected == actual))
-
-    raw = lakestats.raw_stats(settings, month)
-    staging = lakestats.staging_stats(settings, month)
-    quarantine, _ = lakestats.quarantine_stats(settings, month)
-    check("raw rows = staging + quarantine rows", raw.rows, staging.rows + quarantine.rows)
-    # Non-finite raw amounts are quarantined with a null amount, so they drop out on both sides.
-    check("raw total_amount = staging + quarantine", raw.total_amount, staging.total_amount + quarantine.total_amount)
-    curated = {t: lakestats.curated_stats(settings, month, t) for t in CURATED}
-    for t, c in curated.items():
-        check(f"curated {t}: trips = staging rows", staging.rows, c["trip_count"])
-        check(f"curated {t}: revenue = staging total_amount", staging.total_amount, c["total_revenue"])
-    wh = loader.warehouse_stats(settings, month)
-    check("warehouse fct_trips rows = staging rows", staging.rows, wh["fct_trips"]["rows"])
-    check("warehouse fct_trips total_amount = staging", staging.total_amount, wh["fct_trips"]["total_amount"])
-    for t, c in curated.items():
-        w = wh[t]
-        check(f"warehouse {t} rows = curated rows", c["rows"], w["rows"])
-        check(f"warehouse {t} trips = curated trips", c["trip_count"], w["trip_count"])
-        check(f"warehouse {t} revenue = curated revenue", c["total_revenue"], w["total_revenue"])
-    return checks
 
 
 def _redact(dsn: str | None) -> str:

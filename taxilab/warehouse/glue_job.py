@@ -1,5 +1,5 @@
 """Glue jobs "taxilab-load-warehouse" and "taxilab-validate": thin entry points over the lab's warehouse
-load (taxilab.warehouse.loader.load_month) and reconciliation (taxilab.orchestration.pipeline.reconcile).
+load (taxilab.warehouse.loader.load_month) and reconciliation (taxilab.validation.reconcile).
 
 Arguments (Glue style): --JOB_NAME --bucket --dataset --month YYYY-MM [--step load|validate]
 [--profile aws] [--redshift_workgroup W | --redshift_cluster_id C] [--redshift_database D]
@@ -24,7 +24,7 @@ import sys
 import time
 
 from spark_jobs.runtime import get_resolved_options
-from taxilab.core.settings import Settings, get_settings
+from taxilab.core.settings import Settings, get_settings, with_profile
 
 ARGS = ["JOB_NAME", "bucket", "dataset", "month"]
 STEPS = ("load", "validate")
@@ -37,7 +37,6 @@ class GlueLoadError(RuntimeError):
 # Optional job arguments that override settings (a Glue job has no TAXILAB_* environment).
 SETTINGS_ARGS = ("profile", "redshift_workgroup", "redshift_cluster_id", "redshift_database", "redshift_db_user",
                  "redshift_secret_arn", "redshift_iam_role")
-PROFILES = ("local", "compose", "aws")
 
 
 def _optional(argv: list[str], name: str) -> str | None:
@@ -62,22 +61,23 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> dic
     args = get_resolved_options(argv, ARGS)
     step = _step(argv)
     s = settings or get_settings()
-    update = {k: v for k in SETTINGS_ARGS if (v := _optional(argv, k))}
-    if update.get("profile", s.profile) not in PROFILES:
-        raise GlueLoadError(f"--profile must be one of {', '.join(PROFILES)}, got {update['profile']!r}")
-    if update.get("profile") == "aws" and s.profile != "aws":
-        update["endpoints"] = {}  # AWS's own endpoints, not the emulator's
+    update: dict[str, object] = {k: v for k in SETTINGS_ARGS if (v := _optional(argv, k))}
+    if "profile" in update:
+        try:
+            s = with_profile(s, str(update.pop("profile")))  # aws: AWS's own endpoints, not the emulator's
+        except ValueError as e:
+            raise GlueLoadError(f"--profile: {e}") from None
     if (args["bucket"], args["dataset"]) != (s.bucket, s.dataset) or update:
         s = s.model_copy(update={"bucket": args["bucket"], "dataset": args["dataset"], **update})
     t0 = time.monotonic()
     if step == "load":
-        from taxilab.warehouse import loader
+        from taxilab import resources
 
-        res = loader.load_month(s, args["month"])
+        res = resources.warehouse(s).load_month(args["month"])
         return {"job": args["JOB_NAME"], "month": args["month"], "step": step, "path": res.get("path", "native"),
                 "rows_in": res["rows_in"], "rows_loaded": res["rows_loaded"], "tables": res["tables"],
                 "seconds": round(time.monotonic() - t0, 2)}
-    from taxilab.orchestration.pipeline import reconcile
+    from taxilab.validation.reconcile import reconcile
 
     checks = reconcile(s, args["month"])
     bad = [c for c in checks if not c.ok]

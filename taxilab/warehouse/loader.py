@@ -28,8 +28,6 @@ from taxilab.core.settings import PROJECT_ROOT, Settings
 from taxilab.warehouse.aggregates_wh import AGG_TABLES, build_aggregates
 from taxilab.warehouse.dims import DIM_TABLES, load_dims
 
-PATHS = ("native", "sql")
-
 DDL_DIR = PROJECT_ROOT / "sql" / "ddl"
 STAGING_PARTITIONING = ds.partitioning(
     pa.schema([("pickup_date", pa.date32()), ("time_of_day_category", pa.string())]), flavor="hive"
@@ -60,29 +58,9 @@ def _lake_dataset(settings: Settings, key_prefix: str, partitioning) -> ds.Datas
                       partitioning=partitioning, ignore_prefixes=["_", "."])
 
 
-def load_path(settings: Settings, path: str | None = None) -> str:
-    """The load path: `path` if given (native is refused on aws), else sql on aws and native locally."""
-    if path is None:
-        return "sql" if settings.profile == "aws" else "native"
-    if path not in PATHS:
-        raise ValueError(f"load path must be one of {', '.join(PATHS)}, got {path!r}")
-    if path == "native" and settings.profile == "aws":
-        raise WarehouseUnavailable("the native load speaks PostgreSQL's COPY FROM STDIN; on the aws profile "
-                                   "the warehouse is Redshift: load with the SQL path")
-    return path
-
-
-def load_fct_trips(settings: Settings, month: str, progress: bool = False, path: str | None = None) -> dict:
+def load_fct_trips(settings: Settings, month: str, progress: bool = False) -> dict:
     """Apply the DDL, then replace the month in fct_trips (one transaction); it needs only staging (running it
-    beside the aggregates job was measured and rejected: ADR 0011). Returns {"rows", "seconds"}.
-
-    On the SQL path (aws) nothing is loaded here: the month's fct_trips is replaced by load_month, in the
-    same transaction as every other table; the result says so ("rows": None, "deferred")."""
-    if load_path(settings, path) == "sql":
-        from taxilab.warehouse import sql_load
-
-        sql_load.check_month(month)
-        return {"rows": None, "seconds": 0.0, "deferred": "loaded by load_month in the month's one SQL transaction"}
+    beside the aggregates job was measured and rejected: ADR 0011). Returns {"rows", "seconds"}."""
     start, end = Month.parse(month).bounds()
     with connect(settings) as conn:
         apply_ddl(conn, DDL_DIR)
@@ -99,18 +77,12 @@ def load_fct_trips(settings: Settings, month: str, progress: bool = False, path:
     return {"rows": n, "seconds": round(time.monotonic() - t0, 2)}
 
 
-def load_month(settings: Settings, month: str, progress: bool = False, fct_trips: dict | None = None,
-               path: str | None = None) -> dict:
-    """Apply the DDL, then replace the month in fct_trips and the curated tables. Returns per-table figures.
-
-    fct_trips: the result of a load_fct_trips already done for this month (the pipeline overlaps it with the
-    aggregates job); None loads fct_trips here first. Ignored on the SQL path, which loads everything in
-    one transaction. path: "native" | "sql" (default: sql on aws, native locally; see load_path)."""
-    if load_path(settings, path) == "sql":
-        return _load_month_sql(settings, month)
+def load_month(settings: Settings, month: str, progress: bool = False) -> dict:
+    """The native path: apply the DDL, then replace the month in fct_trips and the curated tables (COPY FROM
+    STDIN, one transaction per table), dims and pre-aggregates. Returns per-table figures."""
     schema = settings.warehouse_schema
     tables: dict[str, dict] = {}
-    tables["fct_trips"] = fct_trips if fct_trips is not None else load_fct_trips(settings, month, progress)
+    tables["fct_trips"] = load_fct_trips(settings, month, progress)
     with connect(settings) as conn:
         apply_ddl(conn, DDL_DIR)
         for name, table in CURATED.items():
@@ -140,19 +112,21 @@ def load_month(settings: Settings, month: str, progress: bool = False, fct_trips
     }
 
 
-def _load_month_sql(settings: Settings, month: str) -> dict:
-    """The sql/load script for the month: through the Data API on aws, on the lab's emulation otherwise."""
+def load_month_sql(settings: Settings, month: str) -> dict:
+    """The sql/load script for the month on the lab's Redshift emulation, in one transaction: the same
+    Redshift SQL the aws profile sends through the Data API (tests keep the two paths equal)."""
     from taxilab.warehouse import sql_load
 
-    if settings.profile == "aws":
-        res = sql_load.run_aws(settings, month)
-    else:
-        with connect(settings) as conn:
-            res = sql_load.run_local(conn, settings, month)
-            conn.autocommit = True  # fresh planner statistics, as the native path leaves them
-            for name in ["fct_trips", *CURATED, *DIM_TABLES, *AGG_TABLES]:
-                conn.execute(f'ANALYZE "{settings.warehouse_schema}"."{name}"')
-    stats = warehouse_stats(settings, month)
+    with connect(settings) as conn:
+        res = sql_load.run_local(conn, settings, month)
+        conn.autocommit = True  # fresh planner statistics, as the native path leaves them
+        for name in ["fct_trips", *CURATED, *DIM_TABLES, *AGG_TABLES]:
+            conn.execute(f'ANALYZE "{settings.warehouse_schema}"."{name}"')
+    return summarize_load(res, warehouse_stats(settings, month))
+
+
+def summarize_load(res: dict, stats: dict[str, dict]) -> dict:
+    """A sql/load run's result in load_month's shape, with the warehouse's own counts after it."""
     tables = res["tables"]
     return {
         "rows_in": sum(t["rows"] for t in tables.values()),
@@ -167,13 +141,8 @@ def _load_month_sql(settings: Settings, month: str) -> dict:
 
 
 def warehouse_stats(settings: Settings, month: str) -> dict[str, dict]:
-    """Counts and exact sums per warehouse table for the month (for reconciliation). On aws one query
-    through the Data API (sql_load.stats_sql)."""
-    if settings.profile == "aws":
-        from taxilab.warehouse import sql_load
-        from taxilab.warehouse.data_api import DataApiClient
-
-        return sql_load.stats_from_rows(DataApiClient(settings).execute(sql_load.stats_sql(settings, month)).rows)
+    """Counts and exact sums per PostgreSQL warehouse table for the month (for reconciliation); Redshift's
+    are one Data API query (taxilab.resources.aws.RedshiftWarehouse.stats)."""
     schema = settings.warehouse_schema
     out = {}
     with connect(settings) as conn:
@@ -197,23 +166,11 @@ def load_dates(settings: Settings, dates: list) -> dict:
     ONE transaction: a daily drop's rows become visible together, and a failure leaves every table as it
     was. The curated tables are read from their month folders, keeping the affected dates' rows only.
 
-    On aws (the SQL path) each affected month is reloaded whole from the lake, one transaction per month
-    (a Data API batch holds one month's script): the dates' rows are the lake's, as here, and the
-    month's other dates are rewritten with the rows they already had."""
+    On Redshift see taxilab.resources.aws.RedshiftWarehouse.load_dates."""
     dates = sorted(set(dates))
     if not dates:
         raise ValueError("load_dates needs at least one pickup date")
     months = sorted({f"{d:%Y-%m}" for d in dates})
-    if settings.profile == "aws":
-        from taxilab.warehouse import sql_load
-
-        tables: dict[str, dict] = {}
-        for month in months:
-            res = sql_load.run_aws(settings, month)
-            for name, t in res["tables"].items():
-                tables.setdefault(name, {"rows": 0})["rows"] += t["rows"]
-        return {"dates": [str(d) for d in dates], "months": months, "tables": tables,
-                "rows_in": sum(t["rows"] for t in tables.values())}
     schema = settings.warehouse_schema
     tables: dict[str, dict] = {}
     with connect(settings) as conn:

@@ -13,9 +13,9 @@ The script is the files of sql/load/ in file-name order, their statements as wri
 
 All of it runs in ONE transaction per month, so reloading a month (or a date in it) replaces it
 atomically: on Redshift one BatchExecuteStatement (data_api.DataApiClient.execute_batch), locally one
-psycopg transaction around emulation.redshift.engine.execute of every statement (COPY from the S3
-emulator, Spectrum as local views over the lake). Before it, outside the transaction: the DDL
-(sql/ddl, idempotent) and CREATE EXTERNAL SCHEMA IF NOT EXISTS for both zones.
+psycopg transaction around sql_exec.run_statement (emulation.redshift.engine.execute) of every
+statement (COPY from the S3 emulator, Spectrum as local views over the lake). Before it, outside the
+transaction: the DDL (sql/ddl, idempotent) and CREATE EXTERNAL SCHEMA IF NOT EXISTS for both zones.
 
 Values: the files use `:name` placeholders (`:month`, `:zone_lookup_url`, `:iam_role`). A Data API
 batch takes no Parameters and COPY/CREATE EXTERNAL SCHEMA take none anywhere, so they are rendered
@@ -36,12 +36,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlglot
 from sqlglot.tokens import TokenType
 
 from spark_jobs.io import paths
+from spark_jobs.month import Month, MonthError
+from taxilab.core.redshift_sql import ddl_files, placeholder_spans, split, tokens
 from taxilab.core.settings import PROJECT_ROOT, Settings
-from taxilab.validation.lakestats import month_bounds
 
 LOAD_DIR = PROJECT_ROOT / "sql" / "load"
 DDL_DIR = PROJECT_ROOT / "sql" / "ddl"
@@ -51,7 +51,6 @@ DEFAULT_DATASET = "nyc_taxi"  # the staging table name the files use
 # The role the lab's emulation is given when settings name none (it checks no permissions).
 LAB_IAM_ROLE = "arn:aws:iam::123456789012:role/taxilab-redshift"
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _GLUE_DB = re.compile(r"^[a-z0-9_-]{1,255}$")
@@ -73,19 +72,17 @@ class Statement:
 # ---------------------------------------------------------------------------------- values
 
 
-def check_month(month: str) -> str:
-    if not isinstance(month, str) or not _MONTH.match(month):
-        raise SqlLoadError(f"month must be YYYY-MM (e.g. 2024-02), got {month!r}")
-    return month
+def check_month(month: object) -> str:
+    try:
+        return str(Month.parse(month))
+    except MonthError as e:
+        raise SqlLoadError(str(e)) from None
 
 
 def iam_role(settings: Settings) -> str:
     role = settings.redshift_iam_role
     if role is None:
-        if settings.profile == "aws":
-            raise SqlLoadError("the aws load needs TAXILAB_REDSHIFT_IAM_ROLE: the IAM role Redshift uses for "
-                               "COPY and Spectrum (S3 read + Glue catalog read)")
-        return LAB_IAM_ROLE
+        return LAB_IAM_ROLE  # the emulation's placeholder role; run_aws refuses to go without a real one
     if not _ROLE.match(role):
         raise SqlLoadError(f"redshift_iam_role must be an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>), "
                            f"got {role!r}")
@@ -124,42 +121,20 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _tokens(text: str):
-    return sqlglot.Dialect.get_or_raise("redshift").tokenize(text)
-
-
-def split(text: str) -> list[str]:
-    """The statements of a file, each exactly as written (from its first token to its last, the `;`
-    and the comments between statements left out)."""
-    out, start, last = [], None, None
-    for tok in _tokens(text):
-        if tok.token_type == TokenType.SEMICOLON:
-            if start is not None:
-                out.append(text[start:last + 1])
-            start = last = None
-            continue
-        start = tok.start if start is None else start
-        last = tok.end
-    if start is not None:
-        out.append(text[start:last + 1])
-    return out
-
-
 def render(text: str, vals: dict[str, str], dataset_name: str = DEFAULT_DATASET) -> str:
     """`text` with every `:name` placeholder replaced by the string literal of vals[name], and
     lake_staging.nyc_taxi renamed to lake_staging.<dataset_name>. An unknown placeholder is an error."""
     edits: list[tuple[int, int, str]] = []
-    toks = _tokens(text)
-    for i, tok in enumerate(toks):
-        nxt = toks[i + 1] if i + 1 < len(toks) else None
-        if tok.token_type == TokenType.COLON and nxt is not None and nxt.start == tok.end + 1 \
-                and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", nxt.text):
-            if nxt.text not in vals:
-                raise SqlLoadError(f"placeholder :{nxt.text} has no value (known: {sorted(vals)})")
-            edits.append((tok.start, nxt.end + 1, _literal(vals[nxt.text])))
-        elif (dataset_name != DEFAULT_DATASET and tok.token_type == TokenType.VAR and tok.text == DEFAULT_DATASET
-              and i >= 2 and toks[i - 1].token_type == TokenType.DOT and toks[i - 2].text.lower() == "lake_staging"):
-            edits.append((tok.start, tok.end + 1, dataset_name))
+    for start, end, name in placeholder_spans(text):
+        if name not in vals:
+            raise SqlLoadError(f"placeholder :{name} has no value (known: {sorted(vals)})")
+        edits.append((start, end, _literal(vals[name])))
+    if dataset_name != DEFAULT_DATASET:
+        toks = tokens(text)
+        for i, tok in enumerate(toks):
+            if (tok.token_type == TokenType.VAR and tok.text == DEFAULT_DATASET and i >= 2
+                    and toks[i - 1].token_type == TokenType.DOT and toks[i - 2].text.lower() == "lake_staging"):
+                edits.append((tok.start, tok.end + 1, dataset_name))
     for start, end, new in sorted(edits, reverse=True):
         text = text[:start] + new + text[end:]
     return text
@@ -167,7 +142,7 @@ def render(text: str, vals: dict[str, str], dataset_name: str = DEFAULT_DATASET)
 
 def _describe(sql_text: str) -> tuple[str, str]:
     """(kind, table written) of a DELETE/INSERT/COPY/UPDATE statement."""
-    words = [t.text for t in _tokens(sql_text)[:6]]
+    words = [t.text for t in tokens(sql_text)[:6]]
     kind = words[0].upper() if words else ""
     at = {"DELETE": 2, "INSERT": 2, "COPY": 1, "UPDATE": 1}.get(kind)
     if at is None or len(words) < at + 3:
@@ -203,8 +178,6 @@ def external_schema_statements(settings: Settings) -> list[str]:
 
 
 def ddl_statements(ddl_dir: Path = DDL_DIR) -> list[str]:
-    from emulation.redshift.dialect import ddl_files
-
     return [s for f in ddl_files(ddl_dir) for s in split(f.read_text())]
 
 
@@ -236,15 +209,15 @@ def summarize(script: list[Statement], rowcounts: list[int], seconds: float) -> 
 
 def run_local(conn, settings: Settings, month: str, load_dir: Path = LOAD_DIR) -> dict:
     """The script on the lab's emulation (psycopg connection to the lab's PostgreSQL): DDL, external
-    schemas, then every statement through redshift.execute in ONE transaction (all or nothing)."""
-    from emulation.redshift import engine as redshift
+    schemas, then every statement through sql_exec.run_statement in ONE transaction (all or nothing)."""
     from emulation.redshift import spectrum
     from emulation.redshift.dialect import apply_ddl
+    from taxilab.warehouse.sql_exec import run_statement
 
     script = month_script(settings, month, load_dir)
     apply_ddl(conn, DDL_DIR)
     for statement in external_schema_statements(settings):
-        redshift.execute(conn, settings, statement)
+        run_statement(settings, statement, conn)
     # Redshift reads the Glue catalog at query time; the emulation's views are built from it, so an
     # external schema that already existed is brought up to date (partitions crawled since).
     spectrum.refresh(conn, settings)
@@ -252,7 +225,7 @@ def run_local(conn, settings: Settings, month: str, load_dir: Path = LOAD_DIR) -
     counts = []
     with conn.transaction():
         for st in script:
-            counts.append(redshift.execute(conn, settings, st.sql).rowcount)
+            counts.append(run_statement(settings, st.sql, conn).rowcount)
     return summarize(script, counts, time.monotonic() - t0)
 
 
@@ -261,6 +234,9 @@ def run_aws(settings: Settings, month: str, client=None, load_dir: Path = LOAD_D
     month's statements as ONE BatchExecuteStatement (one transaction)."""
     from taxilab.warehouse.data_api import DataApiClient
 
+    if settings.redshift_iam_role is None:
+        raise SqlLoadError("the aws load needs TAXILAB_REDSHIFT_IAM_ROLE: the IAM role Redshift uses for "
+                           "COPY and Spectrum (S3 read + Glue catalog read)")
     script = month_script(settings, month, load_dir)
     api = DataApiClient(settings, client=client)
     api.execute_batch(ddl_statements())
@@ -279,7 +255,7 @@ def stats_sql(settings: Settings, month: str) -> str:
     from spark_jobs.schemas.contracts import CURATED
 
     m = _literal(check_month(month))
-    start, end = month_bounds(month)
+    start, end = Month.parse(month).bounds()
     schema = settings.warehouse_schema
     if not _IDENT.match(schema):
         raise SqlLoadError(f"warehouse schema {schema!r} is not a plain identifier")

@@ -9,7 +9,7 @@ import pytest
 
 from emulation.glue import bookmarks
 from spark_jobs.io import paths
-from taxilab.orchestration.drops import ETL_JOB
+from taxilab.orchestration.pipeline import ETL_JOB_NAME as ETL_JOB
 from taxilab.orchestration.pipeline import Pipeline, PipelineOptions
 from taxilab.validation import lakestats
 from tests.integration.tlcfiles import trip, write_2024

@@ -59,7 +59,7 @@ def test_bytes_corrupted_in_transit_are_caught_by_the_landed_sha256_check(lab_se
 
 
 def test_a_second_run_for_a_month_in_progress_is_refused(lab_settings, tmp_path, record_property):
-    code = ("import sys,time; from taxilab.core.settings import load_settings; from taxilab.orchestration.pipeline import month_lock;"
+    code = ("import sys,time; from taxilab.core.settings import load_settings; from taxilab.core.runs import month_lock;"
             f"s=load_settings(state_dir={str(lab_settings.state_dir)!r}, bucket='taxilab-it');"
             "cm=month_lock(s,'2023-07'); cm.__enter__(); print('locked', flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

@@ -14,6 +14,7 @@ from taxilab import catalog
 from taxilab.core import jobgraph as definitions
 from taxilab.core.clients import arrow_s3_filesystem, client
 from taxilab.ingest import raw
+from taxilab.orchestration.jobs import run_workflow
 from taxilab.validation import lakestats
 
 MONTH = "2024-02"  # the genuine sample's month, in a bucket of its own
@@ -53,7 +54,7 @@ def test_bookmarked_workflow_processes_only_new_raw_objects_and_catalogs_them(gl
     defs = lake_only(tmp_path)
     raw.land_zone_lookup(glue_lab)
     land_slice(glue_lab, sample_file, "drop-a.parquet", 0, 400)
-    first = workflow.run_workflow(glue_lab, MONTH, defs, spark_factory=lambda: spark)
+    first = run_workflow(glue_lab, MONTH, defs, spark_factory=lambda: spark)
     assert [(r.job, r.state) for r in first.runs] == [
         ("taxilab-etl", "SUCCEEDED"), ("taxilab-aggregates", "SUCCEEDED"), ("taxilab-crawler", "SUCCEEDED")]
     assert first.runs[0].metrics["bookmark"]["objects_processed"] == 1
@@ -61,7 +62,7 @@ def test_bookmarked_workflow_processes_only_new_raw_objects_and_catalogs_them(gl
     assert rows == 400 and staged + quarantined == 400
 
     land_slice(glue_lab, sample_file, "drop-b.parquet", 400, 300)
-    second = workflow.run_workflow(glue_lab, MONTH, defs, spark_factory=lambda: spark)
+    second = run_workflow(glue_lab, MONTH, defs, spark_factory=lambda: spark)
     etl_run = second.runs[0]
     assert etl_run.metrics["bookmark"] == {"option": "job-bookmark-enable", "objects_seen": 2,
                                            "objects_processed": 1, "whole_month": False}
@@ -70,7 +71,7 @@ def test_bookmarked_workflow_processes_only_new_raw_objects_and_catalogs_them(gl
     assert rows == 700 and staged + quarantined == 700  # drop-a's rows kept, drop-b's added once
 
     # nothing new: the etl run reads nothing, and the lake is unchanged
-    third = workflow.run_workflow(glue_lab, MONTH, defs, spark_factory=lambda: spark)
+    third = run_workflow(glue_lab, MONTH, defs, spark_factory=lambda: spark)
     assert third.runs[0].metrics["rows_in"] == 0
     assert reconciles(glue_lab) == (700, staged, quarantined)
 
@@ -84,7 +85,7 @@ def test_failed_etl_run_keeps_the_bookmark_and_fires_nothing(glue_lab, spark, sa
     raw.land_zone_lookup(glue_lab)
     key = paths.raw_month_prefix(glue_lab.dataset, MONTH) + "broken.parquet"
     client("s3", glue_lab).put_object(Bucket=glue_lab.bucket, Key=key, Body=b"not parquet at all")
-    wf = workflow.run_workflow(glue_lab, MONTH, lake_only(tmp_path), spark_factory=lambda: spark, backoff_s=0.01)
+    wf = run_workflow(glue_lab, MONTH, lake_only(tmp_path), spark_factory=lambda: spark, backoff_s=0.01)
     assert [r.state for r in wf.runs] == ["FAILED", "FAILED"]  # max_retries 1: two attempts, no successor
     assert "broken.parquet" in wf.runs[-1].error
     assert bookmarks.load(glue_lab, "taxilab-etl")["contexts"] == {}

@@ -17,15 +17,16 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from emulation.glue import crawler
-from emulation.redshift.engine import CopyError
+from emulation.redshift.copy import CopyError
 from spark_jobs.io import paths
 from spark_jobs.jobs import aggregates, etl
+from spark_jobs.month import Month
 from spark_jobs.schemas.contracts import CURATED
 from taxilab.core.clients import client
+from taxilab.core.runs import job_argv
 from taxilab.ingest import raw
 from taxilab.ingest.raw import SourceFile
-from taxilab.orchestration.pipeline import job_args
-from spark_jobs.month import Month
+from taxilab import resources
 from taxilab.warehouse import loader, sql_load
 from taxilab.warehouse.aggregates_wh import AGG_TABLES
 from taxilab.warehouse.dims import DIM_TABLES
@@ -75,8 +76,8 @@ def lake(lab_settings, spark, tmp_path_factory):
     f = write_era(tmp_path_factory.mktemp("sqlload") / f"{MONTH}.parquet", "2022", _trips())
     raw.land_month(s, MONTH, SourceFile(f, f"test:{MONTH}"))
     common = {"bucket": s.bucket, "dataset": s.dataset, "month": MONTH}
-    etl.main(job_args("etl", **common, zone_lookup=paths.s3_url(s.bucket, paths.zone_lookup_key())), spark)
-    aggregates.main(job_args("aggregates", **common), spark)
+    etl.main(job_argv("etl", **common, zone_lookup=paths.s3_url(s.bucket, paths.zone_lookup_key())), spark)
+    aggregates.main(job_argv("aggregates", **common), spark)
     crawler.crawl(s, zones=("staging", "curated"))
     return s
 
@@ -104,7 +105,7 @@ def via_sql(lake, pg_conn_factory):
         conn.execute("DROP SCHEMA IF EXISTS lake_curated CASCADE")
         conn.execute("DROP SCHEMA IF EXISTS lab_meta CASCADE")
     s = lake.model_copy(update={"warehouse_dsn": _db_dsn(lake, "taxilab_scratch")})
-    res = loader.load_month(s, MONTH, path="sql")
+    res = resources.warehouse(s).load_month(MONTH, path="sql")
     with psycopg.connect(s.warehouse_dsn) as conn:
         yield s, res, conn
 

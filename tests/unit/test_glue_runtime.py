@@ -24,3 +24,22 @@ def test_equals_form_is_accepted():
 def test_missing_required_option_names_it():
     with pytest.raises(JobArgumentError, match="--month"):
         get_resolved_options(["etl.py", "--JOB_NAME", "etl"], ["JOB_NAME", "month"])
+
+
+def test_a_job_without_glue_or_a_provided_session_says_where_a_session_comes_from():
+    from spark_jobs import runtime
+
+    runtime.set_session_provider(None)
+    with pytest.raises(runtime.JobRuntimeError, match="set_session_provider"):
+        runtime.JobContext({"JOB_NAME": "etl"})
+
+
+def test_the_local_runner_hands_jobs_their_session_through_the_one_seam():
+    from spark_jobs import runtime
+
+    marker = object()
+    runtime.set_session_provider(lambda: marker)
+    try:
+        assert runtime.JobContext({"JOB_NAME": "etl"}).spark is marker
+    finally:
+        runtime.set_session_provider(None)

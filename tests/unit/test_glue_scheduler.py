@@ -10,8 +10,8 @@ import pytest
 
 from emulation.glue import scheduler, workflow
 from taxilab.core import jobgraph as definitions
+from taxilab.core.runs import month_lock
 from taxilab.core.settings import load_settings
-from taxilab.orchestration.pipeline import month_lock
 
 T = datetime.fromisoformat
 

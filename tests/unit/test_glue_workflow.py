@@ -11,8 +11,8 @@ import pytest
 
 from emulation.glue import workflow
 from taxilab.core import jobgraph as definitions
+from taxilab.core.runs import RunInProgress, month_lock
 from taxilab.core.settings import load_settings
-from taxilab.orchestration.pipeline import RunInProgress, month_lock
 
 
 def defs_for(tmp_path, jobs: dict[str, dict], triggers: list[dict]):

@@ -12,6 +12,7 @@ import pytest
 
 from emulation.redshift import guard
 from spark_jobs.schemas.contracts import AIRPORT_ZONES, CURATED, PAYMENT_TYPES, STAGING_COLUMNS
+from taxilab import resources
 from taxilab.core.settings import load_settings
 from taxilab.warehouse import loader, sql_load
 from taxilab.warehouse.aggregates_wh import AGG_TABLES, load_statements
@@ -76,7 +77,7 @@ def test_a_month_a_quote_or_an_unknown_placeholder_never_reaches_the_sql():
     with pytest.raises(sql_load.SqlLoadError, match="IAM role ARN"):
         sql_load.month_script(aws(redshift_iam_role="arn:aws:iam::1:role/x' --"), "2024-02")
     with pytest.raises(sql_load.SqlLoadError, match="TAXILAB_REDSHIFT_IAM_ROLE"):
-        sql_load.month_script(aws(redshift_iam_role=None), "2024-02")
+        sql_load.run_aws(aws(redshift_iam_role=None), "2024-02", client=object())
     with pytest.raises(sql_load.SqlLoadError, match=":nope has no value"):
         sql_load.render("SELECT :nope", {"month": "2024-02"})
     # strings, comments and casts are not placeholders; a quote in a value is escaped
@@ -159,18 +160,18 @@ def test_warehouse_stats_on_aws_is_one_query_through_the_data_api(stubbed, monke
     records += [[{"stringValue": t}, {"longValue": 1}, {"longValue": 3}, {"stringValue": "40.1"}] for t in CURATED]
     stub.add_response("get_statement_result", {"Records": records, "TotalNumRows": len(records)}, {"Id": "q"})
     monkeypatch.setattr("taxilab.core.clients.client", lambda service, settings: client)
-    stats = loader.warehouse_stats(s, "2024-02")
+    stats = resources.warehouse(s).stats("2024-02")
     assert stats["fct_trips"] == {"rows": 3, "total_amount": Decimal("40.10")}
     assert stats["daily_summary"] == {"rows": 1, "trip_count": 3, "total_revenue": Decimal("40.10")}
     assert guard.violations(sql_load.stats_sql(s, "2024-02")) == []
 
 
-def test_on_aws_fct_trips_is_deferred_to_the_months_one_transaction():
-    res = loader.load_fct_trips(aws(), "2024-02")
-    assert res["rows"] is None and "one SQL transaction" in res["deferred"]
+def test_the_aws_warehouse_is_redshift_and_refuses_the_native_copy_path():
+    wh = resources.warehouse(aws())
+    assert wh.kind == "redshift"
     with pytest.raises(loader.WarehouseUnavailable, match="COPY FROM STDIN"):
-        loader.load_path(aws(), "native")
-    assert loader.load_path(load_settings(profile="local")) == "native"
+        wh.load_month("2024-02", path="native")
+    assert resources.warehouse(load_settings(profile="local")).kind == "postgres"
 
 
 def test_the_glue_load_job_on_aws_loads_the_month_through_the_data_api(stubbed, monkeypatch):
@@ -201,5 +202,5 @@ def test_the_glue_load_job_on_aws_loads_the_month_through_the_data_api(stubbed, 
             "--redshift_iam_role", ROLE]
     res = glue_load.main(argv, local)
     assert res["path"] == "sql" and res["rows_in"] == 2 * (1 + len(CURATED)) and res["rows_loaded"] == 12
-    with pytest.raises(glue_load.GlueLoadError, match="--profile must be one of"):
+    with pytest.raises(glue_load.GlueLoadError, match="--profile: profile must be one of"):
         glue_load.main([*argv[:-6], "--profile", "prod"], local)
