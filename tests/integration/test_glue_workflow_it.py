@@ -112,7 +112,7 @@ def test_definitions_deploy_through_the_glue_api_and_read_back(glue_lab):
     wh = glue.get_job(JobName="taxilab-load-warehouse")["Job"]
     assert (wh["Command"]["Name"], wh["GlueVersion"], wh["WorkerType"], wh["NumberOfWorkers"]) == (
         "glueetl", "5.0", "G.1X", 2)
-    assert wh["Command"]["ScriptLocation"] == f"s3://{glue_lab.bucket}/scripts/taxilab/warehouse/glue_load.py"
+    assert wh["Command"]["ScriptLocation"] == f"s3://{glue_lab.bucket}/scripts/taxilab/warehouse/glue_job.py"
     assert wh["DefaultArguments"]["--step"] == "load"
     assert wh["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
     after_crawl = glue.get_trigger(Name="taxilab-after-crawler")["Trigger"]
