@@ -135,6 +135,15 @@ def job_arguments(job: dict, variables: dict[str, str]) -> dict[str, str]:
     return args
 
 
+def declared_argv(job: dict, settings: Settings, month: object, name: str | None = None) -> list[str]:
+    """The declared job's Glue-style argv for a month: its arguments with settings and the month filled in
+    (the bookmark option is the runner's to add). The one place a job's argv is built from the graph."""
+    from taxilab.core.runs import job_argv
+
+    args = job_arguments(job, {"bucket": settings.bucket, "dataset": settings.dataset, "month": str(month)})
+    return job_argv(name or job["local"], **{k[2:]: v for k, v in args.items() if k != "--job-bookmark-option"})
+
+
 # ---- AWS deployment ---------------------------------------------------------------------------------
 def to_aws(d: Definitions, settings: Settings, role_arn: str, scripts_prefix: str, month: str = "${month}") -> dict:
     """boto3 Glue kwargs: {'jobs': [create_job], 'crawlers': [create_crawler], 'workflow': create_workflow,

@@ -18,7 +18,8 @@ from typing import Any
 from spark_jobs.io import paths
 from spark_jobs.month import Month
 from taxilab import faults, resources
-from taxilab.core.runs import RunInProgress, job_argv, month_lock, timed
+from taxilab.core.jobgraph import declared_argv
+from taxilab.core.runs import RunInProgress, month_lock, timed
 from taxilab.core.settings import PROJECT_ROOT, Settings, load_settings
 from taxilab.report import RunReport
 from taxilab.validation import lakestats
@@ -133,19 +134,16 @@ class Pipeline:
             st.detail = {"source": src.source, "cached_input": src.cached, "raw_key": landed.key,
                          "sha256": landed.sha256, "action": landed.action, "version_id": landed.version_id,
                          "zone_lookup": zones, "generate_or_download_seconds": round(src.seconds, 2)}
-            self.zone_url = zones
             if landed.action == "new-version":
                 self.report.notes.append(f"raw {landed.key}: new bytes (sha256 {landed.sha256[:12]}…) kept as a new "
                                          f"version; previous {landed.previous_sha256[:12]}… retained")
 
-    def etl(self) -> None:
+    def etl(self, argv: list[str]) -> None:
         o, s = self.opts, self.settings
         raw_url = paths.s3_url(s.bucket, paths.raw_month_prefix(s.dataset, o.month))
         with self._stage("etl", raw_url, "see .lab/logs/spark.log; fix or remove the bad raw file and rerun") as st:
-            zone_url = getattr(self, "zone_url", None) or paths.s3_url(s.bucket, paths.zone_lookup_key())
             jobs = self.res.jobs
             objects_before = jobs.raw_objects(o.month)
-            argv = job_argv("etl", bucket=s.bucket, dataset=s.dataset, month=o.month, zone_lookup=zone_url)
             m = jobs.run("etl", argv)
             staged = lakestats.staging_stats(s, o.month)
             st.rows_in, st.rows_out, st.quarantined = m["rows_in"], staged.rows, m["quarantined"]
@@ -158,11 +156,11 @@ class Pipeline:
             st.detail["bookmark_seeded"] = jobs.seed_bookmark(ETL_JOB_NAME, objects_before, m["files"],
                                                               f"pipeline:{self.report.run_id}")
 
-    def aggregates(self) -> None:
+    def aggregates(self, argv: list[str]) -> None:
         o, s = self.opts, self.settings
         with self._stage("aggregates", paths.s3_url(s.bucket, paths.staging_prefix(s.dataset)),
                          "see .lab/logs/spark.log; rerun `taxilab etl` first if staging is missing") as st:
-            m = self.res.jobs.run("aggregates", job_argv("aggregates", bucket=s.bucket, dataset=s.dataset, month=o.month))
+            m = self.res.jobs.run("aggregates", argv)
             st.rows_in = m["rows_in"]
             st.rows_out = sum(m["tables"].values())
             st.total_amount = lakestats.curated_stats(s, o.month, "daily_summary")["total_revenue"]
@@ -207,16 +205,19 @@ class Pipeline:
     # ---- run ----------------------------------------------------------------------------------
     def _declared_jobs(self) -> dict[str, Callable]:
         """The declared graph's local names -> this run's stages (each fills its report stage)."""
-        stages = {"etl": self.etl, "aggregates": self.aggregates, "crawler": self.crawl,
+        stages: dict[str, Callable] = {"etl": self.etl, "aggregates": self.aggregates, "crawler": self.crawl,
                   "warehouse": self.warehouse, "validate": self.validate}
         kill_point = {"etl": "etl", "aggregates": "aggregates", "crawler": "crawl", "warehouse": "warehouse"}
 
         def job(local: str) -> Callable:
             def run(rt: Any, spec: dict, month: str, run_id: str) -> dict:
                 rt.checkpoint()
-                if local in ("etl", "aggregates") and hasattr(self.res.jobs, "spark"):
-                    rt.spark()  # registered with the runner, which cancels its Spark jobs on stop or timeout
-                stages[local]()
+                if local in ("etl", "aggregates"):
+                    if hasattr(self.res.jobs, "spark"):
+                        rt.spark()  # registered with the runner, which cancels its Spark jobs on stop or timeout
+                    stages[local](declared_argv(spec, self.settings, month))
+                else:
+                    stages[local]()
                 if local in kill_point:
                     faults.checkpoint(f"after:{kill_point[local]}", self.settings)
                 return {}
