@@ -357,26 +357,114 @@ class _BlockSource:
 
 
 def _generate_block(plan: _MonthPlan, index: int) -> pa.Table:
-    """Block `index` of the month: up to BLOCK_ROWS trips, all columns drawn vectorised."""
+    """Block `index` of the month: up to BLOCK_ROWS trips, all columns drawn vectorised.
+
+    The steps draw from one RNG in a fixed order (the order is part of the output's identity): the
+    trip (time, zones, distance, duration), its rate code and amounts, then the dirt."""
     b0 = index * BLOCK_ROWS
     n = min(BLOCK_ROWS, plan.total_rows - b0)
     rng = np.random.default_rng([plan.seed, plan.year, plan.month, index])
     planted = {k: g - b0 for k, g in plan.planted.items() if b0 <= g < b0 + n}
 
-    # Pickup time: a (day, hour) cell by demand, a second within it; sorted = chronological run.
+    hour, weekday, pickup_us = _pickup_times(rng, plan, n)
+    vendor = _pick(rng, n, _VENDORS)
+    flex = _flex_rows(rng, n, plan.null_rate, planted)
+    pu_cls, do_cls, pu, do = _zones(rng, n)
+    dist = _distances(rng, pu_cls, do_cls, pu, do)
+    dur_s = _durations(rng, hour, weekday, dist)
+    _unknown_zones(rng, planted, pu, do)
+    rc = _rate_codes(rng, vendor, pu_cls, do_cls, do, dist)
+    fare = _fares(rng, rc, dist, dur_s, flex)
+    extra = _extras(rc, hour, weekday, flex)
+    mta, improvement, congestion, airport = _fees(rng, rc, pu, do, flex)
+    tolls = _tolls(rng, pu_cls, do_cls)
+    payment = _payments(rng, n, flex)
+    pre_tip = fare + extra + mta + tolls + improvement + congestion + airport
+    tip = _tips(rng, payment, rc, flex, fare, pre_tip)
+    amounts = _Amounts(fare, extra, mta, tip, tolls, improvement, congestion, airport)
+    _amount_dirt(rng, planted, amounts, payment, flex)
+    passengers = _passengers(rng, planted, plan.null_rate, flex)
+    store_fwd = (rng.random(n) < _STORE_AND_FWD_Y).astype(np.int8)
+    _distance_dirt(rng, planted, dist)
+    dropoff_us = _dropoffs(rng, planted, pickup_us, dur_s)
+    shift = _pickup_shifts(rng, planted, plan, pickup_us)
+    return _to_table(
+        vendor,
+        pickup_us + shift,
+        dropoff_us + shift,
+        passengers,
+        dist,
+        rc,
+        store_fwd,
+        pu,
+        do,
+        payment,
+        amounts,
+        flex,
+    )
+
+
+@dataclass
+class _Amounts:
+    """The amount columns of one block (arrays changed in place by the amount dirt)."""
+
+    fare: np.ndarray
+    extra: np.ndarray
+    mta: np.ndarray
+    tip: np.ndarray
+    tolls: np.ndarray
+    improvement: np.ndarray
+    congestion: np.ndarray
+    airport: np.ndarray
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        return (
+            self.fare,
+            self.extra,
+            self.mta,
+            self.tip,
+            self.tolls,
+            self.improvement,
+            self.congestion,
+            self.airport,
+        )
+
+    def total(self) -> np.ndarray:
+        return np.round(
+            self.fare
+            + self.extra
+            + self.mta
+            + self.tip
+            + self.tolls
+            + self.improvement
+            + self.congestion
+            + self.airport,
+            2,
+        )
+
+
+# --- the trip: time, zones, distance, duration --------------------------------------------------
+
+
+def _pickup_times(rng: np.random.Generator, plan: _MonthPlan, n: int) -> tuple[np.ndarray, ...]:
+    """Pickup hour, weekday and time (us): a (day, hour) cell by demand, a second within it; sorted, so
+    the block is a chronological run."""
     cells = rng.choice(plan.cell_p.size, size=n, p=plan.cell_p)
     sec = np.sort(cells.astype(np.int64) * 3600 + rng.integers(0, 3600, n))
     hour = (sec // 3600) % 24
     weekday = (plan.first_weekday + sec // 86_400) % 7
-    weekend = weekday >= 5
-    pickup_us = plan.start_us + sec * 1_000_000
+    return hour, weekday, plan.start_us + sec * 1_000_000
 
-    vendor = _pick(rng, n, _VENDORS)
-    # Null block (Flex Fare). Planted dirt rows stay outside it so every kind can show.
-    flex = rng.random(n) < plan.null_rate
+
+def _flex_rows(rng: np.random.Generator, n: int, null_rate: float, planted: dict[str, int]) -> np.ndarray:
+    """The null block (Flex Fare). Planted dirt rows stay outside it so every kind can show."""
+    flex = rng.random(n) < null_rate
     flex[np.fromiter(planted.values(), dtype=np.intp, count=len(planted))] = False
+    return flex
 
-    # Zones: pickup class, dropoff class given pickup, then a zone by popularity within the class.
+
+def _zones(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    """Pickup class, dropoff class given pickup, then a zone by popularity within each class."""
     pu_cls = np.searchsorted(_cum(_PU_CLASS_P), rng.random(n), side="right")
     do_cum = np.array([_cum(row) for row in _DO_CLASS_P])
     do_cls = (rng.random(n)[:, None] >= do_cum[pu_cls]).sum(axis=1)
@@ -384,23 +472,30 @@ def _generate_block(plan: _MonthPlan, index: int) -> pa.Table:
     do = _zone_in_class(do_cls, rng.random(n))
     same = (pu_cls == _M) & (do_cls == _M) & (rng.random(n) < _SAME_ZONE_P)
     do[same] = pu[same]
+    return pu_cls, do_cls, pu, do
 
-    # Distance: lognormal per class pair (airport runs long and tight), short for same-zone trips.
+
+def _distances(rng: np.random.Generator, pu_cls, do_cls, pu, do) -> np.ndarray:
+    """Lognormal per class pair (airport runs long and tight), short for same-zone trips."""
     median = np.where(pu == do, 0.9, _DIST_MEDIAN[pu_cls, do_cls])
     sigma = np.where(pu == do, 0.7, _DIST_SIGMA[pu_cls, do_cls])
-    dist = np.round(np.clip(median * np.exp(sigma * rng.standard_normal(n)), 0.01, 80.0), 2)
+    return np.round(np.clip(median * np.exp(sigma * rng.standard_normal(pu.size)), 0.01, 80.0), 2)
 
-    # Duration from a time-of-day speed; longer trips use faster roads (highways to the airports).
+
+def _durations(rng: np.random.Generator, hour, weekday, dist) -> np.ndarray:
+    """Seconds, from a time-of-day speed; longer trips use faster roads (highways to the airports)."""
     speed = (
         _HOUR_SPEED[hour]
-        * np.where(weekend, 1.1, 1.0)
+        * np.where(weekday >= 5, 1.1, 1.0)
         * np.clip((dist / 1.5) ** 0.4, 0.8, 3.2)
-        * np.exp(0.35 * rng.standard_normal(n))
+        * np.exp(0.35 * rng.standard_normal(dist.size))
     )
-    dur_s = np.clip(np.rint(dist / speed * 3600 + 30), 30, 4 * 3600).astype(np.int64)
-    dur_min = dur_s / 60.0
+    return np.clip(np.rint(dist / speed * 3600 + 30), 30, 4 * 3600).astype(np.int64)
 
-    # Unknown zones replace real ones after the trip is shaped (the meter still ran), before fees.
+
+def _unknown_zones(rng: np.random.Generator, planted: dict[str, int], pu, do) -> None:
+    """Zone dirt: 264/265 replace real zones after the trip is shaped (the meter still ran), before fees."""
+    n = pu.size
     unknown = _dirt(rng, n, "zone", planted) == 0
     which, pick = rng.random(n), rng.random(n)
     pu_unknown = unknown & ((which < 0.35) | (which >= 0.85))
@@ -408,7 +503,13 @@ def _generate_block(plan: _MonthPlan, index: int) -> pa.Table:
     pu[pu_unknown] = np.where(pick[pu_unknown] < 0.9, 264, 265)
     do[do_unknown] = np.where(pick[do_unknown] < 0.55, 264, 265)
 
-    # Rate codes (null on flex rows, but computed for all: the arrays stay aligned).
+
+# --- rate code and amounts -----------------------------------------------------------------------
+
+
+def _rate_codes(rng: np.random.Generator, vendor, pu_cls, do_cls, do, dist) -> np.ndarray:
+    """RatecodeID (null on flex rows, but computed for all: the arrays stay aligned)."""
+    n = vendor.size
     u_rc, u_rc2 = rng.random(n), rng.random(n)
     rc = np.ones(n, dtype=np.int64)
     jfk_manhattan = ((pu_cls == _J) & (do_cls == _M)) | ((pu_cls == _M) & (do_cls == _J))
@@ -417,10 +518,17 @@ def _generate_block(plan: _MonthPlan, index: int) -> pa.Table:
     rc[(do == 265) & (dist > 3) & (u_rc < _OUTSIDE_RC_P)] = 4
     rc[u_rc2 < _NEGOTIATED_P] = 5
     rc[(vendor == 1) & (u_rc2 >= _NEGOTIATED_P) & (u_rc2 < _NEGOTIATED_P + _RC99_P_VENDOR1)] = 99
+    return rc
 
-    # Fare. Meter: $3.00 + $0.70 per 1/5 mile, plus $0.70 per minute spent below 12 mph. An
-    # average speed hides the stop-and-go, so the units are a least-squares fit on the Feb 2024
-    # sample (RatecodeID 1, median error under one unit): 5.6/mile + 0.85/minute beyond 4 min/mile.
+
+def _fares(rng: np.random.Generator, rc, dist, dur_s, flex) -> np.ndarray:
+    """fare_amount by rate code; Flex Fare is an upfront price near the meter estimate, to the cent.
+
+    Meter: $3.00 + $0.70 per 1/5 mile, plus $0.70 per minute spent below 12 mph. An average speed hides
+    the stop-and-go, so the units are a least-squares fit on the Feb 2024 sample (RatecodeID 1, median
+    error under one unit): 5.6/mile + 0.85/minute beyond 4 min/mile."""
+    n = rc.size
+    dur_min = dur_s / 60.0
     units = np.rint(dist * 5.6 + 0.85 * np.maximum(0.0, dur_min - dist * 4))
     meter = INITIAL_CHARGE + UNIT_FARE * units
     z_negotiated, z_flex = rng.standard_normal(n), rng.standard_normal(n)
@@ -429,24 +537,36 @@ def _generate_block(plan: _MonthPlan, index: int) -> pa.Table:
     fare[rc == 4] = (INITIAL_CHARGE + UNIT_FARE * np.rint(units * 1.4))[rc == 4]  # out-of-city rate
     fare[rc == 5] = np.rint(np.clip(meter * np.exp(0.1 + 0.3 * z_negotiated), 10, 350))[rc == 5]
     fare[rc == 99] = (np.rint(meter * 2) / 2)[rc == 99]
-    # Flex Fare is an upfront price near the meter estimate, to the cent.
     fare[flex] = np.maximum(INITIAL_CHARGE, meter * np.exp(0.12 * z_flex))[flex]
-    fare = np.round(fare, 2)
+    return np.round(fare, 2)
 
+
+def _extras(rc, hour, weekday, flex) -> np.ndarray:
+    """extra: rush hour and overnight, the JFK flat fare's rush surcharge, the Newark surcharge."""
     rush = (weekday < 5) & (hour >= 16) & (hour < 20)
     overnight = (hour >= 20) | (hour < 6)
     extra = RUSH_EXTRA * rush + OVERNIGHT_EXTRA * overnight
     extra = np.where(rc == 2, JFK_RUSH_SURCHARGE * rush, extra)
     extra = np.where(rc == 3, extra + NEWARK_SURCHARGE, extra)
     extra[(rc == 5) | (rc == 99) | flex] = 0.0
+    return extra
 
+
+def _fees(rng: np.random.Generator, rc, pu, do, flex) -> tuple[np.ndarray, ...]:
+    """mta_tax, improvement_surcharge, congestion_surcharge and Airport_fee by the 2024 rules."""
+    n = rc.size
     mta = np.where(rng.random(n) < 0.008, 0.0, MTA_TAX)
     improvement = np.where(rng.random(n) < 0.0008, 0.0, IMPROVEMENT_SURCHARGE)
     congestion = np.where(_IS_CONGESTION[pu] | _IS_CONGESTION[do], CONGESTION_SURCHARGE, 0.0)
     congestion[(rc == 99) | flex] = 0.0  # flex: null in the file, 0 in the total
     airport = np.where((pu == JFK) | (pu == LGA), AIRPORT_FEE, 0.0)
     airport[flex] = 0.0
+    return mta, improvement, congestion, airport
 
+
+def _tolls(rng: np.random.Generator, pu_cls, do_cls) -> np.ndarray:
+    """A bridge/tunnel toll by class pair (Newark trips pay the Hudson crossings)."""
+    n = pu_cls.size
     has_toll = rng.random(n) < _TOLL_P[pu_cls, do_cls]
     u_toll = rng.random(n)
     toll = np.where(
@@ -454,14 +574,19 @@ def _generate_block(plan: _MonthPlan, index: int) -> pa.Table:
         _pick_from(_NEWARK_TOLLS, u_toll),
         _pick_from(_TOLLS, u_toll),
     )
-    tolls = np.where(has_toll, toll, 0.0)
+    return np.where(has_toll, toll, 0.0)
 
+
+def _payments(rng: np.random.Generator, n: int, flex) -> np.ndarray:
     payment = _pick(rng, n, _PAYMENTS).astype(np.int64)
     payment[flex] = 0
+    return payment
 
-    # Tips: card screens (20/25/30% of the pre-tip total) or a custom share of the fare; flex
-    # riders tip in the app sometimes; cash tips are never recorded.
-    pre_tip = fare + extra + mta + tolls + improvement + congestion + airport
+
+def _tips(rng: np.random.Generator, payment, rc, flex, fare, pre_tip) -> np.ndarray:
+    """Card screens (20/25/30% of the pre-tip total) or a custom share of the fare; flex riders tip in
+    the app sometimes; cash tips are never recorded."""
+    n = fare.size
     u_tip, u_style, u_pct = rng.random(n), rng.random(n), rng.random(n)
     card_tip = np.select(
         [u_style < 0.40, u_style < 0.60, u_style < 0.70],
@@ -473,35 +598,47 @@ def _generate_block(plan: _MonthPlan, index: int) -> pa.Table:
         [card_tip, (0.10 + 0.10 * u_pct) * fare],
         0.0,
     )
-    tip = np.round(tip, 2)
+    return np.round(tip, 2)
 
-    # Amount dirt (mutually exclusive kinds).
+
+def _passengers(rng: np.random.Generator, planted: dict[str, int], null_rate: float, flex) -> np.ndarray:
+    """passenger_count, with the zero-passenger dirt (only outside the null block: its rate is of all rows)."""
+    n = flex.size
+    passengers = _pick(rng, n, _PASSENGERS).astype(np.int64)
+    zero_pax = (_dirt(rng, n, "passengers", planted, scale=1.0 / (1.0 - null_rate)) == 0) & ~flex
+    passengers[zero_pax] = 0
+    return passengers
+
+
+# --- dirt ----------------------------------------------------------------------------------------
+
+
+def _amount_dirt(rng: np.random.Generator, planted: dict[str, int], a: _Amounts, payment, flex) -> None:
+    """Refunds, negative fares, extreme fares and tips (mutually exclusive kinds), in place."""
+    n = a.fare.size
     amount = _dirt(rng, n, "amount", planted)
     refund, neg_fare, x_fare, x_tip = (amount == i for i in range(4))
     k = int(x_fare.sum())
-    fare[x_fare] = np.round(np.exp(rng.uniform(np.log(1_000), np.log(863_000), k)), 2)
+    a.fare[x_fare] = np.round(np.exp(rng.uniform(np.log(1_000), np.log(863_000), k)), 2)
     k = int(x_tip.sum())
-    tip[x_tip] = _pick_from(((999.99, 0.4), (-333.0, 0.2), (np.nan, 0.4)), rng.random(k))
-    tip[x_tip] = np.where(np.isnan(tip[x_tip]), np.round(rng.uniform(100, 999, k), 2), tip[x_tip])
+    a.tip[x_tip] = _pick_from(((999.99, 0.4), (-333.0, 0.2), (np.nan, 0.4)), rng.random(k))
+    a.tip[x_tip] = np.where(np.isnan(a.tip[x_tip]), np.round(rng.uniform(100, 999, k), 2), a.tip[x_tip])
     # Negative fare no larger than the fees, so the total stays >= 0.
-    others = extra + mta + tip + tolls + improvement + congestion + airport
+    others = a.extra + a.mta + a.tip + a.tolls + a.improvement + a.congestion + a.airport
     k = int(neg_fare.sum())
-    fare[neg_fare] = -np.round(np.maximum(0.01, rng.random(k) * others[neg_fare]), 2)
-    for arr in (fare, extra, mta, tip, tolls, improvement, congestion, airport):
+    a.fare[neg_fare] = -np.round(np.maximum(0.01, rng.random(k) * others[neg_fare]), 2)
+    for arr in a.columns():
         arr[refund] = -arr[refund] + 0.0  # + 0.0 turns -0.0 into 0.0
     # Reversals are mostly filed as disputes or no-charge trips.
     refund_paid = refund & ~flex
     u_pay = rng.random(int(refund_paid.sum()))
     payment[refund_paid] = np.select([u_pay < 0.5, u_pay < 0.7], [4, 3], payment[refund_paid])
-    total = np.round(fare + extra + mta + tip + tolls + improvement + congestion + airport, 2)
 
-    passengers = _pick(rng, n, _PASSENGERS).astype(np.int64)
-    zero_pax = (_dirt(rng, n, "passengers", planted, scale=1.0 / (1.0 - plan.null_rate)) == 0) & ~flex
-    passengers[zero_pax] = 0
-    store_fwd = (rng.random(n) < _STORE_AND_FWD_Y).astype(np.int8)
 
-    # Distance dirt after the fare: the meter charged the real trip, the odometer feed broke.
-    distance = _dirt(rng, n, "distance", planted)
+def _distance_dirt(rng: np.random.Generator, planted: dict[str, int], dist) -> None:
+    """Zero and over-100-mile distances, after the fare: the meter charged the real trip, the odometer
+    feed broke. In place."""
+    distance = _dirt(rng, dist.size, "distance", planted)
     dist[distance == 0] = 0.0
     over_100 = distance == 1
     k = int(over_100.sum())
@@ -511,15 +648,26 @@ def _generate_block(plan: _MonthPlan, index: int) -> pa.Table:
         np.round(np.exp(rng.uniform(np.log(1_000), np.log(398_000), k)), 2),
     )
 
-    # Time dirt: impossible durations, then pickups moved out of the month (durations kept).
+
+def _dropoffs(rng: np.random.Generator, planted: dict[str, int], pickup_us, dur_s) -> np.ndarray:
+    """Dropoff times (us), with the duration dirt: dropoff at or before pickup, trips over 24 h."""
     dropoff_us = pickup_us + dur_s * 1_000_000
-    duration = _dirt(rng, n, "duration", planted)
+    duration = _dirt(rng, pickup_us.size, "duration", planted)
     bad = duration == 0
     k = int(bad.sum())
     dropoff_us[bad] = pickup_us[bad] - np.where(rng.random(k) < 0.6, 0, rng.integers(1, 3600, k)) * 1_000_000
     over_24h = duration == 1
     k = int(over_24h.sum())
     dropoff_us[over_24h] = pickup_us[over_24h] + (86_400 + rng.integers(1, 2 * 86_400, k)) * 1_000_000
+    return dropoff_us
+
+
+def _pickup_shifts(
+    rng: np.random.Generator, planted: dict[str, int], plan: _MonthPlan, pickup_us
+) -> np.ndarray:
+    """Per row, the shift (us) that moves its pickup and dropoff out of the month (durations kept):
+    hours across the month's boundary, or years away."""
+    n = pickup_us.size
     moved = _dirt(rng, n, "pickup", planted)
     shift = np.zeros(n, dtype=np.int64)
     near = moved == 0
@@ -536,9 +684,13 @@ def _generate_block(plan: _MonthPlan, index: int) -> pa.Table:
     )
     far_pickup = moved == 1
     shift[far_pickup] = years_away[rng.integers(0, len(_FAR_YEARS), int(far_pickup.sum()))]
-    pickup_us = pickup_us + shift
-    dropoff_us = dropoff_us + shift
+    return shift
 
+
+def _to_table(
+    vendor, pickup_us, dropoff_us, passengers, dist, rc, store_fwd, pu, do, payment, a: _Amounts, flex
+) -> pa.Table:
+    """The block in the 2024 schema; the null-block columns are null on flex rows."""
     columns = [
         pa.array(vendor, pa.int32()),
         pa.array(pickup_us.view("datetime64[us]"), pa.timestamp("us")),
@@ -550,15 +702,15 @@ def _generate_block(plan: _MonthPlan, index: int) -> pa.Table:
         pa.array(pu, pa.int32()),
         pa.array(do, pa.int32()),
         pa.array(payment, pa.int64()),
-        pa.array(fare, pa.float64()),
-        pa.array(extra, pa.float64()),
-        pa.array(mta, pa.float64()),
-        pa.array(tip, pa.float64()),
-        pa.array(tolls, pa.float64()),
-        pa.array(improvement, pa.float64()),
-        pa.array(total, pa.float64()),
-        pa.array(congestion, pa.float64(), mask=flex),
-        pa.array(airport, pa.float64(), mask=flex),
+        pa.array(a.fare, pa.float64()),
+        pa.array(a.extra, pa.float64()),
+        pa.array(a.mta, pa.float64()),
+        pa.array(a.tip, pa.float64()),
+        pa.array(a.tolls, pa.float64()),
+        pa.array(a.improvement, pa.float64()),
+        pa.array(a.total(), pa.float64()),
+        pa.array(a.congestion, pa.float64(), mask=flex),
+        pa.array(a.airport, pa.float64(), mask=flex),
     ]
     return pa.Table.from_arrays(columns, schema=SCHEMA)
 
