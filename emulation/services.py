@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 import psutil
 
 from taxilab.core.settings import Settings, environ_for_children, load_settings
+from taxilab.core.state import write_json
 
 log = logging.getLogger(__name__)
 
@@ -308,10 +308,7 @@ def _ensure_running(settings: Settings) -> ServiceState:
         started_at=prev.get("started_at", time.time()) if not lake_fresh else time.time(),
         lake_fresh=lake_fresh,
     )
-    fd, tmp = tempfile.mkstemp(dir=settings.services_file.parent, prefix=".services.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(state.to_json(), f, indent=2)
-    os.replace(tmp, settings.services_file)
+    write_json(settings.services_file, state.to_json(), indent=2)
     return state
 
 
@@ -440,7 +437,7 @@ def start_idle_watcher(settings: Settings, minutes: float | None, poll_s: float 
             [sys.executable, "-m", "emulation.services", "idle-watch", str(settings.state_dir), str(minutes), str(poll_s)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environ_for_children(settings),
             start_new_session=True)
-    _idle_file(settings).write_text(json.dumps({"pid": proc.pid, "minutes": minutes, "poll_s": poll_s}))
+    write_json(_idle_file(settings), {"pid": proc.pid, "minutes": minutes, "poll_s": poll_s})
     return proc.pid
 
 

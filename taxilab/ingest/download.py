@@ -41,6 +41,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from taxilab.core.state import write_text
 from taxilab.ingest.manifest import sha256_file
 
 log = logging.getLogger(__name__)
@@ -173,8 +174,10 @@ def download(
     digest = sha256_file(part)
     rows = _parquet_rows(part, dest, url) if _is_parquet(dest) else None
     size = part.stat().st_size
+    # .part keeps its fixed name while it grows (that is what a later run resumes from), so it is
+    # renamed here itself rather than written through taxilab.core.state.
     os.replace(part, dest)
-    _atomic_write_text(sidecar, f"{digest}  {dest.name}\n")
+    write_text(sidecar, f"{digest}  {dest.name}\n")
     seconds = time.monotonic() - started
     log.info("%s: %d bytes in %.1fs, %d attempt(s), sha256 %s", dest, size, seconds, state.attempts, digest)
     return Downloaded(
@@ -373,7 +376,7 @@ def _save_validator(validator_file: Path, resp: requests.Response) -> None:
     # If-Range requires a strong validator: a weak ETag (W/"...") must not be used.
     validator = etag if etag and not etag.startswith("W/") else resp.headers.get("Last-Modified", "")
     if validator:
-        validator_file.write_text(validator + "\n", encoding="utf-8")
+        write_text(validator_file, validator + "\n")
     else:
         validator_file.unlink(missing_ok=True)
 
@@ -418,9 +421,3 @@ def _is_parquet(path: Path) -> bool:
 
 def _suffixed(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = _suffixed(path, ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

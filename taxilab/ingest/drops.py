@@ -17,8 +17,6 @@ month is never materialised. Each chunk adds at most one row group to each day's
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from spark_jobs.month import Month
+from taxilab.ingest.atomic import atomic_output
 
 PICKUP = "tpep_pickup_datetime"
 DROPOFF = "tpep_dropoff_datetime"
@@ -137,15 +136,12 @@ def _write_days(chunks: Iterable[pa.Table], schema: pa.Schema, days: list[date],
     rows are grouped by day stably (their order inside a day is kept)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = [0] * len(days)
+    # Write-then-rename: a drop file is complete or absent (a watcher never sees half a file). The stack
+    # unwinds in reverse: first every writer is closed, then the files are renamed in day order (entered
+    # in reverse) - or, on any error, every temporary file is removed and no drop appears.
     with ExitStack() as stack:
-        tmps: list[Path] = []
-        writers: list[pq.ParquetWriter] = []
-        for d in days:
-            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{drop_file_name(d)}.", suffix=".tmp")
-            tmps.append(Path(tmp))
-            os.close(fd)
-            stack.callback(Path(tmp).unlink, missing_ok=True)  # no-op once renamed
-            writers.append(stack.enter_context(pq.ParquetWriter(tmp, schema, compression="zstd")))
+        tmps = {d: stack.enter_context(atomic_output(out_dir / drop_file_name(d))) for d in reversed(days)}
+        writers = [stack.enter_context(pq.ParquetWriter(tmps[d], schema, compression="zstd")) for d in days]
         for chunk in chunks:
             chunk, pos = route(chunk)
             order = np.argsort(pos, kind="stable")
@@ -157,15 +153,7 @@ def _write_days(chunks: Iterable[pa.Table], schema: pa.Schema, days: list[date],
                     writers[k].write_table(part, row_group_size=hi - lo)
                     counts[k] += hi - lo
             del chunk, order
-        for w in writers:
-            w.close()
-        # Write-then-rename: a drop file is complete or absent (a watcher never sees half a file).
-        out = []
-        for d, tmp, n in zip(days, tmps, counts, strict=True):
-            path = out_dir / drop_file_name(d)
-            tmp.replace(path)
-            out.append(Drop(d, path, n))
-    return out
+    return [Drop(d, out_dir / drop_file_name(d), n) for d, n in zip(days, counts, strict=True)]
 
 
 def split_month_file(month_file: str | Path, month: str, out_dir: str | Path,

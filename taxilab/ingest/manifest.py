@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
+
+from taxilab.core.state import write_text
 
 MANIFEST_KEYS = ("source", "file", "bytes", "sha256", "rows", "schema", "recorded_at")
 
@@ -65,13 +65,4 @@ def write_manifest(path: Path, entries: list[dict]) -> None:
         missing = [k for k in MANIFEST_KEYS if k not in entry]
         if missing:
             raise ValueError(f"manifest entry {i} ({entry.get('file', '?')}) lacks keys {missing}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"entries": entries}, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, json.dumps({"entries": entries}, indent=2) + "\n")

@@ -18,8 +18,10 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from spark_jobs.io import paths
+from spark_jobs.month import Month
 from taxilab.core import clients as aws
 from taxilab.core.settings import Settings
+from taxilab.core.state import write_bytes, write_text
 from taxilab.ingest.manifest import describe_parquet, sha256_file
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ def obtain_source(
     settings: Settings, month: str, source: str, rows: int, seed: int = 42, progress=None
 ) -> SourceFile:
     """Resolve SOURCE (synthetic | tlc | a Parquet path) to a local file, using the input cache."""
-    paths.split_month(month)
+    Month.parse(month)
     t0 = time.monotonic()
     if source == "synthetic":
         from taxilab.ingest.synthetic import generate_month
@@ -68,11 +70,8 @@ def obtain_source(
         label = f"synthetic:month={month},rows={rows},seed={seed}"
         if dest.exists() and dest.with_suffix(".sha256").exists():
             return SourceFile(dest, label, 0.0, cached=True)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(".tmp")
-        gen = generate_month(month, rows, tmp, seed=seed, progress=progress)
-        tmp.replace(dest)
-        dest.with_suffix(".sha256").write_text(gen.sha256)
+        gen = generate_month(month, rows, dest, seed=seed, progress=progress)  # appears whole or not at all
+        write_text(dest.with_suffix(".sha256"), gen.sha256)  # last: it marks the cache entry valid
         return SourceFile(dest, label, time.monotonic() - t0)
     if source == "tlc":
         from spark_jobs.schemas.tlc import SOURCE_URL
@@ -224,9 +223,7 @@ def land_month(settings: Settings, month: str, src: SourceFile, progress=None) -
     manifest.append({**entry, "key": key, "version_id": version_id, "action": action})
     body = json.dumps({"month": month, "entries": manifest}, indent=2).encode()
     s3.put_object(Bucket=bucket, Key=paths.manifest_key(settings.dataset, month), Body=body)
-    local = settings.cache_dir / "manifests" / f"{settings.dataset}_{month}.json"
-    local.parent.mkdir(parents=True, exist_ok=True)
-    local.write_bytes(body)
+    write_bytes(settings.cache_dir / "manifests" / f"{settings.dataset}_{month}.json", body)
     if action == "new-version":
         log.warning(
             "%s: different bytes than the current raw object (sha256 %s -> %s); kept as a new version",

@@ -28,7 +28,6 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
-import os
 import re
 import time
 from collections.abc import Callable
@@ -40,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from spark_jobs.schemas.tlc import arrow_schema_2024
+from taxilab.ingest.atomic import atomic_output
 
 # Dirt kinds, as fractions of all rows (whole of 2024, TLC_REFERENCE.md "Real anomaly rates").
 # Kinds in the same group (see _DIRT_GROUPS) are mutually exclusive on a row.
@@ -238,26 +238,20 @@ def generate_month(
 
     Memory is bounded by one chunk: each chunk of `chunk_rows` trips is generated, written as one
     zstd row group and dropped. `progress(n)` is called after each chunk with the rows just
-    written. The file appears atomically (written to `<name>.tmp`, then renamed).
+    written. The file appears atomically (written to a unique temporary file beside it, then renamed).
     """
     if chunk_rows <= 0:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
     plan = _plan(month, rows, seed, null_block_rate)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
     started = time.perf_counter()
     source = _BlockSource(plan)
-    try:
-        with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
-            for start in range(0, rows, chunk_rows):
-                stop = min(rows, start + chunk_rows)
-                writer.write_table(source.rows(start, stop), row_group_size=stop - start)
-                if progress is not None:
-                    progress(stop - start)
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_output(out_path) as tmp, pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
+        for start in range(0, rows, chunk_rows):
+            stop = min(rows, start + chunk_rows)
+            writer.write_table(source.rows(start, stop), row_group_size=stop - start)
+            if progress is not None:
+                progress(stop - start)
     digest = _sha256(out_path)
     return GeneratedFile(out_path, rows, digest, time.perf_counter() - started)
 

@@ -145,6 +145,31 @@ def test_split_month_file_writes_only_the_days_asked_for(tmp_path):
         drops.split_month_file(src, "2024-04", tmp_path / "out", days=[date(2024, 5, 1)])
 
 
+def test_a_split_that_fails_midway_leaves_no_drop_and_no_temporary_file(tmp_path):
+    month = generate_month("2024-04", 3_000, tmp_path / "m.parquet", seed=2)
+    out = tmp_path / "drops"
+
+    schema = pq.read_schema(month.path)
+
+    def chunks(fail: bool):
+        for batch in pq.ParquetFile(month.path).iter_batches(batch_size=1_000):
+            yield pa.Table.from_batches([batch])
+        if fail:
+            raise OSError("connection reset while reading the month")
+
+    def route(chunk):  # April 1 and 2 only
+        day = pc.day(chunk[drops.PICKUP]).to_numpy(zero_copy_only=False)
+        return chunk, np.where(day <= 2, day - 1, -1)
+
+    days = [date(2024, 4, 1), date(2024, 4, 2)]
+    with pytest.raises(OSError, match="connection reset"):
+        drops._write_days(chunks(fail=True), schema, days, out, route)
+    assert list(out.iterdir()) == []
+    written = drops._write_days(chunks(fail=False), schema, days, out, route)
+    assert sorted(p.name for p in out.iterdir()) == sorted(d.path.name for d in written)
+    assert [pq.ParquetFile(d.path).metadata.num_rows for d in written] == [d.rows for d in written]
+
+
 def test_gb_per_day_converts_at_the_measured_bytes_per_row():
     assert drops.rows_for_gb_per_day(1.0) == round(1e9 / drops.BYTES_PER_ROW)
     plan = drops.plan_volume("2024-04", 3, gb_per_day=0.5)

@@ -152,6 +152,19 @@ def test_zero_rows_still_writes_a_readable_file_with_the_schema(tmp_path):
     assert not (tmp_path / "empty.parquet.tmp").exists()
 
 
+def test_a_finished_month_leaves_only_its_file_and_a_failed_one_nothing(tmp_path):
+    out = generate_month("2024-02", 2_000, tmp_path / "ok.parquet", chunk_rows=500)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.parquet"]
+    assert pq.ParquetFile(out.path).metadata.num_rows == 2_000
+
+    def fail_after_first_chunk(n):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        generate_month("2024-02", 2_000, tmp_path / "bad.parquet", chunk_rows=500, progress=fail_after_first_chunk)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.parquet"]  # no bad.parquet, no temporary file
+
+
 def test_invalid_arguments_are_rejected(tmp_path):
     for month in ("2024-13", "2024-2", "24-02", "2024/02"):
         with pytest.raises(ValueError):
