@@ -4,8 +4,10 @@ This is the only place Spark/S3A flags are set. On AWS Glue none of it runs: Glu
 and its S3 access itself (see spark_jobs/runtime.py).
 
 The jars come from Maven Central at the versions matching pyspark's bundled Hadoop (pyspark 3.5 ships
-hadoop-client 3.3.4 -> hadoop-aws 3.3.4 -> aws-java-sdk-bundle 1.12.262), are verified against
-Maven's SHA-1 and cached under <state_dir>/jars; nothing binary is committed.
+hadoop-client 3.3.4 -> hadoop-aws 3.3.4 -> aws-java-sdk-bundle 1.12.262), are verified against the
+SHA-256 sums committed in emulation/jars.sha256 (never against a checksum fetched from the server that
+served the jar) and cached under <state_dir>/jars; nothing binary is committed. A version change needs
+its sums added to that file (computed from the jar, cross-checked once with Maven Central's .sha1).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from taxilab.core.settings import PROJECT_ROOT, Settings
 from taxilab.core.state import write_text
 
 log = logging.getLogger(__name__)
+
+JAR_SUMS = Path(__file__).resolve().parent / "jars.sha256"
 
 
 class JarError(RuntimeError):
@@ -63,28 +67,52 @@ def ensure_jars(settings: Settings, progress: bool = True) -> list[Path]:
         )
     out = jars_dir(settings)
     out.mkdir(parents=True, exist_ok=True)
+    sums = committed_jar_sums()
     paths = []
     for group, artifact, version in _jar_specs(settings):
         name = f"{artifact}-{version}.jar"
+        expected = sums.get(name)
+        if expected is None:
+            raise JarError(f"{name}: no SHA-256 committed in {JAR_SUMS}; add the jar's sum there (computed from the "
+                           "file, cross-checked with Maven Central's .sha1) before using this version")
         dest = out / name
         ok_marker = out / (name + ".verified")
-        if not (dest.exists() and ok_marker.exists()):
-            base = f"{settings.spark.maven_repo}/{group.replace('.', '/')}/{artifact}/{version}/{name}"
+        if dest.exists() and ok_marker.exists() and ok_marker.read_text().strip() == expected:
+            paths.append(dest)  # verified against the committed sum when it was cached
+            continue
+        if not (dest.exists() and _sha256(dest) == expected):
+            url = f"{settings.spark.maven_repo}/{group.replace('.', '/')}/{artifact}/{version}/{name}"
             log.info("downloading %s from Maven Central", name)
             bar = _progress_bar(name) if progress else None
             try:
-                _download(base, dest, progress=bar)
-                expected = _fetch_text(base + ".sha1").split()[0].strip()
+                _download(url, dest, progress=bar)
+            except Exception as e:  # noqa: BLE001 - any transport failure: name the jar and the URL
+                dest.unlink(missing_ok=True)
+                raise JarError(f"{name}: cannot download {url}: {e}") from e
             finally:
                 if bar:
                     bar(None, None)
-            actual = _sha1(dest)
+            actual = _sha256(dest)
             if actual != expected:
                 dest.unlink(missing_ok=True)
-                raise JarError(f"{name}: SHA-1 {actual} does not match Maven Central's {expected}; deleted, rerun")
-            write_text(ok_marker, expected)
+                raise JarError(f"{name}: SHA-256 {actual} does not match the sum committed in {JAR_SUMS} "
+                               f"({expected}); the download from {url} was deleted")
+        write_text(ok_marker, expected)
         paths.append(dest)
     return paths
+
+
+def committed_jar_sums() -> dict[str, str]:
+    """{jar file name: SHA-256} from emulation/jars.sha256 (sha256sum's format)."""
+    sums = {}
+    for n, line in enumerate(JAR_SUMS.read_text().splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split()
+        if len(parts) != 2 or len(parts[0]) != 64 or any(c not in "0123456789abcdef" for c in parts[0]):
+            raise JarError(f"{JAR_SUMS} line {n}: expected '<sha256 hex>  <jar name>', got {line!r}")
+        sums[parts[1].lstrip("*")] = parts[0]
+    return sums
 
 
 def _download(url: str, dest: Path, progress=None) -> None:
@@ -110,16 +138,8 @@ def _download(url: str, dest: Path, progress=None) -> None:
     fetch()
 
 
-def _fetch_text(url: str) -> str:
-    import requests
-
-    r = requests.get(url, timeout=30)
-    r.raise_for_status()
-    return r.text
-
-
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
