@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from taxilab.core.runs import Timer
 from taxilab.core.state import write_text
 
 
@@ -55,7 +56,7 @@ class RunReport:
     drops: list[dict] = field(default_factory=list)
     # The run's estimated AWS cost (taxilab.ops.cost, set by taxilab.ops.after_run): total, by service, items.
     estimated_cost: dict | None = None
-    _t0: float = field(default_factory=time.monotonic, repr=False)
+    _clock: Timer = field(default_factory=lambda: Timer(time.monotonic()), repr=False)  # end to end
 
     def stage(self, name: str) -> StageResult:
         """A new result for the stage; a retried stage (the workflow's max_retries) replaces its failed
@@ -75,11 +76,11 @@ class RunReport:
     def finish(self, status: str, error: str | None = None) -> None:
         self.status = status
         self.error = error
-        self.seconds = round(time.monotonic() - self._t0, 2)
+        self.seconds = round(self._clock.elapsed, 2)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d.pop("_t0", None)
+        d.pop("_clock", None)
         return d
 
     def write(self, runs_dir: Path) -> Path:

@@ -22,9 +22,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -41,6 +40,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from taxilab.core.runs import timed
 from taxilab.core.state import write_text
 from taxilab.ingest.manifest import sha256_file
 
@@ -122,23 +122,56 @@ def download(
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
     dest = Path(dest)
-    started = time.monotonic()
+    with timed() as clock:
+        got = _from_cache(url, dest) or _fetch(
+            url,
+            dest,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            progress=progress,
+            chunk_size=chunk_size,
+        )
+    if got.attempts:
+        log.info(
+            "%s: %d bytes in %.1fs, %d attempt(s), sha256 %s", dest, got.bytes, clock.seconds, got.attempts, got.sha256
+        )
+    return replace(got, seconds=clock.seconds)
 
+
+def _from_cache(url: str, dest: Path) -> Downloaded | None:
+    """The cached file, when its sha256 sidecar vouches for it."""
     sidecar = _suffixed(dest, ".sha256")
     cached = _cached_sha256(dest, sidecar)
-    if cached is not None:
-        log.info("%s: cached, sha256 matches %s; not downloading", dest, sidecar.name)
-        return Downloaded(
-            url=url,
-            path=dest,
-            bytes=dest.stat().st_size,
-            sha256=cached,
-            rows=_parquet_rows(dest, dest, url) if _is_parquet(dest) else None,
-            seconds=time.monotonic() - started,
-            attempts=0,
-            resumed=False,
-        )
+    if cached is None:
+        return None
+    log.info("%s: cached, sha256 matches %s; not downloading", dest, sidecar.name)
+    return Downloaded(
+        url=url,
+        path=dest,
+        bytes=dest.stat().st_size,
+        sha256=cached,
+        rows=_parquet_rows(dest, dest, url) if _is_parquet(dest) else None,
+        seconds=0.0,
+        attempts=0,
+        resumed=False,
+    )
 
+
+def _fetch(
+    url: str,
+    dest: Path,
+    *,
+    max_attempts: int,
+    timeout: float,
+    backoff_initial: float,
+    backoff_max: float,
+    progress: ProgressFn | None,
+    chunk_size: int,
+) -> Downloaded:
+    """Download into <dest>.part (resuming it), check it, rename it to dest and write the sidecar."""
+    sidecar = _suffixed(dest, ".sha256")
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = _suffixed(dest, ".part")
     state = _State()
@@ -178,15 +211,13 @@ def download(
     # renamed here itself rather than written through taxilab.core.state.
     os.replace(part, dest)
     write_text(sidecar, f"{digest}  {dest.name}\n")
-    seconds = time.monotonic() - started
-    log.info("%s: %d bytes in %.1fs, %d attempt(s), sha256 %s", dest, size, seconds, state.attempts, digest)
     return Downloaded(
         url=url,
         path=dest,
         bytes=size,
         sha256=digest,
         rows=rows,
-        seconds=seconds,
+        seconds=0.0,
         attempts=state.attempts,
         resumed=state.resumed,
     )

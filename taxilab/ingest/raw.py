@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -20,6 +19,7 @@ from botocore.exceptions import ClientError
 from spark_jobs.io import paths
 from spark_jobs.month import Month
 from taxilab.core import clients as aws
+from taxilab.core.runs import timed
 from taxilab.core.settings import Settings
 from taxilab.core.state import write_bytes, write_text
 from taxilab.ingest.manifest import describe_parquet, sha256_file
@@ -49,15 +49,21 @@ class Landed:
     version_id: str | None
     action: str  # 'uploaded' | 'unchanged' | 'new-version'
     previous_sha256: str | None
-    seconds: float
+    seconds: float = 0.0
 
 
 def obtain_source(
     settings: Settings, month: str, source: str, rows: int, seed: int = 42, progress=None
 ) -> SourceFile:
-    """Resolve SOURCE (synthetic | tlc | a Parquet path) to a local file, using the input cache."""
+    """Resolve SOURCE (synthetic | tlc | a Parquet path) to a local file, using the input cache; `seconds`
+    is the time that took (about 0 for a cached file or a local path)."""
     Month.parse(month)
-    t0 = time.monotonic()
+    with timed() as clock:
+        found = _resolve_source(settings, month, source, rows, seed, progress)
+    return replace(found, seconds=clock.seconds)
+
+
+def _resolve_source(settings: Settings, month: str, source: str, rows: int, seed: int, progress) -> SourceFile:
     if source == "synthetic":
         from taxilab.ingest.synthetic import generate_month
 
@@ -69,10 +75,10 @@ def obtain_source(
         )
         label = f"synthetic:month={month},rows={rows},seed={seed}"
         if dest.exists() and dest.with_suffix(".sha256").exists():
-            return SourceFile(dest, label, 0.0, cached=True)
+            return SourceFile(dest, label, cached=True)
         gen = generate_month(month, rows, dest, seed=seed, progress=progress)  # appears whole or not at all
         write_text(dest.with_suffix(".sha256"), gen.sha256)  # last: it marks the cache entry valid
-        return SourceFile(dest, label, time.monotonic() - t0)
+        return SourceFile(dest, label)
     if source == "tlc":
         from spark_jobs.schemas.tlc import SOURCE_URL
         from taxilab.ingest.download import download
@@ -81,7 +87,7 @@ def obtain_source(
         dest = settings.cache_dir / "inputs" / "tlc" / paths.raw_file_name(month)
         dest.parent.mkdir(parents=True, exist_ok=True)
         got = download(url, dest, progress=progress)
-        return SourceFile(got.path, url, time.monotonic() - t0, cached=got.attempts == 0)
+        return SourceFile(got.path, url, cached=got.attempts == 0)
     path = Path(source).expanduser()
     if not path.exists():
         raise IngestError(
@@ -89,7 +95,7 @@ def obtain_source(
         )
     if not path.is_file():
         raise IngestError(f"SOURCE={source}: is a directory, expected a Parquet file")
-    return SourceFile(path.resolve(), str(path.resolve()), time.monotonic() - t0, cached=True)
+    return SourceFile(path.resolve(), str(path.resolve()), cached=True)
 
 
 def ensure_bucket(settings: Settings) -> None:
@@ -181,8 +187,14 @@ def refuse_unusable(src: SourceFile) -> None:
 
 
 def land_month(settings: Settings, month: str, src: SourceFile, progress=None) -> Landed:
-    """Upload the month's file to raw (idempotent by content) and update the manifest."""
-    t0 = time.monotonic()
+    """Upload the month's file to raw (idempotent by content) and update the manifest; `seconds` is the
+    time that took."""
+    with timed() as clock:
+        landed = _land(settings, month, src, progress)
+    return replace(landed, seconds=clock.seconds)
+
+
+def _land(settings: Settings, month: str, src: SourceFile, progress) -> Landed:
     try:
         entry = describe_parquet(src.path, src.source)
     except ValueError as e:
@@ -203,7 +215,6 @@ def land_month(settings: Settings, month: str, src: SourceFile, progress=None) -
             head.get("VersionId"),
             "unchanged",
             previous,
-            time.monotonic() - t0,
         )
     from boto3.s3.transfer import TransferConfig
 
@@ -240,7 +251,6 @@ def land_month(settings: Settings, month: str, src: SourceFile, progress=None) -
         version_id,
         action,
         previous,
-        time.monotonic() - t0,
     )
 
 

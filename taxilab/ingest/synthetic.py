@@ -29,7 +29,6 @@ import calendar
 import datetime as dt
 import hashlib
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from spark_jobs.schemas.tlc import arrow_schema_2024
+from taxilab.core.runs import timed
 from taxilab.ingest.atomic import atomic_output
 
 # Dirt kinds, as fractions of all rows (whole of 2024, TLC_REFERENCE.md "Real anomaly rates").
@@ -244,16 +244,16 @@ def generate_month(
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
     plan = _plan(month, rows, seed, null_block_rate)
     out_path = Path(out_path)
-    started = time.perf_counter()
     source = _BlockSource(plan)
-    with atomic_output(out_path) as tmp, pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
-        for start in range(0, rows, chunk_rows):
-            stop = min(rows, start + chunk_rows)
-            writer.write_table(source.rows(start, stop), row_group_size=stop - start)
-            if progress is not None:
-                progress(stop - start)
-    digest = _sha256(out_path)
-    return GeneratedFile(out_path, rows, digest, time.perf_counter() - started)
+    with timed() as clock:
+        with atomic_output(out_path) as tmp, pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
+            for start in range(0, rows, chunk_rows):
+                stop = min(rows, start + chunk_rows)
+                writer.write_table(source.rows(start, stop), row_group_size=stop - start)
+                if progress is not None:
+                    progress(stop - start)
+        digest = _sha256(out_path)
+    return GeneratedFile(out_path, rows, digest, clock.seconds)
 
 
 def generate_table(

@@ -14,13 +14,13 @@ failure leaves the previous ones; the built tables are then checked against fct_
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import psycopg
 
 from emulation.redshift.dialect import parse_redshift
 from spark_jobs.month import Month
+from taxilab.core.runs import timed
 from taxilab.core.settings import PROJECT_ROOT
 from taxilab.warehouse.queries import NamedQuery, _placeholders
 
@@ -90,9 +90,8 @@ def build_aggregates(conn: psycopg.Connection, month: str, load_dir: Path = LOAD
     """
     Month.parse(month)  # a malformed month is a clear error before anything runs
     statements = load_statements(load_dir)
-    t0 = time.monotonic()
     try:
-        with conn.transaction():
+        with timed() as clock, conn.transaction():
             # One builder per month at a time: two concurrent rebuilds would both delete nothing.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"taxi.agg_*:{month}"])
             # The month's GROUP BYs hash ~3M rows: with the server's default work_mem they spill to disk
@@ -103,7 +102,7 @@ def build_aggregates(conn: psycopg.Connection, month: str, load_dir: Path = LOAD
             rows = _check(conn, month)
     except psycopg.Error as e:
         raise AggregateBuildError(f"rebuilding the pre-aggregates for {month} failed, rolled back: {e}") from e
-    return {"rows": rows, "seconds": round(time.monotonic() - t0, 2)}
+    return {"rows": rows, "seconds": clock.seconds}
 
 
 def analyze(conn: psycopg.Connection, schema: str = "taxi") -> None:
