@@ -15,6 +15,14 @@ STAMP  := $(VENV)/.installed
 ifdef PROFILE
 export TAXILAB_PROFILE := $(PROFILE)
 endif
+# PROFILE=aws: the settings `make deploy-env` wrote from Terraform's outputs (deploy_aws/, ADR 0015).
+ifeq ($(PROFILE),aws)
+ifneq ($(wildcard .lab/aws.env),)
+include .lab/aws.env
+export $(shell sed -n 's/^\(TAXILAB_[A-Z0-9_]*\)=.*/\1/p' .lab/aws.env)
+endif
+endif
+TF := terraform -chdir=deploy_aws
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := .lab/tools/actionlint-$(ACTIONLINT_VERSION)/actionlint
 
@@ -69,7 +77,7 @@ backfill: $(STAMP) ## run the Glue workflow for each month FROM..TO (completed m
 scheduler: $(STAMP) ## fire the workflow's scheduled (cron) trigger when due; runs until stopped
 	@$(LAB) glue scheduler
 
-test: $(STAMP) ## run unit then integration tests (starts its own embedded services)
+test: $(STAMP) deploy-check ## run the deploy_aws offline checks, then unit then integration tests (starts its own embedded services)
 	@$(VENV)/bin/python -m tests.run_all
 
 test-unit: $(STAMP) ## unit tests only (no services)
@@ -130,6 +138,22 @@ lint: $(STAMP) ## ruff, ruff format --check, mypy, import-linter (layers, ADR 00
 	@$(VENV)/bin/mypy
 	@$(VENV)/bin/lint-imports
 	@$(MAKE) --no-print-directory lint-workflows
+
+.PHONY: deploy-check deploy-plan deploy destroy deploy-env
+deploy-check: $(STAMP) ## offline checks of deploy_aws/: fmt, tflint, checkov, parliament, HCL structure, outputs->env (tools cached in .lab/tools)
+	@bash deploy_aws/scripts/install_tools.sh && $(VENV)/bin/python -m pytest tests/deploy -q -p no:cacheprovider
+
+deploy-plan: $(STAMP) ## build the lab's wheel (dist/), terraform init with deploy_aws/backend.hcl, plan -> deploy_aws/tfplan (review it)
+	@$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir dist . && $(TF) init -input=false -backend-config=backend.hcl && $(TF) plan -input=false -out=tfplan
+
+deploy: ## apply the reviewed deploy_aws/tfplan on AWS (costs start), then write .lab/aws.env (make deploy-env)
+	@test -f deploy_aws/tfplan || { echo "no deploy_aws/tfplan: run make deploy-plan and review it first"; exit 2; }; $(TF) apply -input=false tfplan && rm -f deploy_aws/tfplan && $(MAKE) --no-print-directory deploy-env
+
+destroy: ## terraform destroy: everything deploy_aws/ created on AWS, the lake's objects included
+	@$(TF) destroy
+
+deploy-env: $(STAMP) ## write the aws profile's settings (.lab/aws.env, read by PROFILE=aws) from terraform output -json
+	@$(TF) output -json | $(VENV)/bin/python deploy_aws/scripts/outputs_to_env.py --out .lab/aws.env
 
 clean: ## stop services and delete .lab state (keeps the jar cache and .venv)
 	-@test -x $(LAB) && $(LAB) down
