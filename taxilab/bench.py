@@ -112,10 +112,19 @@ def run_bench(month: str, rows: int, seed: int, console) -> dict:
     t.add_row("DuckDB clean/enrich/aggregate, same file (s)", f"{ref['seconds']:.1f}", "")
     t.add_row("ratio Spark / DuckDB", f"{ratio:.1f}x", f"<= {TARGET_RATIO:.0f}x")
     console.print(t)
-    agree = (ref["accepted"] == report.get("etl").rows_out and ref["rejected"] == report.get("etl").quarantined)
+    etl = report.get("etl")
+    agree = etl is not None and (ref["accepted"], ref["rejected"]) == (etl.rows_out, etl.quarantined)
     console.print(f"accepted/quarantined agree with DuckDB: {agree} "
                   f"({ref['accepted']:,} / {ref['rejected']:,})")
     console.print(f"end to end {'meets' if e2e <= TARGET_E2E_S else 'MISSES'} the {TARGET_E2E_S:.0f} s target; "
                   f"ratio {'meets' if ratio <= TARGET_RATIO else 'MISSES'} the {TARGET_RATIO:.0f}x target")
+    if report.estimated_cost:  # priced by taxilab.ops.after_run at the end of the run
+        from decimal import Decimal
+
+        ec = report.estimated_cost
+        console.print(f"estimated AWS cost of this run: ${Decimal(ec['total_usd']):.4f} ("
+                      + ", ".join(f"{k} ${Decimal(v):.4f}" for k, v in ec["by_service_usd"].items())
+                      + f"; list prices recorded {ec['prices_recorded_on']}); month projection: "
+                      f"`taxilab ops cost --month {month}`")
     return {"stages": stages, "e2e": e2e, "ratio": ratio, "duckdb_seconds": ref["seconds"],
             "peak_lab_mb": mem.peak_lab / 1e6, "peak_services_mb": mem.peak_services / 1e6, "at": time.time()}

@@ -17,7 +17,9 @@ class MissingInputError(FileNotFoundError):
 
 def _hadoop_fs(spark: SparkSession, url: str):
     """(Hadoop FileSystem, Path) for a URL: the same S3A client Spark reads and writes with."""
-    path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(url)
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None, "the SparkContext has no JVM gateway"
+    path = jvm.org.apache.hadoop.fs.Path(url)
     return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
 
 
@@ -46,7 +48,7 @@ def read_zone_lookup(spark: SparkSession, url: str) -> DataFrame:
 def _s3a_committers(spark: SparkSession) -> bool:
     """True when the session commits through the S3A committers (the lab's local Spark); on Glue the
     standard protocol with dynamic partition overwrite is used."""
-    return "PathOutputCommitProtocol" in spark.conf.get("spark.sql.sources.commitProtocolClass", "")
+    return "PathOutputCommitProtocol" in (spark.conf.get("spark.sql.sources.commitProtocolClass", "") or "")
 
 
 def write_partitioned(df: DataFrame, url: str, partition_cols: list[str], files_per_partition: int = 1) -> None:

@@ -105,10 +105,11 @@ def hourly_patterns(staging: DataFrame) -> DataFrame:
 
 def payment_type_name(payment_type: Column) -> Column:
     """contracts.PAYMENT_TYPES name, 'Unknown' for any other code."""
-    out = None
+    out: Column | None = None
     for code, name in PAYMENT_TYPES.items():
         cond = payment_type == F.lit(code)
         out = F.when(cond, F.lit(name)) if out is None else out.when(cond, F.lit(name))
+    assert out is not None, "contracts.PAYMENT_TYPES is empty"
     return out.otherwise(F.lit(UNKNOWN_PAYMENT))
 
 

@@ -64,12 +64,13 @@ def zones_from_csv_df(raw: DataFrame) -> DataFrame:
 
 def _bucket(value: Column, table, inclusive_hi: bool) -> Column:
     """First label of table [(label, lo, hi)] with lo <= value <= hi (or < hi); null if none."""
-    out = None
+    out: Column | None = None
     for label, lo, hi in table:
         cond = value >= F.lit(lo)
         if hi is not None:
             cond = cond & ((value <= F.lit(hi)) if inclusive_hi else (value < F.lit(hi)))
         out = F.when(cond, F.lit(label)) if out is None else out.when(cond, F.lit(label))
+    assert out is not None, "a bucket table needs at least one row"
     return out
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 _MONTHS = {m: i for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
 _DAYS = {d: i for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split(), 1)}
-_FIELDS = (("minutes", 0, 59, {}), ("hours", 0, 23, {}), ("day-of-month", 1, 31, {}), ("month", 1, 12, _MONTHS),
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (("minutes", 0, 59, {}), ("hours", 0, 23, {}), ("day-of-month", 1, 31, {}), ("month", 1, 12, _MONTHS),
            ("day-of-week", 1, 7, _DAYS), ("year", 1970, 2199, {}))
 
 
@@ -29,7 +29,7 @@ class Cron:
             return False
         if self.days is not None:
             return d.day in self.days
-        return (d.isoweekday() % 7) + 1 in self.weekdays  # isoweekday: Mon=1..Sun=7 -> Glue Sun=1..Sat=7
+        return (d.isoweekday() % 7) + 1 in (self.weekdays or frozenset())  # isoweekday: Mon=1..Sun=7 -> Glue Sun=1..Sat=7
 
     def next_after(self, after: datetime) -> datetime:
         """First fire time strictly after `after` (naive UTC), searched up to the last year allowed."""
@@ -86,9 +86,10 @@ def _field(text: str, name: str, lo: int, hi: int, names: dict[str, int]) -> fro
         if rng == "*":
             a, b = lo, hi
         else:
-            ends = [names.get(x.upper(), None) if not x.isdigit() else int(x) for x in rng.split("-")]
-            if None in ends or len(ends) > 2:
+            found = [names.get(x.upper(), None) if not x.isdigit() else int(x) for x in rng.split("-")]
+            if None in found or len(found) > 2:
                 raise ValueError(f"cron field {name} {text!r}: {rng!r} is not a number, name or range")
+            ends = [e for e in found if e is not None]
             a, b = ends[0], ends[-1] if len(ends) == 2 else (hi if step_s else ends[0])
         if not (lo <= a <= hi and lo <= b <= hi) or step < 1:
             raise ValueError(f"cron field {name} {text!r}: values must be within {lo}-{hi}")
@@ -110,4 +111,4 @@ def parse(expression: str) -> Cron:
     for i in (0, 1, 3, 5):
         if vals[i] is None:
             raise ValueError(f"schedule {expression!r}: '?' is only allowed in day-of-month or day-of-week")
-    return Cron(expression, *vals)
+    return Cron(expression, *vals)  # type: ignore[arg-type]  # None only where Cron allows it (checked above)

@@ -23,6 +23,11 @@ COMMANDS = ("glueetl", "pythonshell")
 PYTHONSHELL_CAPACITY = (0.0625, 1.0)
 GLUEETL_MIN_WORKERS = 2
 LAB_PACKAGES = ("taxilab/", "spark_jobs/", "emulation/")  # scripts inside the lab's (Python 3.11) package
+# Glue's SchemaChangePolicy values (API SchemaChangePolicy); a crawler without one gets Glue's behaviour for
+# the lab's tables: widen/add columns in the catalog, drop partitions whose folder is gone (ADR 0017).
+UPDATE_BEHAVIORS = ("UPDATE_IN_DATABASE", "LOG")
+DELETE_BEHAVIORS = ("DELETE_FROM_DATABASE", "DEPRECATE_IN_DATABASE", "LOG")
+DEFAULT_SCHEMA_CHANGE_POLICY = {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "DELETE_FROM_DATABASE"}
 
 
 class DefinitionError(ValueError):
@@ -96,6 +101,8 @@ def validate(d: Definitions) -> None:
                                       "not worker_type/number_of_workers")
             if j.get("bookmark", "job-bookmark-disable") != "job-bookmark-disable":
                 raise DefinitionError(f"{where}: job {j['name']!r}: Python shell jobs cannot use job bookmarks")
+    for c in d.raw.get("crawlers", []):
+        schema_change_policy(c, where)
     names = set(d.jobs) | set(d.crawlers)
     starts = 0
     for t in d.triggers:
@@ -118,6 +125,28 @@ def validate(d: Definitions) -> None:
                 raise DefinitionError(f"{where}: trigger {t['name']!r}: action {a} names no defined job or crawler")
     if starts != 1:
         raise DefinitionError(f"{where}: the workflow needs exactly one ON_DEMAND or SCHEDULED start trigger, has {starts}")
+
+
+def schema_change_policy(crawler: dict, where: str = str(DEFINITIONS)) -> dict[str, str]:
+    """The crawler's declared `schema_change_policy` ({"UpdateBehavior", "DeleteBehavior"}, Glue's field
+    names and values) with Glue's defaults for a field left out; anything else is a DefinitionError."""
+    declared = crawler.get("schema_change_policy", {})
+    name = crawler.get("name", "?")
+    if not isinstance(declared, dict):
+        raise DefinitionError(f"{where}: crawler {name!r}: schema_change_policy must be an object with "
+                              "UpdateBehavior and DeleteBehavior")
+    unknown = sorted(set(declared) - set(DEFAULT_SCHEMA_CHANGE_POLICY))
+    if unknown:
+        raise DefinitionError(f"{where}: crawler {name!r}: schema_change_policy has unknown field(s) {unknown}; "
+                              "Glue's fields are UpdateBehavior and DeleteBehavior")
+    policy = {**DEFAULT_SCHEMA_CHANGE_POLICY, **declared}
+    if policy["UpdateBehavior"] not in UPDATE_BEHAVIORS:
+        raise DefinitionError(f"{where}: crawler {name!r}: schema_change_policy UpdateBehavior "
+                              f"{policy['UpdateBehavior']!r} is not one of {UPDATE_BEHAVIORS}")
+    if policy["DeleteBehavior"] not in DELETE_BEHAVIORS:
+        raise DefinitionError(f"{where}: crawler {name!r}: schema_change_policy DeleteBehavior "
+                              f"{policy['DeleteBehavior']!r} is not one of {DELETE_BEHAVIORS}")
+    return policy
 
 
 def substitute(value: str, variables: dict[str, str]) -> str:
@@ -169,7 +198,8 @@ def to_aws(d: Definitions, settings: Settings, role_arn: str, scripts_prefix: st
         jobs.append(kw)
     # Glue writes one crawler's tables into one database; the lab keeps one database per zone, so each
     # declared crawler becomes one Glue crawler per zone, named <name>-<zone>.
-    crawlers, crawler_names = [], {}
+    crawlers: list[dict] = []
+    crawler_names: dict[str, list[str]] = {}
     for c in d.raw.get("crawlers", []):
         crawler_names[c["name"]] = []
         for z in c["zones"]:
@@ -178,7 +208,7 @@ def to_aws(d: Definitions, settings: Settings, role_arn: str, scripts_prefix: st
             crawlers.append({
                 "Name": name, "Role": role_arn, "DatabaseName": settings.catalog_databases[z],
                 "Targets": {"S3Targets": [{"Path": f"s3://{settings.bucket}/{z}/", "Exclusions": ["**/_*", "**/.*"]}]},
-                "SchemaChangePolicy": {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "DELETE_FROM_DATABASE"},
+                "SchemaChangePolicy": schema_change_policy(c, str(d.source)),
                 "RecrawlPolicy": {"RecrawlBehavior": "CRAWL_EVERYTHING"},
                 "Configuration": json.dumps({"Version": 1.0,
                                              "CrawlerOutput": {"Tables": {"AddOrUpdateBehavior": "MergeNewColumns"}}}),
@@ -201,7 +231,7 @@ def to_aws(d: Definitions, settings: Settings, role_arn: str, scripts_prefix: st
         elif t["type"] == "SCHEDULED":
             kw["Schedule"] = t["schedule"]
             kw["StartOnCreation"] = True
-        acts = []
+        acts: list[dict[str, str]] = []
         for a in t["actions"]:
             acts += [{"JobName": a["job"]}] if "job" in a else [{"CrawlerName": n} for n in crawler_names[a["crawler"]]]
         kw["Actions"] = acts

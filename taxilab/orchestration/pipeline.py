@@ -47,6 +47,10 @@ class PipelineOptions:
     rows: int = DEFAULT_ROWS
     seed: int = 42
     progress: bool = True
+    # The crawler's SchemaChangePolicy for this run ({"UpdateBehavior": "LOG"}, Glue's field names); None:
+    # the one declared with the crawler in spark_jobs/jobgraph.json. E.g. LOG to complete a month whose
+    # raw files bring an incompatible type change, with the conflict reported instead of failing the run.
+    schema_change_policy: dict[str, str] | None = None
 
 
 class Pipeline:
@@ -123,8 +127,11 @@ class Pipeline:
             size = src.path.stat().st_size
             up = _bar("upload", size, unit="B", enabled=o.progress)
             # faults.checkpoint: a robustness kill point mid-upload (no-op unless TAXILAB_FAULT_KILL_AT is set)
-            landed = raw.land_month(self.settings, o.month, src,
-                                    progress=lambda n: (up.update(n), faults.checkpoint("ingest:upload", self.settings)))
+            def uploaded(n: int) -> None:
+                up.update(n)
+                faults.checkpoint("ingest:upload", self.settings)
+
+            landed = raw.land_month(self.settings, o.month, src, progress=uploaded)
             up.close()
             zones = raw.land_zone_lookup(self.settings)
             stats = lakestats.raw_stats(self.settings, o.month)
@@ -136,7 +143,7 @@ class Pipeline:
                          "zone_lookup": zones, "generate_or_download_seconds": round(src.seconds, 2)}
             if landed.action == "new-version":
                 self.report.notes.append(f"raw {landed.key}: new bytes (sha256 {landed.sha256[:12]}…) kept as a new "
-                                         f"version; previous {landed.previous_sha256[:12]}… retained")
+                                         f"version; previous {(landed.previous_sha256 or '')[:12]}… retained")
 
     def etl(self, argv: list[str]) -> None:
         o, s = self.opts, self.settings
@@ -169,15 +176,38 @@ class Pipeline:
     def crawl(self) -> None:
         s = self.settings
         with self._stage("crawl", f"s3://{s.bucket} raw/staging/quarantine/curated -> Glue catalog",
-                         "see the message: an incompatible column type change must be fixed in the data") as st:
-            results = self.res.crawler.crawl()  # rows in/out stay empty: the crawler moves metadata, not rows
-            st.detail = {f"{r.database}.{r.table}": {"action": r.action, "partitions": r.partitions_total,
-                                                     "added": r.partitions_added, "removed": r.partitions_removed}
-                         for r in results}
+                         "an incompatible column type change: replace the month's file with one in a type the "
+                         "catalog has (or declare the crawler's schema_change_policy UpdateBehavior LOG in "
+                         "spark_jobs/jobgraph.json), then rerun the month") as st:
+            if self.opts.schema_change_policy is not None:
+                self._override_crawler_policy(self.opts.schema_change_policy)
+            try:
+                results = self.res.crawler.crawl()  # rows in/out stay empty: the crawler moves metadata, not rows
+            except Exception as e:
+                st.detail = _crawl_detail(getattr(e, "results", []))
+                raise
+            st.detail = _crawl_detail(results)
+            if st.detail.get("schema_conflicts"):
+                # UpdateBehavior LOG: the table kept its schema, each partition its own; the run goes on.
+                self.report.notes.append("crawl: incompatible schema change(s) logged, not applied "
+                                         "(SchemaChangePolicy UpdateBehavior LOG): "
+                                         + "; ".join(st.detail["schema_conflicts"]))
             # Spectrum's external schemas follow the catalog's new partitions (ADR 0008; Redshift: nothing to do).
             refreshed = self.res.warehouse.refresh_external_schemas()
             if refreshed:
                 st.detail["spectrum_external_tables"] = refreshed
+
+    def _override_crawler_policy(self, declared: dict[str, str]) -> None:
+        from taxilab.core.jobgraph import schema_change_policy
+
+        policy = schema_change_policy({"name": "pipeline option", "schema_change_policy": declared},
+                                      "PipelineOptions.schema_change_policy")
+        if not hasattr(self.res.crawler, "policy"):
+            raise ValueError(f"profile {self.settings.profile}: the crawler's SchemaChangePolicy is the deployed "
+                             "crawler's; change it there (deploy_aws) instead of per run")
+        from emulation.glue.crawler import SchemaChangePolicy
+
+        self.res.crawler.policy = SchemaChangePolicy(**policy)
 
     def warehouse(self) -> None:
         o, s = self.opts, self.settings
@@ -236,6 +266,12 @@ class Pipeline:
         last = wf.runs[-1] if wf.runs else None
         stage = {"taxilab-crawler": "crawl", "taxilab-load-warehouse": "warehouse"}.get(
             last.job if last else "", (last.job.removeprefix("taxilab-") if last else "workflow"))
+        half = half_done(self.opts.month, [r.job for r in wf.runs if r.state == "SUCCEEDED"])
+        if half:
+            self.report.notes.append(half)
+            failed = self.report.get(stage)
+            if failed is not None:
+                failed.detail["half_done"] = half
         if stage in self._errors:
             raise self._errors[stage]
         raise StageError(stage, f"workflow run {wf.id}", f"{last.state if last else wf.status}: "
@@ -261,6 +297,48 @@ class Pipeline:
             ops.after_run(self.settings, self.report)  # metrics, cost, alarms; never raises
             self.report.write(self.settings.runs_dir)
         return self.report
+
+
+# What each declared job leaves behind for the month, in workflow order (for a run that stopped half-way).
+_JOB_OUTCOMES = (
+    ("taxilab-etl", "staging and quarantine written", "staging not written"),
+    ("taxilab-aggregates", "curated aggregates written", "curated aggregates not written"),
+    ("taxilab-crawler", "catalog updated", "catalog not updated"),
+    ("taxilab-load-warehouse", "warehouse loaded", "warehouse not loaded"),
+    ("taxilab-validate", "reconciled", "not reconciled"),
+)
+
+
+def half_done(month: str, succeeded_jobs: list[str]) -> str | None:
+    """What a failed run leaves half-done for the month, and the command that repairs it (every stage
+    replaces the month it writes, so a rerun of the month is the repair); None when nothing was done."""
+    done = [ok for job, ok, _ in _JOB_OUTCOMES if job in succeeded_jobs]
+    if not done:
+        return None
+    todo = [not_ok for job, _, not_ok in _JOB_OUTCOMES if job not in succeeded_jobs]
+    return (f"half-done for {month}: {', '.join(done)}; {', '.join(todo)}: rerun `make pipeline MONTH={month}` "
+            "(each stage replaces the month it writes)")
+
+
+def _crawl_detail(results: list[Any]) -> dict:
+    detail: dict[str, Any] = {}
+    for r in results:
+        d = {"action": r.action, "partitions": r.partitions_total, "added": r.partitions_added,
+             "removed": r.partitions_removed}
+        for key in ("widened", "new_columns", "partitions_kept"):
+            if getattr(r, key, None):
+                d[key] = list(getattr(r, key))
+        if getattr(r, "partitions_updated", 0):
+            d["updated"] = r.partitions_updated
+        if getattr(r, "held_back", False):
+            d["held_back"] = True  # UpdateBehavior LOG: the compatible changes were logged, not applied
+        if getattr(r, "version", None):
+            d["table_version"] = r.version
+        detail[f"{r.database}.{r.table}"] = d
+    conflicts = [str(c) for r in results for c in getattr(r, "conflicts", [])]
+    if conflicts:
+        detail["schema_conflicts"] = conflicts
+    return detail
 
 
 def brief_error(e: BaseException, limit: int = 2000) -> str:

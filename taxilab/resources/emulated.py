@@ -21,7 +21,7 @@ class EmbeddedServices:
         from emulation import services
 
         state = services.ensure_running(settings)
-        live = settings.with_endpoints(state.endpoints, state.warehouse_dsn)
+        live = settings.with_endpoints(dict(state.endpoints), state.warehouse_dsn)
         return live, {"endpoint": state.endpoints["s3"], "warehouse_dsn": state.warehouse_dsn,
                       "lake_fresh": state.lake_fresh}
 
@@ -132,13 +132,15 @@ class LabBookmarks:
 class LabCrawler:
     """The lab's crawler (emulation.glue.crawler): Parquet footers + Hive folders into the Glue catalog API."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, policy: Any = None):
         self.settings = settings
+        self.policy = policy  # a crawler.SchemaChangePolicy; None: the declared crawler's (jobgraph.json)
 
     def crawl(self, zones: tuple[str, ...] | None = None) -> list[Any]:
         from emulation.glue import crawler
 
-        return crawler.crawl(self.settings, zones) if zones else crawler.crawl(self.settings)
+        policy = self.policy or crawler.SchemaChangePolicy.declared()
+        return crawler.crawl(self.settings, zones, policy) if zones else crawler.crawl(self.settings, policy=policy)
 
 
 class LocalSparkJobs(LabBookmarks):
