@@ -134,7 +134,3 @@ def curated_stats(settings: Settings, month: str, table: str) -> dict:
         "trip_count": int(pc.sum(t["trip_count"]).as_py() or 0),
         "total_revenue": _decimal_sum(t, "total_revenue"),
     }
-
-
-def curated_dataset(settings: Settings, table: str) -> ds.Dataset | None:
-    return _dataset(settings, paths.curated_prefix(table))

@@ -103,9 +103,3 @@ def build_aggregates(conn: psycopg.Connection, month: str, load_dir: Path = LOAD
     except psycopg.Error as e:
         raise AggregateBuildError(f"rebuilding the pre-aggregates for {month} failed, rolled back: {e}") from e
     return {"rows": rows, "seconds": clock.seconds}
-
-
-def analyze(conn: psycopg.Connection, schema: str = "taxi") -> None:
-    """Fresh planner statistics for the pre-aggregates (outside a transaction: autocommit)."""
-    for table in AGG_TABLES:
-        conn.execute(f'ANALYZE "{schema}"."{table}"')
