@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
@@ -58,7 +59,14 @@ class Settings(BaseSettings):
     # Credentials for emulators only; the aws profile uses the default AWS credential chain.
     emulator_access_key: str = "testing"
     emulator_secret_key: str = "testing"
+    # The product's warehouse connection (the lab's least-privilege app role on the local profile) and the
+    # setup connection (the superuser: roles, grants, the Spectrum scan function). On the local profile both
+    # carry no password: libpq reads it from the 0600 passfile under <state_dir>/pg (docs/adr/0017).
     warehouse_dsn: str | None = None
+    warehouse_admin_dsn: str | None = None
+    warehouse_app_role: str = "taxilab_app"
+    # COPY emulation: a compressed object whose expansion passes this many bytes is refused (gzip bomb).
+    copy_max_expanded_bytes: int = 2 * 1024**3
     warehouse_schema: str = "taxi"
     # compose profile: the docker-compose project whose containers are the services and the job runner
     compose_project: str = "taxilab"
@@ -108,7 +116,7 @@ class Settings(BaseSettings):
         """Endpoint URL for an AWS service under this profile (None = AWS's own)."""
         return self.endpoints.get(service)
 
-    def with_endpoints(self, endpoints: dict[str, str | None], warehouse_dsn: str | None) -> Settings:
+    def with_endpoints(self, endpoints: Mapping[str, str | None], warehouse_dsn: str | None) -> Settings:
         """A copy with the endpoints of (re)started services filled in; they replace stale ones."""
         merged = {**self.endpoints, **endpoints}
         return self.model_copy(update={"endpoints": merged, "warehouse_dsn": warehouse_dsn or self.warehouse_dsn})
@@ -149,7 +157,8 @@ def load_settings(**overrides) -> Settings:
     if base.profile == "local" and base.services_file.exists():
         try:
             state = json.loads(base.services_file.read_text())
-            base = base.with_endpoints(state.get("endpoints", {}), state.get("warehouse_dsn"))
+            base = base.with_endpoints(state.get("endpoints", {}), state.get("warehouse_dsn"),
+                                       state.get("warehouse_admin_dsn"))
         except (OSError, ValueError):
             pass  # a corrupt state file is treated as "no services"; services.status() reports it
     return base
