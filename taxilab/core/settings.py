@@ -116,10 +116,12 @@ class Settings(BaseSettings):
         """Endpoint URL for an AWS service under this profile (None = AWS's own)."""
         return self.endpoints.get(service)
 
-    def with_endpoints(self, endpoints: Mapping[str, str | None], warehouse_dsn: str | None) -> Settings:
+    def with_endpoints(self, endpoints: Mapping[str, str | None], warehouse_dsn: str | None,
+                       warehouse_admin_dsn: str | None = None) -> Settings:
         """A copy with the endpoints of (re)started services filled in; they replace stale ones."""
         merged = {**self.endpoints, **endpoints}
-        return self.model_copy(update={"endpoints": merged, "warehouse_dsn": warehouse_dsn or self.warehouse_dsn})
+        return self.model_copy(update={"endpoints": merged, "warehouse_dsn": warehouse_dsn or self.warehouse_dsn,
+                                       "warehouse_admin_dsn": warehouse_admin_dsn or self.warehouse_admin_dsn})
 
 
 _PROFILE_DEFAULTS: dict[str, dict] = {
