@@ -33,7 +33,9 @@ FIELDS = {
 # a map output -> one nested variable per key (TAXILAB_CATALOG_DATABASES__RAW=...), env_nested_delimiter "__"
 MAP_FIELDS = {"catalog_databases": "CATALOG_DATABASES"}
 ZONES = ("raw", "staging", "quarantine", "curated")
-SAFE = re.compile(r"^[A-Za-z0-9_.:/@+=,!-]{1,2048}$")  # "!": Redshift-managed secret names (redshift!ns-admin)
+SAFE = re.compile(
+    r"^[A-Za-z0-9_.:/@+=,!-]{1,2048}$"
+)  # "!": Redshift-managed secret names (redshift!ns-admin)
 
 
 class OutputsError(ValueError):
@@ -42,16 +44,22 @@ class OutputsError(ValueError):
 
 def _value(outputs: dict, name: str):
     if name not in outputs:
-        raise OutputsError(f"terraform output {name!r} is missing (is this the deploy_aws state? run make deploy first)")
+        raise OutputsError(
+            f"terraform output {name!r} is missing (is this the deploy_aws state? run make deploy first)"
+        )
     entry = outputs[name]
     if not isinstance(entry, dict) or "value" not in entry:
-        raise OutputsError(f"terraform output {name!r}: expected an object with a 'value' (terraform output -json)")
+        raise OutputsError(
+            f"terraform output {name!r}: expected an object with a 'value' (terraform output -json)"
+        )
     return entry["value"]
 
 
 def _checked(name: str, value) -> str:
     if not isinstance(value, str) or not SAFE.match(value):
-        raise OutputsError(f"terraform output {name!r}: {value!r} is not a plain value (letters, digits and _.:/@+=,!- only)")
+        raise OutputsError(
+            f"terraform output {name!r}: {value!r} is not a plain value (letters, digits and _.:/@+=,!- only)"
+        )
     return value
 
 
@@ -65,7 +73,9 @@ def env_lines(outputs: dict) -> list[str]:
     for name, field in MAP_FIELDS.items():
         value = _value(outputs, name)
         if not isinstance(value, dict) or set(value) != set(ZONES):
-            raise OutputsError(f"terraform output {name!r}: expected one entry per zone {ZONES}, got {value!r}")
+            raise OutputsError(
+                f"terraform output {name!r}: expected one entry per zone {ZONES}, got {value!r}"
+            )
         for zone in ZONES:
             lines.append(f"TAXILAB_{field}__{zone.upper()}={_checked(f'{name}.{zone}', value[zone])}")
     return lines
@@ -73,7 +83,11 @@ def env_lines(outputs: dict) -> list[str]:
 
 def write(lines: list[str], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = "# written by make deploy-env from terraform output -json (deploy_aws/); do not edit\n" + "\n".join(lines) + "\n"
+    text = (
+        "# written by make deploy-env from terraform output -json (deploy_aws/); do not edit\n"
+        + "\n".join(lines)
+        + "\n"
+    )
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".aws.env.")
     with os.fdopen(fd, "w") as f:
         f.write(text)
@@ -82,7 +96,9 @@ def write(lines: list[str], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--outputs", type=Path, help="file with `terraform output -json` (default: standard input)")
+    ap.add_argument(
+        "--outputs", type=Path, help="file with `terraform output -json` (default: standard input)"
+    )
     ap.add_argument("--out", type=Path, default=Path(".lab/aws.env"))
     args = ap.parse_args(argv)
     try:

@@ -20,10 +20,25 @@ import sys
 DATABASE_ACTIONS = {"GetDatabase", "CreateDatabase", "UpdateDatabase", "DeleteDatabase"}
 CATALOG_ONLY_ACTIONS = {"GetDatabases", "SearchTables"}
 TABLE_ACTIONS = {
-    "GetTable", "GetTables", "CreateTable", "UpdateTable", "DeleteTable", "BatchDeleteTable", "GetTableVersion",
-    "GetTableVersions", "DeleteTableVersion", "BatchDeleteTableVersion", "GetPartition", "GetPartitions",
-    "BatchGetPartition", "CreatePartition", "BatchCreatePartition", "UpdatePartition", "BatchUpdatePartition",
-    "DeletePartition", "BatchDeletePartition",
+    "GetTable",
+    "GetTables",
+    "CreateTable",
+    "UpdateTable",
+    "DeleteTable",
+    "BatchDeleteTable",
+    "GetTableVersion",
+    "GetTableVersions",
+    "DeleteTableVersion",
+    "BatchDeleteTableVersion",
+    "GetPartition",
+    "GetPartitions",
+    "BatchGetPartition",
+    "CreatePartition",
+    "BatchCreatePartition",
+    "UpdatePartition",
+    "BatchUpdatePartition",
+    "DeletePartition",
+    "BatchDeletePartition",
 }
 
 
@@ -44,7 +59,9 @@ def catalog_resources(action: str, body: dict, region: str, account: str) -> lis
         else:
             table = body.get("TableName") or (body.get("TableInput") or {}).get("Name")
         if action == "BatchDeleteTable":
-            return [f"{base}:catalog", f"{base}:database/{db}"] + [f"{base}:table/{db}/{t}" for t in body.get("TablesToDelete", [])]
+            return [f"{base}:catalog", f"{base}:database/{db}"] + [
+                f"{base}:table/{db}/{t}" for t in body.get("TablesToDelete", [])
+            ]
         return [f"{base}:catalog", f"{base}:database/{db}", f"{base}:table/{db}/{table}"]
     return ["*"]
 

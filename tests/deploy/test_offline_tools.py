@@ -37,8 +37,12 @@ def copy_deploy(tmp_path: Path) -> Path:
 def fmt_check(directory: Path) -> tuple[int, str]:
     exe = tf.terraform_binary()
     if exe is None:
-        pytest.skip("terraform binary absent on this machine: terraform fmt -check runs only in deploy-aws.yml on GitHub")
-    r = tf.run([exe, "fmt", "-check", "-recursive", "-diff", "-no-color", "."], cwd=directory, env=tf.terraform_env())
+        pytest.skip(
+            "terraform binary absent on this machine: terraform fmt -check runs only in deploy-aws.yml on GitHub"
+        )
+    r = tf.run(
+        [exe, "fmt", "-check", "-recursive", "-diff", "-no-color", "."], cwd=directory, env=tf.terraform_env()
+    )
     return r.returncode, r.stdout + r.stderr
 
 
@@ -49,14 +53,18 @@ def test_terraform_fmt_check_passes():
 
 def test_terraform_fmt_check_fails_on_misformatted_file(tmp_path):
     d = copy_deploy(tmp_path)
-    (d / "outputs.tf").write_text((d / "outputs.tf").read_text().replace('  value       = var.region', '  value=var.region'))
+    (d / "outputs.tf").write_text(
+        (d / "outputs.tf").read_text().replace("  value       = var.region", "  value=var.region")
+    )
     code, out = fmt_check(d)
     assert code != 0 and "outputs.tf" in out
 
 
 # ---- tflint ----------------------------------------------------------------------------------------------
 def tflint(directory: Path):
-    return tf.run([need(tf.TFLINT), "--recursive", "--no-color", f"--config={directory / '.tflint.hcl'}"], cwd=directory)
+    return tf.run(
+        [need(tf.TFLINT), "--recursive", "--no-color", f"--config={directory / '.tflint.hcl'}"], cwd=directory
+    )
 
 
 def test_tflint_finds_no_issue():
@@ -67,15 +75,34 @@ def test_tflint_finds_no_issue():
 
 def test_tflint_flags_an_undocumented_unused_variable(tmp_path):
     d = copy_deploy(tmp_path)
-    (d / "modules" / "lake" / "variables.tf").write_text((d / "modules" / "lake" / "variables.tf").read_text() + '\nvariable "stray" {}\n')
+    (d / "modules" / "lake" / "variables.tf").write_text(
+        (d / "modules" / "lake" / "variables.tf").read_text() + '\nvariable "stray" {}\n'
+    )
     r = tflint(d)
-    assert r.returncode != 0 and "terraform_unused_declarations" in r.stdout and "terraform_documented_variables" in r.stdout
+    assert (
+        r.returncode != 0
+        and "terraform_unused_declarations" in r.stdout
+        and "terraform_documented_variables" in r.stdout
+    )
 
 
 # ---- checkov ---------------------------------------------------------------------------------------------
 def checkov(directory: Path) -> dict:
-    r = tf.run([need(tf.CHECKOV), "-d", str(directory), "--framework", "terraform", "--skip-download", "--quiet",
-                "--compact", "-o", "json"], env={**tf.terraform_env(), "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "ERROR"})
+    r = tf.run(
+        [
+            need(tf.CHECKOV),
+            "-d",
+            str(directory),
+            "--framework",
+            "terraform",
+            "--skip-download",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+        ],
+        env={**tf.terraform_env(), "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "ERROR"},
+    )
     start = r.stdout.find("{")
     assert start >= 0, f"checkov printed no report:\n{r.stdout}\n{r.stderr[-3000:]}"
     report = json.loads(r.stdout[start:])
@@ -91,7 +118,9 @@ def test_checkov_reports_no_failed_check_and_every_skip_has_a_reason():
     assert summary["passed"] > 20
     for f in tf.DEPLOY.rglob("*.tf"):
         for m in re.finditer(r"#checkov:skip=([A-Z0-9_]+)(:?)(.*)", f.read_text()):
-            assert m.group(2) == ":" and len(m.group(3).strip()) > 20, f"{f}: skip of {m.group(1)} without a reason"
+            assert m.group(2) == ":" and len(m.group(3).strip()) > 20, (
+                f"{f}: skip of {m.group(1)} without a reason"
+            )
 
 
 def test_checkov_fails_a_public_unencrypted_bucket(tmp_path):
@@ -138,7 +167,9 @@ def test_parliament_finds_nothing_in_the_resource_and_trust_policies():
 
 def test_parliament_flags_a_broken_policy():
     doc = rendered_policies()["glue-job-role.json"]
-    doc["Statement"][0]["Action"] = ["s3:GetObjekt"]                         # unknown action
+    doc["Statement"][0]["Action"] = ["s3:GetObjekt"]  # unknown action
     doc["Statement"][4]["Resource"] = f"arn:aws:s3:::{Settings().bucket}/x"  # glue actions on an S3 ARN
     issues = parliament_findings(doc)
-    assert any("UNKNOWN_ACTION" in i for i in issues) and any("RESOURCE_MISMATCH" in i for i in issues), issues
+    assert any("UNKNOWN_ACTION" in i for i in issues) and any("RESOURCE_MISMATCH" in i for i in issues), (
+        issues
+    )

@@ -23,19 +23,40 @@ SAMPLE = {
     "bucket": {"sensitive": False, "type": "string", "value": "acme-taxilab-lake"},
     "dataset": {"sensitive": False, "type": "string", "value": "nyc_taxi"},
     "warehouse_schema": {"sensitive": False, "type": "string", "value": "taxi"},
-    "catalog_databases": {"sensitive": False, "type": ["map", "string"], "value": {
-        "raw": "taxilab_raw", "staging": "taxilab_staging", "quarantine": "taxilab_quarantine", "curated": "taxilab_curated"}},
+    "catalog_databases": {
+        "sensitive": False,
+        "type": ["map", "string"],
+        "value": {
+            "raw": "taxilab_raw",
+            "staging": "taxilab_staging",
+            "quarantine": "taxilab_quarantine",
+            "curated": "taxilab_curated",
+        },
+    },
     "redshift_workgroup": {"sensitive": False, "type": "string", "value": "taxilab"},
     "redshift_database": {"sensitive": False, "type": "string", "value": "dev"},
-    "redshift_secret_arn": {"sensitive": False, "type": "string",
-                            "value": f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:redshift!taxilab-admin-AbCdEf"},
-    "redshift_iam_role": {"sensitive": False, "type": "string", "value": f"arn:aws:iam::{ACCOUNT}:role/taxilab-redshift"},
-    "glue_role_arn": {"sensitive": False, "type": "string", "value": f"arn:aws:iam::{ACCOUNT}:role/taxilab-glue"},
+    "redshift_secret_arn": {
+        "sensitive": False,
+        "type": "string",
+        "value": f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:redshift!taxilab-admin-AbCdEf",
+    },
+    "redshift_iam_role": {
+        "sensitive": False,
+        "type": "string",
+        "value": f"arn:aws:iam::{ACCOUNT}:role/taxilab-redshift",
+    },
+    "glue_role_arn": {
+        "sensitive": False,
+        "type": "string",
+        "value": f"arn:aws:iam::{ACCOUNT}:role/taxilab-glue",
+    },
 }
 
 
 def read_env_file(path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+    return dict(
+        line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#")
+    )
 
 
 def test_env_file_from_outputs_is_what_the_aws_profile_settings_read(tmp_path, monkeypatch):
@@ -66,30 +87,43 @@ def test_env_file_works_in_sh_and_make(tmp_path):
     out = tmp_path / "aws.env"
     (tmp_path / "o.json").write_text(json.dumps(SAMPLE))
     outputs_to_env.main(["--outputs", str(tmp_path / "o.json"), "--out", str(out)])
-    sh = subprocess.run(["sh", "-c", f'set -a; . "{out}"; echo "$TAXILAB_REDSHIFT_SECRET_ARN"'], capture_output=True, text=True)
+    sh = subprocess.run(
+        ["sh", "-c", f'set -a; . "{out}"; echo "$TAXILAB_REDSHIFT_SECRET_ARN"'],
+        capture_output=True,
+        text=True,
+    )
     assert sh.stdout.strip() == SAMPLE["redshift_secret_arn"]["value"]
-    (tmp_path / "Makefile").write_text(f"include {out}\nall:\n\t@echo $(TAXILAB_CATALOG_DATABASES__QUARANTINE)\n")
+    (tmp_path / "Makefile").write_text(
+        f"include {out}\nall:\n\t@echo $(TAXILAB_CATALOG_DATABASES__QUARANTINE)\n"
+    )
     mk = subprocess.run(["make", "-s", "-C", str(tmp_path)], capture_output=True, text=True)
     assert mk.stdout.strip() == "taxilab_quarantine"
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda o: o.pop("redshift_workgroup"), "'redshift_workgroup' is missing"),
-    (lambda o: o["bucket"].update(value="lake; rm -rf ~"), "'bucket'"),
-    (lambda o: o["redshift_iam_role"].update(value="$(id)"), "'redshift_iam_role'"),
-    (lambda o: o["catalog_databases"]["value"].pop("raw"), "'catalog_databases'"),
-    (lambda o: o["region"].update(value=None), "'region'"),
-])
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda o: o.pop("redshift_workgroup"), "'redshift_workgroup' is missing"),
+        (lambda o: o["bucket"].update(value="lake; rm -rf ~"), "'bucket'"),
+        (lambda o: o["redshift_iam_role"].update(value="$(id)"), "'redshift_iam_role'"),
+        (lambda o: o["catalog_databases"]["value"].pop("raw"), "'catalog_databases'"),
+        (lambda o: o["region"].update(value=None), "'region'"),
+    ],
+)
 def test_bad_outputs_are_refused_naming_the_output(tmp_path, capsys, edit, message):
     bad = copy.deepcopy(SAMPLE)
     edit(bad)
     (tmp_path / "o.json").write_text(json.dumps(bad))
-    assert outputs_to_env.main(["--outputs", str(tmp_path / "o.json"), "--out", str(tmp_path / "aws.env")]) == 2
+    assert (
+        outputs_to_env.main(["--outputs", str(tmp_path / "o.json"), "--out", str(tmp_path / "aws.env")]) == 2
+    )
     assert message in capsys.readouterr().err
     assert not (tmp_path / "aws.env").exists()
 
 
 def test_not_json_is_refused(tmp_path, capsys):
     (tmp_path / "o.json").write_text("Error: No outputs found")
-    assert outputs_to_env.main(["--outputs", str(tmp_path / "o.json"), "--out", str(tmp_path / "aws.env")]) == 2
+    assert (
+        outputs_to_env.main(["--outputs", str(tmp_path / "o.json"), "--out", str(tmp_path / "aws.env")]) == 2
+    )
     assert "deploy-env:" in capsys.readouterr().err

@@ -32,15 +32,26 @@ def test_terraform_names_equal_the_settings_names():
 
 
 def test_every_lake_prefix_the_lab_uses_has_a_lifecycle_rule():
-    lab_prefixes = {paths.RAW, paths.STAGING, paths.QUARANTINE, paths.CURATED, paths.REFERENCE, var_default("scripts_prefix")}
+    lab_prefixes = {
+        paths.RAW,
+        paths.STAGING,
+        paths.QUARANTINE,
+        paths.CURATED,
+        paths.REFERENCE,
+        var_default("scripts_prefix"),
+    }
     assert set(var_default("zone_lifecycle")) == lab_prefixes
     # ... and the root hands exactly that map to the lake module, whose rules are one per key with a prefix filter
     assert tf.strip(tf.named(tf.DEPLOY, "module")["lake"]["zone_lifecycle"]) == "var.zone_lifecycle"
-    (lifecycle,) = tf.resources(tf.DEPLOY / "modules" / "lake", "aws_s3_bucket_lifecycle_configuration").values()
+    (lifecycle,) = tf.resources(
+        tf.DEPLOY / "modules" / "lake", "aws_s3_bucket_lifecycle_configuration"
+    ).values()
     dyn = tf.dynamic(lifecycle, "rule")
     assert tf.strip(dyn["for_each"]) == "var.zone_lifecycle"
     (content,) = dyn["content"]
-    assert tf.strip(content["filter"][0]["prefix"]) == "${rule.key}/", "each rule filters on its zone's prefix explicitly"
+    assert tf.strip(content["filter"][0]["prefix"]) == "${rule.key}/", (
+        "each rule filters on its zone's prefix explicitly"
+    )
     assert content["abort_incomplete_multipart_upload"][0]["days_after_initiation"] == 1
 
 
@@ -49,7 +60,10 @@ def test_lake_bucket_is_versioned_encrypted_private_and_tls_only():
     (v,) = tf.resources(lake, "aws_s3_bucket_versioning").values()
     assert tf.strip(v["versioning_configuration"][0]["status"]) == "Enabled"
     (pab,) = tf.resources(lake, "aws_s3_bucket_public_access_block").values()
-    assert all(pab[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    assert all(
+        pab[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
     (sse,) = tf.resources(lake, "aws_s3_bucket_server_side_encryption_configuration").values()
     assert tf.strip(sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"]) == "AES256"
     (policy,) = tf.resources(lake, "aws_s3_bucket_policy").values()
@@ -65,7 +79,10 @@ def test_jobgraph_module_reads_the_labs_declaration_file():
     assert tf.strip(jg["jobgraph_file"]) == "${path.root}/../spark_jobs/jobgraph.json"
     assert (tf.DEPLOY / ".." / "spark_jobs" / "jobgraph.json").resolve().is_file()
     assert {k: tf.strip(v) for k, v in jg.items() if k in ("bucket", "dataset", "catalog_databases")} == {
-        "bucket": "var.bucket", "dataset": "var.dataset", "catalog_databases": "var.catalog_databases"}
+        "bucket": "var.bucket",
+        "dataset": "var.dataset",
+        "catalog_databases": "var.catalog_databases",
+    }
     text = (tf.DEPLOY / "modules" / "jobgraph" / "main.tf").read_text()
     assert "jsondecode(file(var.jobgraph_file))" in text
 
@@ -79,9 +96,18 @@ def test_glue_resources_are_created_from_the_jobgraph_module_outputs():
     jobs_dir = tf.DEPLOY / "modules" / "jobs"
     (job,) = tf.resources(jobs_dir, "aws_glue_job").values()
     assert tf.strip(job["for_each"]) == "var.jobs"
-    mapped = {k: tf.strip(job[k]) for k in ("name", "glue_version", "worker_type", "number_of_workers", "timeout", "max_retries")}
-    assert mapped == {"name": "each.value.name", "glue_version": "each.value.glue_version", "worker_type": "each.value.worker_type",
-                      "number_of_workers": "each.value.workers", "timeout": "each.value.timeout", "max_retries": "each.value.max_retries"}
+    mapped = {
+        k: tf.strip(job[k])
+        for k in ("name", "glue_version", "worker_type", "number_of_workers", "timeout", "max_retries")
+    }
+    assert mapped == {
+        "name": "each.value.name",
+        "glue_version": "each.value.glue_version",
+        "worker_type": "each.value.worker_type",
+        "number_of_workers": "each.value.workers",
+        "timeout": "each.value.timeout",
+        "max_retries": "each.value.max_retries",
+    }
     cmd = job["command"][0]
     assert tf.strip(cmd["script_location"]) == "each.value.script_location"
     # the declaration's own arguments come last in merge(): deployment defaults never override them
@@ -120,7 +146,9 @@ def test_every_alarm_key_of_the_declaration_maps_to_the_alarm_resource():
     for key in keys:
         assert key in alarm, f"alarms.json key {key!r} has no aws_cloudwatch_metric_alarm argument"
         assert f"each.value.{key}" in tf.strip(alarm[key]), f"{key} is not taken from the declaration"
-    assert "jsondecode(file(\"${path.root}/../taxilab/ops/alarms.json\"))" in (tf.DEPLOY / "main.tf").read_text()
+    assert (
+        'jsondecode(file("${path.root}/../taxilab/ops/alarms.json"))' in (tf.DEPLOY / "main.tf").read_text()
+    )
     (budget,) = tf.resources(mon, "aws_budgets_budget").values()
     notif = tf.dynamic(budget, "notification")
     assert tf.strip(notif["for_each"]) == "var.declaration.budget.thresholds_percent"
@@ -135,8 +163,14 @@ def test_every_role_policy_is_the_policy_file_the_least_privilege_test_proves():
     policies = tf.resources(iam, "aws_iam_role_policy")
     assert set(roles) == set(policies) == set(tf.ROLE_POLICIES)
     for actor, files in tf.ROLE_POLICIES.items():
-        assert tf.strip(roles[actor]["assume_role_policy"]) == f'templatefile("${{var.policies_dir}}/{files["trust"]}", local.vars)'
-        assert tf.strip(policies[actor]["policy"]) == f'templatefile("${{var.policies_dir}}/{files["policy"]}", local.vars)'
+        assert (
+            tf.strip(roles[actor]["assume_role_policy"])
+            == f'templatefile("${{var.policies_dir}}/{files["trust"]}", local.vars)'
+        )
+        assert (
+            tf.strip(policies[actor]["policy"])
+            == f'templatefile("${{var.policies_dir}}/{files["policy"]}", local.vars)'
+        )
         assert tf.strip(policies[actor]["role"]) == f"aws_iam_role.{actor}.id"
     # every placeholder of every role document is a key Terraform fills
     (locals_block,) = tf.module_blocks(iam)["locals"]
@@ -150,16 +184,26 @@ def test_every_role_policy_is_the_policy_file_the_least_privilege_test_proves():
 def test_no_policy_is_written_inline_in_terraform():
     for f in tf.DEPLOY.rglob("*.tf"):
         text = f.read_text()
-        assert '"Statement"' not in text and "Statement =" not in text, f"{f}: policies live in deploy_aws/policies/*.json"
+        assert '"Statement"' not in text and "Statement =" not in text, (
+            f"{f}: policies live in deploy_aws/policies/*.json"
+        )
 
 
 # Where AWS requires Resource "*" (the action supports no resource-level permission), by document and Sid.
 RESOURCE_STAR_ALLOWED = {
-    ("glue-job-role.json", "MetricsInOwnNamespaces"): "cloudwatch:PutMetricData has no resource type; limited by cloudwatch:namespace",
-    ("glue-job-role.json", "OwnWarehouseStatementResults"): "redshift-data Describe/GetStatementResult/Cancel have no resource type; limited to the caller's own statements",
+    (
+        "glue-job-role.json",
+        "MetricsInOwnNamespaces",
+    ): "cloudwatch:PutMetricData has no resource type; limited by cloudwatch:namespace",
+    (
+        "glue-job-role.json",
+        "OwnWarehouseStatementResults",
+    ): "redshift-data Describe/GetStatementResult/Cancel have no resource type; limited to the caller's own statements",
 }
 # Where an Action wildcard is required: the bucket's TLS-only Deny must cover every S3 action.
-ACTION_STAR_ALLOWED = {("lake-bucket.json", "DenyInsecureTransport"): "a Deny of every s3 action over plain HTTP"}
+ACTION_STAR_ALLOWED = {
+    ("lake-bucket.json", "DenyInsecureTransport"): "a Deny of every s3 action over plain HTTP"
+}
 
 
 def wildcard_findings(name: str, doc: dict) -> list[str]:
@@ -169,7 +213,10 @@ def wildcard_findings(name: str, doc: dict) -> list[str]:
         actions = [actions] if isinstance(actions, str) else actions
         resources = st.get("Resource", [])
         resources = [resources] if isinstance(resources, str) else resources
-        if any(a == "*" or a.endswith(":*") for a in actions) and (name, st.get("Sid")) not in ACTION_STAR_ALLOWED:
+        if (
+            any(a == "*" or a.endswith(":*") for a in actions)
+            and (name, st.get("Sid")) not in ACTION_STAR_ALLOWED
+        ):
             found.append(f"{name} {st.get('Sid')}: Action wildcard {actions}")
         if "*" in resources and (name, st.get("Sid")) not in RESOURCE_STAR_ALLOWED:
             found.append(f"{name} {st.get('Sid')}: Resource '*'")
@@ -191,7 +238,7 @@ def test_no_wildcard_action_or_resource_except_where_aws_requires_it():
     docs = rendered_policies()
     assert len(docs) >= 7
     assert [f for name, doc in docs.items() for f in wildcard_findings(name, doc)] == []
-    for (name, sid) in RESOURCE_STAR_ALLOWED:  # the exceptions still exist and are bounded by a condition
+    for name, sid in RESOURCE_STAR_ALLOWED:  # the exceptions still exist and are bounded by a condition
         (st,) = [s for s in docs[name]["Statement"] if s["Sid"] == sid]
         assert st["Condition"], f"{name} {sid}: Resource '*' must carry a condition"
 

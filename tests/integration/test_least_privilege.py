@@ -62,7 +62,9 @@ class Lab:
         self.url, self.settings = url, settings
 
     def client(self, service: str, creds: dict):
-        return boto3.client(service, endpoint_url=self.url, region_name=self.settings.region, config=BOTO, **creds)
+        return boto3.client(
+            service, endpoint_url=self.url, region_name=self.settings.region, config=BOTO, **creds
+        )
 
 
 ADMIN = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -78,14 +80,21 @@ def keys(iam, user: str, policy: dict | None) -> dict:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    assert SAMPLE.exists() and ZONE_LOOKUP.exists(), f"the shared TLC sample and zone lookup are needed: {SAMPLE}"
+    assert SAMPLE.exists() and ZONE_LOOKUP.exists(), (
+        f"the shared TLC sample and zone lookup are needed: {SAMPLE}"
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")  # noqa: SIM115 - closed below
     # IAM not enforced while the admin sets up; enforced (reset-auth 0) once the setup is done.
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "inf", "MOTO_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.deploy.iam_moto", "-H", "127.0.0.1", "-p", str(port)],
-                            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.deploy.iam_moto", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -94,7 +103,9 @@ def lab(tmp_path_factory):
                     break
             except requests.ConnectionError:
                 pass
-            assert proc.poll() is None and time.monotonic() < deadline, "the IAM-enforcing moto server did not start"
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                "the IAM-enforcing moto server did not start"
+            )
             time.sleep(0.3)
         settings = Settings(profile="local", state_dir=tmp_path_factory.mktemp("state"))
         lab = Lab(url, settings)
@@ -120,25 +131,50 @@ def bootstrap(lab: Lab) -> None:
     # What the lab's ingest (the operator, not Glue) lands: the month's raw file and manifest, the zone lookup.
     raw_key = paths.raw_month_prefix(s.dataset, MONTH) + paths.raw_file_name(MONTH)
     s3.upload_file(str(SAMPLE), s.bucket, raw_key)
-    s3.put_object(Bucket=s.bucket, Key=paths.manifest_key(s.dataset, MONTH), Body=json.dumps({"month": MONTH}).encode())
+    s3.put_object(
+        Bucket=s.bucket, Key=paths.manifest_key(s.dataset, MONTH), Body=json.dumps({"month": MONTH}).encode()
+    )
     s3.upload_file(str(ZONE_LOOKUP), s.bucket, paths.zone_lookup_key())
     s3.put_object(Bucket=s.bucket, Key="scripts/spark_jobs/jobs/etl.py", Body=b"# the deployed job script\n")
     # What Terraform creates: the zone databases (modules/catalog); another team's database beside them.
     for db in [*s.catalog_databases.values(), OTHER_DB]:
         glue.create_database(DatabaseInput={"Name": db})
-    glue.create_table(DatabaseName=OTHER_DB, TableInput={"Name": "salaries", "StorageDescriptor": {"Columns": [{"Name": "x", "Type": "int"}]}})
+    glue.create_table(
+        DatabaseName=OTHER_DB,
+        TableInput={"Name": "salaries", "StorageDescriptor": {"Columns": [{"Name": "x", "Type": "int"}]}},
+    )
     # The roles with the very documents Terraform attaches (modules/iam), rendered the same way.
     values = tf.sample_policy_vars(s, ACCOUNT)
     for actor, files in tf.ROLE_POLICIES.items():
-        iam.create_role(RoleName=f"taxilab-{actor}", AssumeRolePolicyDocument=json.dumps(tf.render_policy(files["trust"], **values)))
-        iam.put_role_policy(RoleName=f"taxilab-{actor}", PolicyName=f"taxilab-{actor}",
-                            PolicyDocument=json.dumps(tf.render_policy(files["policy"], **values)))
-    lab.glue_user = keys(iam, "glue-job-standin", tf.render_policy(tf.ROLE_POLICIES["glue"]["policy"], **values))
-    lab.redshift_user = keys(iam, "redshift-standin", tf.render_policy(tf.ROLE_POLICIES["redshift"]["policy"], **values))
-    lab.admin = keys(iam, "bootstrap-admin", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+        iam.create_role(
+            RoleName=f"taxilab-{actor}",
+            AssumeRolePolicyDocument=json.dumps(tf.render_policy(files["trust"], **values)),
+        )
+        iam.put_role_policy(
+            RoleName=f"taxilab-{actor}",
+            PolicyName=f"taxilab-{actor}",
+            PolicyDocument=json.dumps(tf.render_policy(files["policy"], **values)),
+        )
+    lab.glue_user = keys(
+        iam, "glue-job-standin", tf.render_policy(tf.ROLE_POLICIES["glue"]["policy"], **values)
+    )
+    lab.redshift_user = keys(
+        iam, "redshift-standin", tf.render_policy(tf.ROLE_POLICIES["redshift"]["policy"], **values)
+    )
+    lab.admin = keys(
+        iam,
+        "bootstrap-admin",
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+    )
     lab.nobody = keys(iam, "nobody", None)
-    c = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/taxilab-glue", RoleSessionName="glue-job-run")["Credentials"]
-    lab.glue_role = {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"], "aws_session_token": c["SessionToken"]}
+    c = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/taxilab-glue", RoleSessionName="glue-job-run")[
+        "Credentials"
+    ]
+    lab.glue_role = {
+        "aws_access_key_id": c["AccessKeyId"],
+        "aws_secret_access_key": c["SecretAccessKey"],
+        "aws_session_token": c["SessionToken"],
+    }
     lab.raw_key = raw_key
 
 
@@ -154,10 +190,13 @@ def denied(call, *args, **kwargs) -> str:
 
 def glue_settings(lab: Lab) -> Settings:
     """The lab's settings pointed at this server with the Glue job policy's keys: the lab's own clients use them."""
-    return lab.settings.model_copy(update={
-        "endpoints": {"s3": lab.url, "glue": lab.url},
-        "emulator_access_key": lab.glue_user["aws_access_key_id"],
-        "emulator_secret_key": lab.glue_user["aws_secret_access_key"]})
+    return lab.settings.model_copy(
+        update={
+            "endpoints": {"s3": lab.url, "glue": lab.url},
+            "emulator_access_key": lab.glue_user["aws_access_key_id"],
+            "emulator_secret_key": lab.glue_user["aws_secret_access_key"],
+        }
+    )
 
 
 # ---- IAM is really enforced ------------------------------------------------------------------------------
@@ -166,9 +205,13 @@ def test_the_emulator_enforces_iam(lab):
     denied(lab.client("s3", lab.nobody).list_objects_v2, Bucket=s.bucket)
     denied(lab.client("glue", lab.nobody).get_databases)
     with pytest.raises(ClientError) as e:
-        lab.client("s3", {"aws_access_key_id": "AKIAFORGED0000000000", "aws_secret_access_key": "x"}).list_objects_v2(Bucket=s.bucket)
+        lab.client(
+            "s3", {"aws_access_key_id": "AKIAFORGED0000000000", "aws_secret_access_key": "x"}
+        ).list_objects_v2(Bucket=s.bucket)
     assert e.value.response["Error"]["Code"] == "InvalidAccessKeyId"
-    admin_glue = lab.client("glue", lab.admin)  # the same calls pass with a broad policy: denials below are the policy's
+    admin_glue = lab.client(
+        "glue", lab.admin
+    )  # the same calls pass with a broad policy: denials below are the policy's
     assert [t["Name"] for t in admin_glue.get_tables(DatabaseName=OTHER_DB)["TableList"]] == ["salaries"]
     assert lab.client("s3", lab.admin).get_object(Bucket=OTHER_BUCKET, Key="payroll.csv")["Body"].read()
 
@@ -186,15 +229,26 @@ def test_etl_aggregates_and_crawl_of_a_real_month_succeed_with_the_glue_job_poli
     json.loads(s3.get_object(Bucket=b, Key=paths.manifest_key(s.dataset, MONTH))["Body"].read())
     zones = s3.get_object(Bucket=b, Key=paths.zone_lookup_key())["Body"].read().decode()
     assert zones.startswith('"LocationID"') or zones.startswith("LocationID")
-    s3.get_object(Bucket=b, Key="scripts/spark_jobs/jobs/etl.py")  # Glue fetches the job script as the job role
+    s3.get_object(
+        Bucket=b, Key="scripts/spark_jobs/jobs/etl.py"
+    )  # Glue fetches the job script as the job role
     raw = pq.read_table(f"{b}/{lab.raw_key}", filesystem=fs, partitioning=None)
     assert raw.num_rows == 50_000
     bad = pc.or_(pc.less(raw["total_amount"], 0), pc.less_equal(raw["trip_distance"], 0))
     accepted, rejected = raw.filter(pc.invert(bad)), raw.filter(bad)
-    accepted = accepted.append_column("pickup_date", pc.strftime(accepted["tpep_pickup_datetime"], "%Y-%m-%d"))
-    ds.write_dataset(accepted, f"{b}/{paths.staging_prefix(s.dataset)}", filesystem=fs, format="parquet",
-                     partitioning=["pickup_date"], partitioning_flavor="hive", existing_data_behavior="delete_matching",
-                     basename_template="part-{i}.parquet")
+    accepted = accepted.append_column(
+        "pickup_date", pc.strftime(accepted["tpep_pickup_datetime"], "%Y-%m-%d")
+    )
+    ds.write_dataset(
+        accepted,
+        f"{b}/{paths.staging_prefix(s.dataset)}",
+        filesystem=fs,
+        format="parquet",
+        partitioning=["pickup_date"],
+        partitioning_flavor="hive",
+        existing_data_behavior="delete_matching",
+        basename_template="part-{i}.parquet",
+    )
     q_key = paths.quarantine_month_prefix(s.dataset, 2024, 2) + "part-0.parquet"
     buf = io.BytesIO()
     pq.write_table(rejected.append_column("reason", pa.array(["NEGATIVE_OR_ZERO"] * rejected.num_rows)), buf)
@@ -203,16 +257,23 @@ def test_etl_aggregates_and_crawl_of_a_real_month_succeed_with_the_glue_job_poli
     mp_key = paths.staging_prefix(s.dataset) + "_temporary/attempt-0/part-big.parquet"
     up = s3.create_multipart_upload(Bucket=b, Key=mp_key)["UploadId"]
     etag = s3.upload_part(Bucket=b, Key=mp_key, UploadId=up, PartNumber=1, Body=b"x" * 1024)["ETag"]
-    s3.complete_multipart_upload(Bucket=b, Key=mp_key, UploadId=up, MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]})
+    s3.complete_multipart_upload(
+        Bucket=b, Key=mp_key, UploadId=up, MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]}
+    )
     s3.delete_object(Bucket=b, Key=mp_key)  # the committer's cleanup
     up = s3.create_multipart_upload(Bucket=b, Key=mp_key)["UploadId"]
     s3.abort_multipart_upload(Bucket=b, Key=mp_key, UploadId=up)
 
     # aggregates: read staging back, write a curated table for the month (replacing an earlier run's file)
-    staged = ds.dataset(f"{b}/{paths.staging_prefix(s.dataset)}", filesystem=fs, format="parquet", partitioning="hive").to_table()
+    staged = ds.dataset(
+        f"{b}/{paths.staging_prefix(s.dataset)}", filesystem=fs, format="parquet", partitioning="hive"
+    ).to_table()
     assert staged.num_rows == accepted.num_rows
-    staged = staged.set_column(staged.schema.get_field_index("pickup_date"), "pickup_date",
-                               pc.cast(staged["pickup_date"], pa.string()))
+    staged = staged.set_column(
+        staged.schema.get_field_index("pickup_date"),
+        "pickup_date",
+        pc.cast(staged["pickup_date"], pa.string()),
+    )
     daily = staged.group_by("pickup_date").aggregate([("total_amount", "sum"), ("total_amount", "count")])
     cur_key = paths.curated_month_prefix("daily_summary", MONTH) + "part-00000.parquet"
     s3.put_object(Bucket=b, Key=cur_key.replace("part-00000", "stale"), Body=b"old")
@@ -226,18 +287,24 @@ def test_etl_aggregates_and_crawl_of_a_real_month_succeed_with_the_glue_job_poli
 
     results = crawl(settings)
     by_zone = {r.database: r for r in results}
-    assert {r.action for r in results} <= {"created", "updated", "unchanged"}, [(r.table, r.error) for r in results]
+    assert {r.action for r in results} <= {"created", "updated", "unchanged"}, [
+        (r.table, r.error) for r in results
+    ]
     admin_glue = lab.client("glue", lab.admin)
     for zone, db in s.catalog_databases.items():
         assert db in by_zone, f"nothing crawled into {db}"
         tables = admin_glue.get_tables(DatabaseName=db)["TableList"]
         assert tables, f"{zone}: no table registered"
     staging_table = admin_glue.get_table(DatabaseName=s.catalog_databases["staging"], Name=s.dataset)["Table"]
-    parts = admin_glue.get_partitions(DatabaseName=s.catalog_databases["staging"], TableName=staging_table["Name"])["Partitions"]
+    parts = admin_glue.get_partitions(
+        DatabaseName=s.catalog_databases["staging"], TableName=staging_table["Name"]
+    )["Partitions"]
     assert len(parts) == len(pc.unique(accepted["pickup_date"]))
-    print(f"\nallowed with the Glue job policy: {len(listed)} raw objects read, {raw.num_rows} rows, "
-          f"{accepted.num_rows} staged in {len(parts)} partitions, {rejected.num_rows} quarantined, "
-          f"{daily.num_rows} curated rows, {len(results)} tables crawled")
+    print(
+        f"\nallowed with the Glue job policy: {len(listed)} raw objects read, {raw.num_rows} rows, "
+        f"{accepted.num_rows} staged in {len(parts)} partitions, {rejected.num_rows} quarantined, "
+        f"{daily.num_rows} curated rows, {len(results)} tables crawled"
+    )
 
 
 # ---- what the Glue job policy must not do -----------------------------------------------------------------
@@ -255,18 +322,20 @@ def test_glue_job_credentials_are_denied_outside_the_lake_zones(lab, glue_creds)
     glue.get_database(Name=s.catalog_databases["curated"])
     glue.get_tables(DatabaseName=s.catalog_databases["raw"])
     denials = [
-        denied(s3.put_object, Bucket=s.bucket, Key="exports/trips.parquet", Body=b"x"),       # outside the zones
-        denied(s3.put_object, Bucket=s.bucket, Key="trips.parquet", Body=b"x"),               # bucket root
-        denied(s3.put_object, Bucket=s.bucket, Key=lab.raw_key, Body=b"x"),                   # raw is read-only
-        denied(s3.put_object, Bucket=s.bucket, Key="scripts/spark_jobs/jobs/etl.py", Body=b"x"),  # deployer-only
+        denied(s3.put_object, Bucket=s.bucket, Key="exports/trips.parquet", Body=b"x"),  # outside the zones
+        denied(s3.put_object, Bucket=s.bucket, Key="trips.parquet", Body=b"x"),  # bucket root
+        denied(s3.put_object, Bucket=s.bucket, Key=lab.raw_key, Body=b"x"),  # raw is read-only
+        denied(
+            s3.put_object, Bucket=s.bucket, Key="scripts/spark_jobs/jobs/etl.py", Body=b"x"
+        ),  # deployer-only
         denied(s3.delete_object, Bucket=s.bucket, Key=lab.raw_key),
-        denied(s3.delete_bucket, Bucket=s.bucket),                                            # a bucket deletion
+        denied(s3.delete_bucket, Bucket=s.bucket),  # a bucket deletion
         denied(s3.get_object, Bucket=OTHER_BUCKET, Key="payroll.csv"),
-        denied(glue.get_tables, DatabaseName=OTHER_DB),                                       # another database
+        denied(glue.get_tables, DatabaseName=OTHER_DB),  # another database
         denied(glue.get_table, DatabaseName=OTHER_DB, Name="salaries"),
         denied(glue.get_database, Name=OTHER_DB),
         denied(glue.create_table, DatabaseName=OTHER_DB, TableInput={"Name": "t"}),
-        denied(glue.create_database, DatabaseInput={"Name": "taxilab_scratch"}),              # databases: Terraform's
+        denied(glue.create_database, DatabaseInput={"Name": "taxilab_scratch"}),  # databases: Terraform's
         denied(glue.delete_database, Name=s.catalog_databases["raw"]),
     ]
     print(f"\ndenied: {len(denials)} calls ({', '.join(sorted(set(denials)))})")
@@ -275,9 +344,9 @@ def test_glue_job_credentials_are_denied_outside_the_lake_zones(lab, glue_creds)
 def test_redshift_role_reads_the_lake_unloads_to_curated_and_writes_nothing_else(lab):
     s = lab.settings
     s3, glue = lab.client("s3", lab.redshift_user), lab.client("glue", lab.redshift_user)
-    s3.get_object(Bucket=s.bucket, Key=lab.raw_key)                                   # COPY / Spectrum read
+    s3.get_object(Bucket=s.bucket, Key=lab.raw_key)  # COPY / Spectrum read
     s3.put_object(Bucket=s.bucket, Key="curated/unload/part-0000.parquet", Body=b"x")  # UNLOAD
-    glue.get_tables(DatabaseName=s.catalog_databases["staging"])                      # Spectrum's catalog read
+    glue.get_tables(DatabaseName=s.catalog_databases["staging"])  # Spectrum's catalog read
     denied(s3.put_object, Bucket=s.bucket, Key="staging/nyc_taxi/x.parquet", Body=b"x")
     denied(s3.delete_object, Bucket=s.bucket, Key=lab.raw_key)
     denied(glue.create_table, DatabaseName=s.catalog_databases["staging"], TableInput={"Name": "t"})
