@@ -21,9 +21,9 @@ runs it as Glue would run the script (settings from the environment). On AWS the
 from __future__ import annotations
 
 import sys
-import time
 
 from spark_jobs.runtime import get_resolved_options
+from taxilab.core.runs import timed
 from taxilab.core.settings import Settings, get_settings, with_profile
 
 ARGS = ["JOB_NAME", "bucket", "dataset", "month"]
@@ -69,24 +69,25 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> dic
             raise GlueLoadError(f"--profile: {e}") from None
     if (args["bucket"], args["dataset"]) != (s.bucket, s.dataset) or update:
         s = s.model_copy(update={"bucket": args["bucket"], "dataset": args["dataset"], **update})
-    t0 = time.monotonic()
-    if step == "load":
-        from taxilab import resources
+    with timed() as clock:
+        if step == "load":
+            from taxilab import resources
 
-        res = resources.warehouse(s).load_month(args["month"])
+            res = resources.warehouse(s).load_month(args["month"])
+        else:
+            from taxilab.validation.reconcile import reconcile
+
+            checks = reconcile(s, args["month"])
+    if step == "load":
         return {"job": args["JOB_NAME"], "month": args["month"], "step": step, "path": res.get("path", "native"),
                 "rows_in": res["rows_in"], "rows_loaded": res["rows_loaded"], "tables": res["tables"],
-                "seconds": round(time.monotonic() - t0, 2)}
-    from taxilab.validation.reconcile import reconcile
-
-    checks = reconcile(s, args["month"])
+                "seconds": clock.seconds}
     bad = [c for c in checks if not c.ok]
     if bad:
         raise GlueLoadError(f"{len(bad)} of {len(checks)} reconciliation check(s) failed for {args['month']}: "
                             + "; ".join(f"{c.name} (expected {c.expected}, got {c.actual})" for c in bad))
     return {"job": args["JOB_NAME"], "month": args["month"], "step": step, "checks": len(checks),
-            "seconds": round(time.monotonic() - t0, 2)}
-
+            "seconds": clock.seconds}
 
 if __name__ == "__main__":
     try:

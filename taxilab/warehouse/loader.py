@@ -11,8 +11,6 @@ Two paths (docs/adr/0008, "Loading on aws"):
 
 from __future__ import annotations
 
-import time
-
 import psycopg
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -24,6 +22,7 @@ from spark_jobs.io import paths
 from spark_jobs.month import Month
 from spark_jobs.schemas.contracts import CURATED, CURATED_PARTITIONS, STAGING_COLUMNS
 from taxilab.core import clients as aws
+from taxilab.core.runs import timed
 from taxilab.core.settings import PROJECT_ROOT, Settings
 from taxilab.warehouse.aggregates_wh import AGG_TABLES, build_aggregates
 from taxilab.warehouse.dims import DIM_TABLES, load_dims
@@ -64,17 +63,17 @@ def load_fct_trips(settings: Settings, month: str, progress: bool = False) -> di
     start, end = Month.parse(month).bounds()
     with connect(settings) as conn:
         apply_ddl(conn, DDL_DIR)
-        t0 = time.monotonic()
-        staging = _lake_dataset(settings, paths.staging_prefix(settings.dataset), STAGING_PARTITIONING).filter(
-            (ds.field("pickup_date") >= start) & (ds.field("pickup_date") < end)
-        )
-        cols = [c for c, _ in STAGING_COLUMNS]
-        bar = tqdm(total=staging.count_rows(), unit="rows", unit_scale=True, desc="load fct_trips",
-                   leave=False, disable=not progress)
-        with bar:
-            n = replace_partition(conn, f"{settings.warehouse_schema}.fct_trips", staging,
-                                  {"pickup_date": month_dates(month)}, cols, progress=bar.update)
-    return {"rows": n, "seconds": round(time.monotonic() - t0, 2)}
+        with timed() as clock:
+            staging = _lake_dataset(settings, paths.staging_prefix(settings.dataset), STAGING_PARTITIONING).filter(
+                (ds.field("pickup_date") >= start) & (ds.field("pickup_date") < end)
+            )
+            cols = [c for c, _ in STAGING_COLUMNS]
+            bar = tqdm(total=staging.count_rows(), unit="rows", unit_scale=True, desc="load fct_trips",
+                       leave=False, disable=not progress)
+            with bar:
+                n = replace_partition(conn, f"{settings.warehouse_schema}.fct_trips", staging,
+                                      {"pickup_date": month_dates(month)}, cols, progress=bar.update)
+    return {"rows": n, "seconds": clock.seconds}
 
 
 def load_month(settings: Settings, month: str, progress: bool = False) -> dict:
@@ -86,13 +85,13 @@ def load_month(settings: Settings, month: str, progress: bool = False) -> dict:
     with connect(settings) as conn:
         apply_ddl(conn, DDL_DIR)
         for name, table in CURATED.items():
-            t0 = time.monotonic()
-            cur = _lake_dataset(settings, paths.curated_prefix(name), CURATED_PARTITIONING).filter(
-                ds.field("pickup_month") == month
-            )
-            cols = [c for c, _ in table.columns] + [c for c, _ in CURATED_PARTITIONS]
-            n = replace_partition(conn, f"{schema}.{name}", cur, {"pickup_month": month}, cols)
-            tables[name] = {"rows": n, "seconds": round(time.monotonic() - t0, 2)}
+            with timed() as clock:
+                cur = _lake_dataset(settings, paths.curated_prefix(name), CURATED_PARTITIONING).filter(
+                    ds.field("pickup_month") == month
+                )
+                cols = [c for c, _ in table.columns] + [c for c, _ in CURATED_PARTITIONS]
+                n = replace_partition(conn, f"{schema}.{name}", cur, {"pickup_month": month}, cols)
+            tables[name] = {"rows": n, "seconds": clock.seconds}
         # Dimensions (zones, the month's dates, code tables): small, rebuilt every load.
         dims = load_dims(conn, settings.zone_lookup_path, month, schema)
         # Pre-aggregates (sql/load): rebuilt in the warehouse from the fct_trips just loaded.
@@ -176,21 +175,21 @@ def load_dates(settings: Settings, dates: list) -> dict:
     with connect(settings) as conn:
         apply_ddl(conn, DDL_DIR)
         with conn.transaction():
-            t0 = time.monotonic()
-            staging = _lake_dataset(settings, paths.staging_prefix(settings.dataset), STAGING_PARTITIONING).filter(
-                ds.field("pickup_date").isin(dates))
-            n = replace_partition(conn, f"{schema}.fct_trips", staging, {"pickup_date": dates},
-                                  [c for c, _ in STAGING_COLUMNS])
-            tables["fct_trips"] = {"rows": n, "seconds": round(time.monotonic() - t0, 2)}
+            with timed() as clock:
+                staging = _lake_dataset(settings, paths.staging_prefix(settings.dataset), STAGING_PARTITIONING
+                                        ).filter(ds.field("pickup_date").isin(dates))
+                n = replace_partition(conn, f"{schema}.fct_trips", staging, {"pickup_date": dates},
+                                      [c for c, _ in STAGING_COLUMNS])
+            tables["fct_trips"] = {"rows": n, "seconds": clock.seconds}
             for name, table in CURATED.items():
-                t0 = time.monotonic()
-                # Every curated table has pickup_date in its grain (contracts.CURATED), so a date is a
-                # partition of the warehouse table even though the lake folder is the month.
-                cur = _lake_dataset(settings, paths.curated_prefix(name), CURATED_PARTITIONING).filter(
-                    ds.field("pickup_month").isin(months) & ds.field("pickup_date").isin(dates))
-                cols = [c for c, _ in table.columns] + [c for c, _ in CURATED_PARTITIONS]
-                n = replace_partition(conn, f"{schema}.{name}", cur, {"pickup_date": dates}, cols)
-                tables[name] = {"rows": n, "seconds": round(time.monotonic() - t0, 2)}
+                with timed() as clock:
+                    # Every curated table has pickup_date in its grain (contracts.CURATED), so a date is a
+                    # partition of the warehouse table even though the lake folder is the month.
+                    cur = _lake_dataset(settings, paths.curated_prefix(name), CURATED_PARTITIONING).filter(
+                        ds.field("pickup_month").isin(months) & ds.field("pickup_date").isin(dates))
+                    cols = [c for c, _ in table.columns] + [c for c, _ in CURATED_PARTITIONS]
+                    n = replace_partition(conn, f"{schema}.{name}", cur, {"pickup_date": dates}, cols)
+                tables[name] = {"rows": n, "seconds": clock.seconds}
             for month in months:  # dim_date must know the dates (small, idempotent)
                 load_dims(conn, settings.zone_lookup_path, month, schema)
                 build_aggregates(conn, month)  # the month's pre-aggregates follow its trips
