@@ -30,6 +30,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
+from taxilab.core.redshift_sql import ddl_files
+
 # Table properties with no PostgreSQL counterpart: physical layout on a Redshift cluster.
 REDSHIFT_ONLY_PROPERTIES: tuple[type[exp.Expression], ...] = (
     exp.DistKeyProperty,
@@ -143,6 +145,39 @@ def postgres_rewrites(tree: exp.Expression) -> exp.Expression:
     return tree.transform(_rewrite)
 
 
+# A placeholder's stand-in while the tree is written: a column name nothing else uses.
+_SENTINEL = "taxilab_param__"
+
+
+def query_to_postgres(statement: exp.Expression, params: tuple[str, ...] = (), source: str = "query") -> str:
+    """One parsed Redshift query (a named query, an UNLOAD's select) as PostgreSQL text for psycopg:
+    the rewrites above, ROUND(x, n) with x cast to DECIMAL, each `:name` of `params` as `%(name)s`
+    and, when there are params, every other % doubled. `source` names the query in errors."""
+    tree = postgres_rewrites(statement)  # DATEDIFF, LISTAGG
+    # Placeholders become sentinel names first: every other % in the output (LIKE patterns,
+    # and format strings sqlglot rewrites, e.g. TO_DATE's) must be doubled for psycopg, and
+    # only the placeholders must not.
+    # Redshift's ROUND(double, n) has no PostgreSQL overload (only round(numeric, n)); sqlglot
+    # adds the cast only when it can type the argument (AVG), so make it explicit everywhere.
+    for node in list(tree.find_all(exp.Round)):
+        if node.args.get("decimals") is not None and not isinstance(node.this, exp.Cast):
+            node.set("this", exp.cast(node.this.copy(), exp.DataType.build("DECIMAL")))
+    for node in list(tree.find_all(exp.Placeholder)):
+        node.replace(exp.column(f"{_SENTINEL}{node.name}"))
+    try:
+        text = tree.sql(dialect="postgres", comments=False, unsupported_level="RAISE")
+    except Exception as e:  # sqlglot's UnsupportedError and friends
+        raise DialectError(f"{source}: cannot write for PostgreSQL: {e}") from e
+    if not params:
+        return text
+    text = text.replace("%", "%%")
+    for name in sorted(params, key=len, reverse=True):
+        text = text.replace(f"{_SENTINEL}{name}", f"%({name})s")
+    if _SENTINEL in text:
+        raise DialectError(f"{source}: a placeholder did not survive translation: {text[:200]}")
+    return text
+
+
 def _created_table(statement: exp.Expression) -> exp.Table | None:
     if isinstance(statement, exp.Create) and (statement.args.get("kind") or "").upper() == "TABLE":
         target = statement.this
@@ -230,14 +265,6 @@ def to_postgres(sql: str) -> list[str]:
         if columns:
             out.append(_postgres(sort_key_index(table, columns)))
     return out
-
-
-def ddl_files(ddl_dir: Path) -> list[Path]:
-    """The DDL files of a directory in the order they run (by name: 001_schema.sql, 010_... )."""
-    files = sorted(Path(ddl_dir).glob("*.sql"))
-    if not files:
-        raise FileNotFoundError(f"no .sql files in {ddl_dir}")
-    return files
 
 
 def apply_ddl(conn, ddl_dir: Path) -> list[str]:

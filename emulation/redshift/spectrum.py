@@ -38,7 +38,7 @@ import psycopg
 from psycopg import sql as pgsql
 from sqlglot.tokens import TokenType
 
-from emulation.redshift.engine import RedshiftStatementError, Result, _Tokens
+from emulation.redshift.statements import RedshiftStatementError, Result, TokenReader
 from taxilab.core import clients as aws
 from taxilab.core.settings import PROJECT_ROOT, Settings
 
@@ -81,14 +81,14 @@ class DropSchema:
     cascade: bool = False
 
 
-def _name(t: _Tokens, expected: str) -> str:
+def _name(t: TokenReader, expected: str) -> str:
     tok = t.next(expected)
     if tok.token_type not in (TokenType.VAR, TokenType.IDENTIFIER) and not tok.text.isidentifier():
         raise RedshiftStatementError(f"{t.what}: expected {expected}, got {tok.text!r}")
     return tok.text.lower()  # Redshift folds identifiers to lower case, quoted or not
 
 
-def _accept_seq(t: _Tokens, *words: str) -> bool:
+def _accept_seq(t: TokenReader, *words: str) -> bool:
     """Consume the words in order if they all come next."""
     toks = t.tokens[t.i:t.i + len(words)]
     if len(toks) == len(words) and all(tok.text.upper() == w for tok, w in zip(toks, words, strict=True)):
@@ -97,19 +97,19 @@ def _accept_seq(t: _Tokens, *words: str) -> bool:
     return False
 
 
-def _expect_seq(t: _Tokens, *words: str) -> None:
+def _expect_seq(t: TokenReader, *words: str) -> None:
     if not _accept_seq(t, *words):
         got = " ".join(tok.text for tok in t.tokens[t.i:t.i + len(words)]) or "the end of the statement"
         raise RedshiftStatementError(f"{t.what}: expected {' '.join(words)}, got {got!r}")
 
 
 def is_create_external_schema(sql_text: str) -> bool:
-    t = _Tokens(sql_text, "CREATE EXTERNAL SCHEMA")
+    t = TokenReader(sql_text, "CREATE EXTERNAL SCHEMA")
     return _accept_seq(t, "CREATE", "EXTERNAL", "SCHEMA")
 
 
 def parse_create(sql_text: str) -> CreateExternalSchema:
-    t = _Tokens(sql_text, "CREATE EXTERNAL SCHEMA")
+    t = TokenReader(sql_text, "CREATE EXTERNAL SCHEMA")
     _expect_seq(t, "CREATE", "EXTERNAL", "SCHEMA")
     if_not_exists = _accept_seq(t, "IF", "NOT", "EXISTS")
     schema = _name(t, "the schema name")
@@ -141,7 +141,7 @@ def parse_create(sql_text: str) -> CreateExternalSchema:
 
 def parse_drop(sql_text: str) -> DropSchema | None:
     """DROP SCHEMA [IF EXISTS] name [DROP EXTERNAL DATABASE] [CASCADE|RESTRICT]; None if not a DROP SCHEMA."""
-    t = _Tokens(sql_text, "DROP SCHEMA")
+    t = TokenReader(sql_text, "DROP SCHEMA")
     if not _accept_seq(t, "DROP", "SCHEMA"):
         return None
     if_exists = _accept_seq(t, "IF", "EXISTS")

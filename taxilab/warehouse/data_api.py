@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from taxilab.core.redshift_sql import iam_role_span
 from taxilab.core.settings import Settings
 
 DONE = ("FINISHED", "FAILED", "ABORTED")
@@ -52,8 +53,6 @@ def substitute_iam_role(sql_text: str, iam_role: str | None) -> str:
     """COPY/UNLOAD with their IAM_ROLE value replaced by `iam_role` (other SQL unchanged)."""
     if not iam_role:
         return sql_text
-    from emulation.redshift.engine import iam_role_span
-
     span = iam_role_span(sql_text)
     if span is None:
         return sql_text

@@ -9,25 +9,26 @@ Locally, sqlglot turns `:name` into a psycopg bound parameter `%(name)s`: values
 into the SQL text.
 
 A query file starts with `--` comment lines; the first one is its one-line description.
-Every query passes the dialect guard (guard.py) before it runs anywhere.
+Locally every query passes the dialect guard (emulation/redshift/guard.py) before it is translated for
+the lab's PostgreSQL (NamedQuery.postgres); on Amazon Redshift (the Data API path, data_api.py) the
+file text goes as written and nothing of emulation/ is imported (docs/adr/0012-layout-and-layers.md).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+import sqlglot
 from sqlglot import exp
 
-from emulation.redshift import guard
-from emulation.redshift.dialect import DialectError, parse_redshift, postgres_rewrites
 from taxilab.core.settings import PROJECT_ROOT
 
 ANALYTICS_DIR = PROJECT_ROOT / "sql" / "analytics"
 VALIDATION_DIR = PROJECT_ROOT / "sql" / "validation"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_SENTINEL = "taxilab_param__"
 
 
 class QueryError(ValueError):
@@ -43,38 +44,36 @@ class NamedQuery:
     params: tuple[str, ...]  # placeholder names, in first-use order
 
     def postgres(self) -> str:
-        """The query for the lab's PostgreSQL: `:name` -> `%(name)s`; literal % doubled for psycopg."""
+        """The query for the lab's PostgreSQL: guarded (Redshift would reject what the guard names),
+        `:name` -> `%(name)s`, literal % doubled for psycopg (emulation/redshift/dialect.py)."""
+        from emulation.redshift.dialect import parse_redshift, query_to_postgres
+
+        _guard(self.sql, str(self.path))
         statements = parse_redshift(self.sql)
         if len(statements) != 1:
             raise QueryError(f"{self.path}: a named query is one statement, found {len(statements)}")
-        tree = postgres_rewrites(statements[0])  # DATEDIFF, LISTAGG (dialect.py)
-        # Placeholders become sentinel names first: every other % in the output (LIKE patterns,
-        # and format strings sqlglot rewrites, e.g. TO_DATE's) must be doubled for psycopg, and
-        # only the placeholders must not.
-        # Redshift's ROUND(double, n) has no PostgreSQL overload (only round(numeric, n)); sqlglot
-        # adds the cast only when it can type the argument (AVG), so make it explicit everywhere.
-        for node in list(tree.find_all(exp.Round)):
-            if node.args.get("decimals") is not None and not isinstance(node.this, exp.Cast):
-                node.set("this", exp.cast(node.this.copy(), exp.DataType.build("DECIMAL")))
-        for node in list(tree.find_all(exp.Placeholder)):
-            node.replace(exp.column(f"{_SENTINEL}{node.name}"))
-        try:
-            text = tree.sql(dialect="postgres", comments=False, unsupported_level="RAISE")
-        except Exception as e:  # sqlglot's UnsupportedError and friends
-            raise DialectError(f"{self.path}: cannot write for PostgreSQL: {e}") from e
-        if not self.params:
-            return text
-        text = text.replace("%", "%%")
-        for name in sorted(self.params, key=len, reverse=True):
-            text = text.replace(f"{_SENTINEL}{name}", f"%({name})s")
-        if _SENTINEL in text:
-            raise DialectError(f"{self.path}: a placeholder did not survive translation: {text[:200]}")
-        return text
+        return query_to_postgres(statements[0], self.params, source=str(self.path))
+
+
+@lru_cache(maxsize=256)
+def _guard(sql: str, source: str) -> None:
+    """The dialect guard, once per query text (a query that fails it raises every time: not cached)."""
+    from emulation.redshift import guard
+
+    guard.check(sql, source=source)
 
 
 def _placeholders(sql: str) -> tuple[str, ...]:
+    """The placeholder names of `sql` (sqlglot's Redshift parse: `:name`, and `%(name)s` in text sqlglot
+    wrote), ordered by their first mention in the text (a query's `-- Params:` line counts)."""
+    try:
+        statements = sqlglot.parse(sql, read="redshift")
+    except sqlglot.errors.SqlglotError as e:
+        raise QueryError(f"cannot parse Redshift SQL: {e}") from e
     names: list[str] = []
-    for statement in parse_redshift(sql):
+    for statement in statements:
+        if statement is None:  # an empty statement, e.g. comments only
+            continue
         for node in statement.walk():  # walk order is not text order; sorted below by position
             if isinstance(node, exp.Placeholder) and node.name and node.name not in names:
                 names.append(node.name)
@@ -82,7 +81,7 @@ def _placeholders(sql: str) -> tuple[str, ...]:
 
 
 def load_query(name: str, directory: Path = ANALYTICS_DIR) -> NamedQuery:
-    """The query `name` of `directory`, checked by the dialect guard."""
+    """The query `name` of `directory` (guarded when it is translated for the lab: NamedQuery.postgres)."""
     if not _NAME.match(name):
         raise QueryError(f"query name {name!r}: expected lower_snake_case (see `taxilab sql list`)")
     path = Path(directory) / f"{name}.sql"
@@ -90,9 +89,12 @@ def load_query(name: str, directory: Path = ANALYTICS_DIR) -> NamedQuery:
         known = ", ".join(list_names(directory)) or "none"
         raise QueryError(f"no query {name!r} in {directory} (known: {known})")
     text = path.read_text()
-    guard.check(text, source=str(path))
     comments = [ln[2:].strip() for ln in text.splitlines() if ln.startswith("--")]
-    return NamedQuery(name, path, text, comments[0] if comments else "", _placeholders(text))
+    try:
+        params = _placeholders(text)
+    except QueryError as e:
+        raise QueryError(f"{path}: {e}") from e
+    return NamedQuery(name, path, text, comments[0] if comments else "", params)
 
 
 def list_names(directory: Path = ANALYTICS_DIR) -> list[str]:

@@ -13,9 +13,9 @@ The script is the files of sql/load/ in file-name order, their statements as wri
 
 All of it runs in ONE transaction per month, so reloading a month (or a date in it) replaces it
 atomically: on Redshift one BatchExecuteStatement (data_api.DataApiClient.execute_batch), locally one
-psycopg transaction around sql_exec.run_statement (emulation.redshift.engine.execute) of every
-statement (COPY from the S3 emulator, Spectrum as local views over the lake). Before it, outside the
-transaction: the DDL (sql/ddl, idempotent) and CREATE EXTERNAL SCHEMA IF NOT EXISTS for both zones.
+psycopg transaction around emulation.redshift.engine.execute of every statement (COPY from the S3
+emulator, Spectrum as local views over the lake). Before it, outside the transaction: the DDL
+(sql/ddl, idempotent) and CREATE EXTERNAL SCHEMA IF NOT EXISTS for both zones.
 
 Values: the files use `:name` placeholders (`:month`, `:zone_lookup_url`, `:iam_role`). A Data API
 batch takes no Parameters and COPY/CREATE EXTERNAL SCHEMA take none anywhere, so they are rendered
@@ -209,15 +209,15 @@ def summarize(script: list[Statement], rowcounts: list[int], seconds: float) -> 
 
 def run_local(conn, settings: Settings, month: str, load_dir: Path = LOAD_DIR) -> dict:
     """The script on the lab's emulation (psycopg connection to the lab's PostgreSQL): DDL, external
-    schemas, then every statement through sql_exec.run_statement in ONE transaction (all or nothing)."""
-    from emulation.redshift import spectrum
+    schemas, then every statement through emulation.redshift.engine.execute in ONE transaction (all or
+    nothing). Local by construction: the emulated warehouse resource calls it (taxilab.resources)."""
+    from emulation.redshift import engine, spectrum
     from emulation.redshift.dialect import apply_ddl
-    from taxilab.warehouse.sql_exec import run_statement
 
     script = month_script(settings, month, load_dir)
     apply_ddl(conn, DDL_DIR)
     for statement in external_schema_statements(settings):
-        run_statement(settings, statement, conn)
+        engine.execute(conn, settings, statement)
     # Redshift reads the Glue catalog at query time; the emulation's views are built from it, so an
     # external schema that already existed is brought up to date (partitions crawled since).
     spectrum.refresh(conn, settings)
@@ -225,7 +225,7 @@ def run_local(conn, settings: Settings, month: str, load_dir: Path = LOAD_DIR) -
     counts = []
     with conn.transaction():
         for st in script:
-            counts.append(run_statement(settings, st.sql, conn).rowcount)
+            counts.append(engine.execute(conn, settings, st.sql).rowcount)
     return summarize(script, counts, time.monotonic() - t0)
 
 

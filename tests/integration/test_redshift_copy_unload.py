@@ -18,7 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from emulation.redshift import engine as redshift
+from emulation.redshift.copy import CopyError
 from emulation.redshift.dialect import to_postgres
+from emulation.redshift.guard import RedshiftDialectError
+from emulation.redshift.statements import RedshiftStatementError
+from emulation.redshift.unload import UnloadError
 from taxilab.core import clients as aws
 from taxilab.core.settings import PROJECT_ROOT
 
@@ -127,7 +131,7 @@ def test_copy_parquet_with_a_column_list_fills_the_rest_with_defaults(wh, s3, pr
 def test_copy_parquet_column_count_mismatch_names_file_and_counts_and_loads_nothing(wh, s3, prefix, lab_settings):
     put(s3, f"{prefix}a.parquet", parquet_bytes(trips_arrow(ROWS[:1])))
     bad = put(s3, f"{prefix}b.parquet", parquet_bytes(trips_arrow(ROWS[1:2]).drop_columns(["c7"])))
-    with pytest.raises(redshift.CopyError, match=rf"{bad} has 6 columns, the target has 7"):
+    with pytest.raises(CopyError, match=rf"{bad} has 6 columns, the target has 7"):
         redshift.execute(wh, lab_settings, f"COPY rs_lab.trips FROM 's3://{BUCKET}/{prefix}' "
                                            f"IAM_ROLE '{ROLE}' FORMAT AS PARQUET")
     assert table_rows(wh) == []
@@ -139,7 +143,7 @@ def test_copy_is_atomic_when_a_later_file_fails_to_load(wh, s3, prefix, lab_sett
     put(s3, f"{prefix}a.parquet", parquet_bytes(trips_arrow(ROWS)))
     # Same column count, but a null in the NOT NULL trip_id: PostgreSQL rejects it mid-COPY.
     put(s3, f"{prefix}b.parquet", parquet_bytes(trips_arrow([(None, "X", None, None, None, None, None)])))
-    with pytest.raises(redshift.CopyError, match="rs_lab.trips"):
+    with pytest.raises(CopyError, match="rs_lab.trips"):
         redshift.execute(wh, lab_settings, f"COPY rs_lab.trips FROM 's3://{BUCKET}/{prefix}' "
                                            f"IAM_ROLE '{ROLE}' FORMAT AS PARQUET")
     assert table_rows(wh) == [(99, None, None, None, None, None, None)]
@@ -160,7 +164,7 @@ def test_copy_manifest_with_a_missing_mandatory_entry_fails_naming_it(wh, s3, pr
     missing = f"s3://{BUCKET}/{prefix}missing.parquet"
     m = put(s3, f"{prefix}load.manifest", json.dumps(
         {"entries": [{"url": a, "mandatory": True}, {"url": missing, "mandatory": True}]}).encode())
-    with pytest.raises(redshift.CopyError, match=f"mandatory file {missing} does not exist"):
+    with pytest.raises(CopyError, match=f"mandatory file {missing} does not exist"):
         redshift.execute(wh, lab_settings, f"COPY rs_lab.trips FROM '{m}' IAM_ROLE '{ROLE}' FORMAT PARQUET MANIFEST")
     assert table_rows(wh) == []
 
@@ -197,7 +201,7 @@ def test_copy_csv_skips_bad_lines_within_maxerror_and_records_them(wh, s3, prefi
 
 def test_copy_csv_beyond_maxerror_loads_nothing_but_keeps_the_error_rows(wh, s3, prefix, lab_settings):
     url = put(s3, f"{prefix}trips.csv", CSV_WITH_BAD_LINES.encode())
-    with pytest.raises(redshift.CopyError, match=rf"2 rows rejected, MAXERROR is 1.*{url} line 3 column trip_id"):
+    with pytest.raises(CopyError, match=rf"2 rows rejected, MAXERROR is 1.*{url} line 3 column trip_id"):
         redshift.execute(wh, lab_settings, f"COPY rs_lab.trips FROM '{url}' IAM_ROLE '{ROLE}' CSV "
                                            "IGNOREHEADER 1 NULL AS 'NA' MAXERROR 1")
     assert table_rows(wh) == []
@@ -222,12 +226,12 @@ def test_copy_gzip_pipe_delimited_text_with_default_null_and_wrong_field_counts(
 
 def test_copy_gzip_on_plain_data_fails_naming_the_file(wh, s3, prefix, lab_settings):
     url = put(s3, f"{prefix}plain.txt", b"1|CMT|1|2023-07-01|\\N|\\N|\\N\n")
-    with pytest.raises(redshift.CopyError, match=f"{url} is not gzip data"):
+    with pytest.raises(CopyError, match=f"{url} is not gzip data"):
         redshift.execute(wh, lab_settings, f"COPY rs_lab.trips FROM '{url}' IAM_ROLE '{ROLE}' GZIP")
 
 
 def test_copy_with_an_unsupported_option_is_refused_by_name(wh, lab_settings):
-    with pytest.raises(redshift.RedshiftStatementError, match="option ACCEPTINVCHARS"):
+    with pytest.raises(RedshiftStatementError, match="option ACCEPTINVCHARS"):
         redshift.execute(wh, lab_settings, f"COPY rs_lab.trips FROM 's3://{BUCKET}/x' IAM_ROLE '{ROLE}' "
                                            "ACCEPTINVCHARS")
 
@@ -288,7 +292,7 @@ def test_unload_refuses_to_overwrite_without_allowoverwrite(loaded, s3, prefix, 
     statement = (f"UNLOAD ('select trip_id from rs_lab.trips') TO 's3://{BUCKET}/{prefix}' IAM_ROLE '{ROLE}' "
                  "FORMAT PARQUET PARALLEL OFF")
     redshift.execute(loaded, lab_settings, statement)
-    with pytest.raises(redshift.UnloadError, match="ALLOWOVERWRITE"):
+    with pytest.raises(UnloadError, match="ALLOWOVERWRITE"):
         redshift.execute(loaded, lab_settings, statement)
     redshift.execute(loaded, lab_settings, statement + " ALLOWOVERWRITE")
 
@@ -307,5 +311,5 @@ def test_other_statements_are_guarded_and_translated(loaded, lab_settings):
     res = redshift.execute(loaded, lab_settings, "SELECT trip_id, NVL(vendor, 'none') AS v FROM rs_lab.trips "
                                                  "WHERE fare > 1 OR fare IS NULL ORDER BY trip_id")
     assert res.columns == ["trip_id", "v"] and res.rows == [(1, "CMT"), (2, "VTS"), (3, "none")]
-    with pytest.raises(redshift.guard.RedshiftDialectError, match="STRING_AGG"):
+    with pytest.raises(RedshiftDialectError, match="STRING_AGG"):
         redshift.execute(loaded, lab_settings, "SELECT STRING_AGG(vendor, ',') FROM rs_lab.trips")

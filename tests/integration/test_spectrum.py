@@ -15,7 +15,9 @@ import pytest
 from emulation.glue import crawler
 from emulation.redshift import engine as redshift
 from emulation.redshift import spectrum
+from emulation.redshift.statements import RedshiftStatementError, Result
 from taxilab.core.clients import arrow_s3_filesystem, client
+from taxilab.core.redshift_sql import iam_role_span
 
 ROLE = "arn:aws:iam::123456789012:role/taxilab-spectrum"
 
@@ -64,7 +66,7 @@ def seed(settings) -> None:
     crawler.crawl(settings, zones=("staging",))
 
 
-def create(pg, settings, schema: str, database: str | None = None, extra: str = "") -> redshift.Result:
+def create(pg, settings, schema: str, database: str | None = None, extra: str = "") -> Result:
     db = database or settings.catalog_databases["staging"]
     return redshift.execute(pg, settings, f"CREATE EXTERNAL SCHEMA {schema} FROM DATA CATALOG DATABASE '{db}' "
                                           f"IAM_ROLE '{ROLE}' REGION 'us-east-1'{extra};")
@@ -245,11 +247,11 @@ def test_unpartitioned_table_reads_every_visible_file_under_its_location(pg, lak
 
 
 def test_parse_errors_name_the_problem():
-    with pytest.raises(redshift.RedshiftStatementError, match="FROM HIVE"):
+    with pytest.raises(RedshiftStatementError, match="FROM HIVE"):
         spectrum.parse_create("CREATE EXTERNAL SCHEMA s FROM HIVE METASTORE DATABASE 'd' URI 'h'")
-    with pytest.raises(redshift.RedshiftStatementError, match="DATABASE 'glue_database' is required"):
+    with pytest.raises(RedshiftStatementError, match="DATABASE 'glue_database' is required"):
         spectrum.parse_create(f"CREATE EXTERNAL SCHEMA s FROM DATA CATALOG IAM_ROLE '{ROLE}'")
     stmt = spectrum.parse_create(f"create external schema if not exists Spec from data catalog database 'db' "
                                  f"iam_role '{ROLE}' create external database if not exists")
     assert (stmt.schema, stmt.database, stmt.if_not_exists, stmt.create_database) == ("spec", "db", True, True)
-    assert redshift.iam_role_span(f"CREATE EXTERNAL SCHEMA s FROM DATA CATALOG DATABASE 'd' IAM_ROLE '{ROLE}'")
+    assert iam_role_span(f"CREATE EXTERNAL SCHEMA s FROM DATA CATALOG DATABASE 'd' IAM_ROLE '{ROLE}'")

@@ -110,3 +110,59 @@ def test_iam_role_substitution_leaves_other_sql_and_quoted_text_alone():
     sql = "COPY t FROM 's3://b/IAM_ROLE/' IAM_ROLE 'old' CSV"
     assert substitute_iam_role(sql, ROLE) == f"COPY t FROM 's3://b/IAM_ROLE/' IAM_ROLE '{ROLE}' CSV"
     assert substitute_iam_role(sql, None) == sql
+
+
+# Run in a fresh interpreter: the aws profile's warehouse path, a named query and a COPY through
+# sql_exec.run_statement against a Stubber'd redshift-data client, then every module of emulation/
+# that got imported on the way (ADR 0012: none may be).
+AWS_PATH_SCRIPT = r"""
+import sys
+
+import boto3
+from botocore.stub import Stubber
+
+from taxilab.core import clients
+from taxilab.core.settings import load_settings
+from taxilab.warehouse import queries
+from taxilab.warehouse.data_api import DataApiClient
+from taxilab.warehouse.sql_exec import run_statement
+
+role = "arn:aws:iam::111122223333:role/prod-redshift-s3"
+s = load_settings(redshift_workgroup="taxilab-wg", redshift_database="taxi", redshift_iam_role=role)
+assert s.profile == "aws", s.profile
+client = boto3.client("redshift-data", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+q = next(q for q in queries.all_queries() if q.params)
+params = {p: "2024-02" if p == "month" else "10" for p in q.params}
+copy = "COPY taxi.dim_zone FROM 's3://b/zones.csv' IAM_ROLE 'arn:aws:iam::000000000000:role/lab' CSV"
+with Stubber(client) as stub:
+    stub.add_response("execute_statement", {"Id": "q"}, {
+        "Sql": q.sql, "WorkgroupName": "taxilab-wg", "Database": "taxi",
+        "Parameters": [{"name": p, "value": params[p]} for p in q.params]})
+    stub.add_response("describe_statement", {"Id": "q", "Status": "FINISHED", "HasResultSet": True}, {"Id": "q"})
+    stub.add_response("get_statement_result", {"ColumnMetadata": [{"name": "n"}], "Records": [[{"longValue": 7}]]},
+                      {"Id": "q"})
+    stub.add_response("execute_statement", {"Id": "c"}, {
+        "Sql": copy.replace("arn:aws:iam::000000000000:role/lab", role), "WorkgroupName": "taxilab-wg", "Database": "taxi"})
+    stub.add_response("describe_statement", {"Id": "c", "Status": "FINISHED", "ResultRows": 3}, {"Id": "c"})
+    assert DataApiClient(s, client=client).run_named(q, params).rows == [(7,)]
+    clients.client = lambda service, settings: client  # what run_statement's DataApiClient asks for
+    assert run_statement(s, copy).rowcount == 3
+    stub.assert_no_pending_responses()
+print(sorted(m for m in sys.modules if m == "emulation" or m.startswith("emulation.")))
+"""
+
+
+def test_aws_path_imports_nothing_of_the_emulation():
+    import ast
+    import os
+    import subprocess
+    import sys
+
+    from taxilab.core.settings import PROJECT_ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAXILAB_")}
+    env["TAXILAB_PROFILE"] = "aws"
+    out = subprocess.run([sys.executable, "-c", AWS_PATH_SCRIPT], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert ast.literal_eval(out.stdout.strip().splitlines()[-1]) == []
