@@ -42,7 +42,9 @@ def build(con: duckdb.DuckDBPyConnection, parquet: Path, zones_csv: Path, month:
     year, mon = (int(x) for x in month.split("-"))
     start = f"{year:04d}-{mon:02d}-01"
     end = f"{year + (mon == 12):04d}-{mon % 12 + 1:02d}-01"
-    cols = {c.lower(): c for c in con.execute(f"SELECT * FROM read_parquet('{parquet}') LIMIT 0").df().columns}
+    # File paths are bound as parameters (or handed to DuckDB's relation API), never pasted into SQL text.
+    cols = {c.lower(): c for c in con.execute("SELECT * FROM read_parquet(?) LIMIT 0", [str(parquet)]).df().columns}
+    con.read_parquet(str(parquet)).create_view("raw_input", replace=True)
 
     def src(name: str, cast: str) -> str:
         c = cols.get(name)
@@ -63,7 +65,7 @@ def build(con: duckdb.DuckDBPyConnection, parquet: Path, zones_csv: Path, month:
           {src('dolocationid', 'INTEGER')} AS do_location_id,
           {src('payment_type', 'INTEGER')} AS payment_type,
           {', '.join(f"{src(m, 'DOUBLE')} AS {m}_raw" for m in money)}
-        FROM read_parquet('{parquet}')
+        FROM raw_input
     """)
     money_cols = ", ".join(f"{_cents(m + '_raw')} AS {m}" for m in money)
     nonfinite = " OR ".join(f"({m}_raw IS NOT NULL AND NOT isfinite({m}_raw))" for m in money)
@@ -99,11 +101,11 @@ def build(con: duckdb.DuckDBPyConnection, parquet: Path, zones_csv: Path, month:
     rules = "r_missing OR r_nonfinite OR r_month OR r_dur OR r_dur24 OR r_neg OR r_zero OR r_far OR r_fare " \
             "OR r_speed OR r_loc OR r_vendor OR r_pay OR r_rate OR r_pax OR r_flag"
     con.execute(f"CREATE OR REPLACE TEMP VIEW rejected AS SELECT * FROM flagged WHERE {rules}")
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE zones AS
         SELECT CAST(LocationID AS INTEGER) AS location_id, Borough AS borough, Zone AS zone
-        FROM read_csv('{zones_csv}', header = true, all_varchar = true, nullstr = '')
-    """)
+        FROM read_csv(?, header = true, all_varchar = true, nullstr = '')
+    """, [str(zones_csv)])
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE accepted AS SELECT f.*,
           dur_s / 60.0 AS trip_duration_min,
@@ -148,16 +150,16 @@ def run_reference(parquet: Path, zones_csv: Path, month: str, out_dir: Path | No
     t0 = time.monotonic()
     con = duckdb.connect()
     if threads:
-        con.execute(f"SET threads = {threads}")
+        con.execute(f"SET threads = {int(threads)}")
     build(con, parquet, zones_csv, month)
     tables = ["daily_summary", "hourly_patterns", "payment_analysis", "distance_analysis", "location_analysis"]
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
-        con.execute(f"COPY accepted TO '{out_dir / 'staging'}' (FORMAT parquet, PARTITION_BY (pickup_date, "
-                    "time_of_day_category), OVERWRITE_OR_IGNORE)")
-        con.execute(f"COPY rejected TO '{out_dir / 'quarantine.parquet'}' (FORMAT parquet)")
-        for t in tables:
-            con.execute(f"COPY {t} TO '{out_dir / (t + '.parquet')}' (FORMAT parquet)")
+        con.execute("COPY accepted TO ? (FORMAT parquet, PARTITION_BY (pickup_date, time_of_day_category), "
+                    "OVERWRITE_OR_IGNORE)", [str(out_dir / "staging")])
+        con.execute("COPY rejected TO ? (FORMAT parquet)", [str(out_dir / "quarantine.parquet")])
+        for t in tables:  # t: one of the fixed table names above
+            con.execute(f"COPY {t} TO ? (FORMAT parquet)", [str(out_dir / (t + ".parquet"))])
     result = {
         "raw_rows": con.execute("SELECT count(*) FROM src").fetchone()[0],
         "accepted": con.execute("SELECT count(*) FROM accepted").fetchone()[0],

@@ -1,31 +1,42 @@
-"""A small secret scanner: AWS access keys, private keys, AWS secret assignments and DSN passwords.
+"""Secret scanning with detect-secrets (a kept library) and the lab's plugins for the forms its built-in
+plugins miss (taxilab/secret_plugins.py: libpq `password=`, PGPASSWORD, JSON/INI SecretAccessKey and
+session tokens, DSN passwords holding `/`, `$` or `%`).
 
-Used by tests/unit/test_secrets.py on the project's files and by the integration tests on the logs and
-run reports a pipeline run writes. Fake values that are not secrets are allowlisted explicitly below.
+- scan_repository(): the repository's files against the committed baseline (.secrets.baseline, audited:
+  every entry there is a documented fake); a finding not in the baseline is a new secret.
+- scan_paths(roots): any text file under roots (the lab's .lab/logs and .lab/runs after a run); every
+  finding counts, there is no baseline for what a run writes.
+- scan_text(text): one text, for tests.
+
+The plugins and filters are the baseline's (`plugins_used`, `filters_used`), so the three agree. Findings
+carry redacted excerpts only. Regenerate the baseline after auditing a new fake (then mark each new entry "is_secret": false):
+    .venv/bin/detect-secrets scan --plugin taxilab/secret_plugins.py \
+        --filter file://taxilab/secret_plugins.py::is_documented_fake --baseline .secrets.baseline
 """
 
 from __future__ import annotations
 
-import re
+import json
+import subprocess
+import tempfile
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-PATTERNS: dict[str, re.Pattern] = {
-    "aws-access-key-id": re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
-    "private-key": re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"),
-    "aws-secret-access-key": re.compile(
-        r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+=]{16,})"),
-    "dsn-password": re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@\"']+:([^\s@/\"']+)@[^\s/\"']+"),
-}
+from taxilab.core.settings import PROJECT_ROOT
 
-# Values that look like secrets but are not, each with its reason.
+BASELINE = PROJECT_ROOT / ".secrets.baseline"
+PLUGINS_FILE = PROJECT_ROOT / "taxilab" / "secret_plugins.py"
+
+# Values that look like secrets but are not, each with its reason (the plugins skip them too).
 ALLOWED_VALUES = {
     "testing": "moto's documented fake credentials (AWS_ACCESS_KEY_ID=testing) for the local emulator",
     "taxilab": "the compose profile's throwaway PostgreSQL password for a loopback-only dev container",
 }
 
-SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "jars", "node_modules", "pg"}
+SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", "jars", "node_modules",
+             "pg"}
 MAX_BYTES = 2 << 20
 
 
@@ -37,20 +48,60 @@ class Finding:
     excerpt: str  # redacted
 
 
-def _redact(text: str) -> str:
+def _redact(text: str | None) -> str:
+    if not text:
+        return "…"
     return text[:4] + "…" if len(text) > 4 else "…"
 
 
-def scan_text(text: str, path: str = "<text>") -> list[Finding]:
+def _config() -> dict:
+    """The baseline's plugins and filters, the lab's plugin file addressed absolutely (cwd-independent)."""
+    data = json.loads(BASELINE.read_text())
+    plugins = []
+    for p in data["plugins_used"]:
+        p = dict(p)
+        if "path" in p:
+            p["path"] = f"file://{PLUGINS_FILE}"
+        plugins.append(p)
+    filters = []
+    for f in data.get("filters_used", []):
+        f = dict(f)
+        if f["path"].startswith("file://"):
+            f["path"] = f"file://{PLUGINS_FILE}::" + f["path"].split("::", 1)[1]
+        filters.append(f)
+    return {"plugins_used": plugins, "filters_used": filters}
+
+
+@contextmanager
+def _settings():
+    from detect_secrets.settings import transient_settings
+
+    with transient_settings(_config()) as s:
+        yield s
+
+
+def _scan_files(files: Iterable[Path], root: Path | None = None) -> list[tuple[str, object]]:
+    """[(file name as reported, PotentialSecret)] for the files (binary ones skipped)."""
+    from detect_secrets import SecretsCollection
+
     out = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        for kind, pat in PATTERNS.items():
-            for m in pat.finditer(line):
-                value = m.group(1) if m.groups() else m.group(0)
-                if value in ALLOWED_VALUES or value.startswith(("$", "{", "<", "%")):
-                    continue  # allowlisted fake, or a template placeholder, not a value
-                out.append(Finding(path, lineno, kind, _redact(value)))
+    with _settings():
+        for p in files:
+            try:
+                head = p.read_bytes()[:8192]
+            except OSError:
+                continue
+            if b"\0" in head:
+                continue  # binary (Parquet, images): not where a credential is written by hand
+            collection = SecretsCollection(root=str(root) if root else "")
+            collection.scan_file(str(p.relative_to(root)) if root else str(p))
+            for filename, secret in collection:
+                out.append((filename, secret))
     return out
+
+
+def _finding(filename: str, secret) -> Finding:
+    return Finding(filename, secret.line_number or 0, secret.type, _redact(secret.secret_value))
 
 
 def iter_files(roots: Iterable[Path]) -> Iterable[Path]:
@@ -69,11 +120,30 @@ def iter_files(roots: Iterable[Path]) -> Iterable[Path]:
 
 
 def scan_paths(roots: Iterable[Path]) -> list[Finding]:
-    """Scan text files under roots (binary files skipped); findings carry redacted excerpts only."""
-    findings = []
-    for p in iter_files(roots):
-        data = p.read_bytes()
-        if b"\0" in data[:8192]:
-            continue  # binary (Parquet, images): not where a credential is written by hand
-        findings += scan_text(data.decode("utf-8", errors="replace"), str(p))
-    return findings
+    """Every secret in the text files under roots (no baseline applies)."""
+    return [_finding(f, s) for f, s in _scan_files(iter_files(roots))]
+
+
+def scan_text(text: str, path: str = "<text>") -> list[Finding]:
+    with tempfile.TemporaryDirectory(prefix="taxilab-scan-") as d:
+        f = Path(d) / "scanned.txt"
+        f.write_text(text)
+        return [Finding(path, s.line_number or 0, s.type, _redact(s.secret_value)) for _, s in _scan_files([f])]
+
+
+def repository_files(root: Path = PROJECT_ROOT) -> list[Path]:
+    """The repository's files: tracked ones and untracked ones git does not ignore."""
+    r = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                       capture_output=True, check=True, timeout=60)
+    names = sorted({n for n in r.stdout.decode().split("\0") if n})
+    return [root / n for n in names if (root / n).is_file() and (root / n).stat().st_size <= MAX_BYTES]
+
+
+def scan_repository(root: Path = PROJECT_ROOT) -> list[Finding]:
+    """Secrets in the repository's files that the committed, audited baseline does not list."""
+    known = set()
+    for filename, entries in json.loads(BASELINE.read_text())["results"].items():
+        for e in entries:
+            known.add((filename, e["type"], e["hashed_secret"]))
+    files = [p for p in repository_files(root) if p != BASELINE]
+    return [_finding(f, s) for f, s in _scan_files(files, root) if (f, s.type, s.secret_hash) not in known]

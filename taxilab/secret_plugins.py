@@ -1,0 +1,73 @@
+"""detect-secrets plugins for the credential forms the built-in plugins miss (issue 10), loaded by
+taxilab/security.py and recorded in .secrets.baseline as `file://taxilab/secret_plugins.py`, with the
+filter `is_documented_fake`.
+
+Each plugin yields the secret VALUE (what detect-secrets hashes into the baseline). Values the lab
+documents as fakes (moto's `testing`, the compose container's `taxilab`) and template placeholders are
+not secrets. Only the standard library and detect-secrets are imported: detect-secrets loads this file
+by path. The patterns' own lines carry detect-secrets' inline allowlist pragma (they name the forms).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+
+from detect_secrets.plugins.base import RegexBasedDetector
+
+# Fakes the lab documents (each is in taxilab/security.py's ALLOWED_VALUES with its reason).
+_FAKES = {"testing", "taxilab"}
+
+
+def _real(value: str) -> bool:
+    v = value.strip("'\"")
+    return bool(v) and v not in _FAKES and not v.startswith(("$", "{", "<", "%(", "***")) and v != "..."
+
+
+def is_documented_fake(secret: str) -> bool:
+    """detect-secrets filter: the lab's documented fakes and template placeholders, for every plugin."""
+    return not _real(secret)
+
+
+class _Filtered(RegexBasedDetector):
+    def analyze_string(self, string: str) -> Generator[str, None, None]:
+        for value in super().analyze_string(string):
+            if _real(value):
+                yield value
+
+
+class LibpqPasswordDetector(_Filtered):
+    """libpq key=value connection strings (quoted or not)."""
+
+    secret_type = "libpq password"  # pragma: allowlist secret
+    denylist = (re.compile(r"(?<![A-Za-z_])password\s*=\s*('(?:[^'\\]|\\.)+'|[^\s'\",;)]+)"),)  # pragma: allowlist secret
+
+
+class PgPasswordEnvDetector(_Filtered):
+    """libpq's password variable in an environment assignment, a shell export, a YAML/JSON map or a log."""
+
+    secret_type = "PGPASSWORD"  # pragma: allowlist secret
+    denylist = (re.compile(r"PGPASSWORD[\"']?\s*[:=]\s*[\"']?([^\s\"',}]+)"),)  # pragma: allowlist secret
+
+
+class AwsSecretFieldDetector(_Filtered):
+    """AWS secret keys and session tokens by their field names in JSON (STS and credential-process
+    output), INI files and environment variables."""
+
+    secret_type = "AWS secret access key or session token"  # pragma: allowlist secret
+    denylist = (
+        re.compile(r"(?i)[\"']?(?:aws_?)?(?:secret_?access_?key|session_?token|security_?token)[\"']?"  # pragma: allowlist secret
+                   r"\s*[:=]\s*[\"']?([A-Za-z0-9/+=]{8,})"),
+    )
+
+    def analyze_string(self, string: str) -> Generator[str, None, None]:
+        # Real keys and tokens are random base64: they hold a digit. A bare word is a variable name.
+        yield from (v for v in super().analyze_string(string) if any(c.isdigit() for c in v))
+
+
+class DsnPasswordDetector(_Filtered):
+    """A password in a URL's userinfo; it may hold `/`, `$`, `%` (percent-encoded characters) or any
+    other character but whitespace, quotes and `@`."""
+
+    secret_type = "DSN password"  # pragma: allowlist secret
+    denylist = (re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@\"']+:([^\s@\"']+)@[^\s\"'@]+"),)  # pragma: allowlist secret
