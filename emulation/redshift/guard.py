@@ -24,6 +24,7 @@ from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
 from emulation.redshift.dialect import DialectError, parse_redshift
@@ -86,7 +87,10 @@ def violations(sql: str, rules: tuple[Rule, ...] | None = None) -> list[str]:
     syntax = [r for r in rules if r.kind == "syntax"]
 
     found: dict[str, str] = {}
-    tokens = sqlglot.Dialect.get_or_raise("redshift").tokenize(sql)
+    try:
+        tokens = sqlglot.Dialect.get_or_raise("redshift").tokenize(sql)
+    except TokenError as e:  # an unterminated quote or comment: refused as unparseable, never a crash
+        raise RedshiftDialectError(f"cannot read the SQL's tokens ({e})") from None
     for token, nxt in zip(tokens, tokens[1:], strict=False):
         name = token.text.upper()
         if nxt.token_type == TokenType.L_PAREN and name in functions:
