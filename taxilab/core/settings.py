@@ -70,8 +70,6 @@ class Settings(BaseSettings):
     warehouse_schema: str = "taxi"
     # compose profile: the docker-compose project whose containers are the services and the job runner
     compose_project: str = "taxilab"
-    # compose profile: the docker-compose project whose containers are the services and the job runner
-    compose_project: str = "taxilab"
     state_dir: Path = PROJECT_ROOT / ".lab"
     shared_dir: Path = PROJECT_ROOT.parent / "shared"
     zone_lookup: Path | None = None
