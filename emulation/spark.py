@@ -73,8 +73,10 @@ def ensure_jars(settings: Settings, progress: bool = True) -> list[Path]:
         name = f"{artifact}-{version}.jar"
         expected = sums.get(name)
         if expected is None:
-            raise JarError(f"{name}: no SHA-256 committed in {JAR_SUMS}; add the jar's sum there (computed from the "
-                           "file, cross-checked with Maven Central's .sha1) before using this version")
+            raise JarError(
+                f"{name}: no SHA-256 committed in {JAR_SUMS}; add the jar's sum there (computed from the "
+                "file, cross-checked with Maven Central's .sha1) before using this version"
+            )
         dest = out / name
         ok_marker = out / (name + ".verified")
         if dest.exists() and ok_marker.exists() and ok_marker.read_text().strip() == expected:
@@ -95,8 +97,10 @@ def ensure_jars(settings: Settings, progress: bool = True) -> list[Path]:
             actual = _sha256(dest)
             if actual != expected:
                 dest.unlink(missing_ok=True)
-                raise JarError(f"{name}: SHA-256 {actual} does not match the sum committed in {JAR_SUMS} "
-                               f"({expected}); the download from {url} was deleted")
+                raise JarError(
+                    f"{name}: SHA-256 {actual} does not match the sum committed in {JAR_SUMS} "
+                    f"({expected}); the download from {url} was deleted"
+                )
         write_text(ok_marker, expected)
         paths.append(dest)
     return paths
@@ -188,7 +192,7 @@ def _log4j_config(settings: Settings) -> Path:
                 "logger.parquet.level = error",
             ]
         )
-        + "\n"
+        + "\n",
     )
     return path
 
@@ -226,8 +230,7 @@ def spark_conf(settings: Settings, jars: list[Path]) -> dict[str, str]:
         # ("partitioned": replaces only the partitions written = dynamic partition overwrite;
         # "directory": replaces the whole output path). spark_jobs.io.lake picks the committer per write.
         "spark.sql.sources.commitProtocolClass": "org.apache.spark.internal.io.cloud.PathOutputCommitProtocol",
-        "spark.sql.parquet.output.committer.class":
-            "org.apache.spark.internal.io.cloud.BindingParquetOutputCommitter",
+        "spark.sql.parquet.output.committer.class": "org.apache.spark.internal.io.cloud.BindingParquetOutputCommitter",
         "spark.hadoop.mapreduce.outputcommitter.factory.scheme.s3a": "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory",
         "spark.hadoop.mapreduce.outputcommitter.factory.scheme.s3": "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory",
         "spark.hadoop.fs.s3a.committer.name": "partitioned",

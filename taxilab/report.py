@@ -44,7 +44,9 @@ class RunReport:
     month: str
     source: str
     profile: str
-    run_id: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6])
+    run_id: str = field(
+        default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    )
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     status: str = "running"
     stages: list[StageResult] = field(default_factory=list)
@@ -113,14 +115,22 @@ def render(report: dict, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    t = Table(title=f"run {report['run_id']}  month {report['month']}  source {report['source']}  "
-                    f"profile {report['profile']}", title_justify="left")
+    t = Table(
+        title=f"run {report['run_id']}  month {report['month']}  source {report['source']}  "
+        f"profile {report['profile']}",
+        title_justify="left",
+    )
     for col in ("stage", "status", "rows in", "rows out", "quarantined", "sum(total_amount)", "wall s"):
         t.add_column(col, justify="right" if col not in ("stage", "status") else "left")
     for s in report["stages"]:
         t.add_row(
-            s["name"], s["status"], _n(s["rows_in"]), _n(s["rows_out"]), _n(s["quarantined"]),
-            _money(s["total_amount"]), f"{s['seconds']:.1f}",
+            s["name"],
+            s["status"],
+            _n(s["rows_in"]),
+            _n(s["rows_out"]),
+            _n(s["quarantined"]),
+            _money(s["total_amount"]),
+            f"{s['seconds']:.1f}",
         )
     console.print(t)
     reasons: dict[str, int] = {}
@@ -139,22 +149,36 @@ def render(report: dict, console=None) -> None:
         for col in ("check", "expected", "actual", "ok"):
             c.add_column(col)
         for ch in report["checks"]:
-            c.add_row(ch["name"], str(ch["expected"]), str(ch["actual"]), "[green]ok[/]" if ch["ok"] else "[red]MISMATCH[/]")
+            c.add_row(
+                ch["name"],
+                str(ch["expected"]),
+                str(ch["actual"]),
+                "[green]ok[/]" if ch["ok"] else "[red]MISMATCH[/]",
+            )
         console.print(c)
     if report.get("drops"):
-        d = Table(title="daily drops: freshness (raw object created -> rows queryable in the warehouse)",
-                  title_justify="left")
+        d = Table(
+            title="daily drops: freshness (raw object created -> rows queryable in the warehouse)",
+            title_justify="left",
+        )
         for col in ("drop", "dates", "rows visible", "freshness s", "stage seconds"):
             d.add_column(col)
         for x in report["drops"]:
-            d.add_row(x["key"].rsplit("/", 1)[-1], ",".join(x["dates"]), _n(x["rows_visible"]), f"{x['freshness_s']:.1f}",
-                      " ".join(f"{k}={v:.1f}" for k, v in x["stages"].items()))
+            d.add_row(
+                x["key"].rsplit("/", 1)[-1],
+                ",".join(x["dates"]),
+                _n(x["rows_visible"]),
+                f"{x['freshness_s']:.1f}",
+                " ".join(f"{k}={v:.1f}" for k, v in x["stages"].items()),
+            )
         console.print(d)
     for note in report.get("notes", []):
         console.print(f"note: {note}")
     colour = "green" if report["status"] == "succeeded" else "red"
-    console.print(f"[{colour}]{report['status']}[/] in {report['seconds']:.1f} s end to end"
-                  + (f" — {report['error']}" if report.get("error") else ""))
+    console.print(
+        f"[{colour}]{report['status']}[/] in {report['seconds']:.1f} s end to end"
+        + (f" — {report['error']}" if report.get("error") else "")
+    )
 
 
 def _n(v) -> str:

@@ -51,8 +51,13 @@ def list_objects(settings: Settings, prefix: str, suffix: str = ".parquet") -> l
             name = o["Key"].rsplit("/", 1)[-1]
             if name.endswith(suffix) and not name.startswith(("_", ".")):
                 # The key is the full URL: one job's state may cover several buckets (tests, environments).
-                out.append(S3Object(f"s3://{settings.bucket}/{o['Key']}", o["ETag"].strip('"'),
-                                    o["LastModified"].isoformat()))
+                out.append(
+                    S3Object(
+                        f"s3://{settings.bucket}/{o['Key']}",
+                        o["ETag"].strip('"'),
+                        o["LastModified"].isoformat(),
+                    )
+                )
     return sorted(out, key=lambda o: o.key)
 
 
@@ -69,8 +74,10 @@ def load(settings: Settings, job: str) -> dict:
     try:
         return json.loads(p.read_text())
     except ValueError as e:
-        raise BookmarkError(f"bookmark state {p} is corrupt ({e}); `taxilab glue bookmarks reset {job}` "
-                            "starts the job from scratch") from None
+        raise BookmarkError(
+            f"bookmark state {p} is corrupt ({e}); `taxilab glue bookmarks reset {job}` "
+            "starts the job from scratch"
+        ) from None
 
 
 def _save(settings: Settings, job: str, state: dict) -> None:
@@ -78,7 +85,9 @@ def _save(settings: Settings, job: str, state: dict) -> None:
     write_text(_path(settings, job), json.dumps(state, indent=1, sort_keys=True))
 
 
-def pending(settings: Settings, job: str, context: str, objects: list[S3Object], option: str = ENABLE) -> list[S3Object]:
+def pending(
+    settings: Settings, job: str, context: str, objects: list[S3Object], option: str = ENABLE
+) -> list[S3Object]:
     """The objects a run with this option processes."""
     if option not in OPTIONS:
         raise BookmarkError(f"--job-bookmark-option must be one of {', '.join(OPTIONS)}, got {option!r}")
@@ -94,7 +103,9 @@ def changed(settings: Settings, job: str, context: str, objects: list[S3Object])
     return [o for o in objects if o.key in done and done[o.key].get("etag") != o.etag]
 
 
-def commit(settings: Settings, job: str, context: str, objects: list[S3Object], run_id: str | None = None) -> None:
+def commit(
+    settings: Settings, job: str, context: str, objects: list[S3Object], run_id: str | None = None
+) -> None:
     state = load(settings, job)
     ctx = state["contexts"].setdefault(context, {"objects": {}})
     ctx["objects"].update({o.key: o.token for o in objects})
@@ -104,8 +115,14 @@ def commit(settings: Settings, job: str, context: str, objects: list[S3Object], 
 
 
 @contextmanager
-def bookmarked(settings: Settings, job: str, context: str, objects: list[S3Object], option: str = ENABLE,
-               run_id: str | None = None):
+def bookmarked(
+    settings: Settings,
+    job: str,
+    context: str,
+    objects: list[S3Object],
+    option: str = ENABLE,
+    run_id: str | None = None,
+):
     """Yield the objects to process; commit them (enable only) when the block ends without an exception."""
     todo = pending(settings, job, context, objects, option)
     yield todo
@@ -133,6 +150,13 @@ def describe(settings: Settings) -> list[dict]:
     for p in sorted(d.glob("*.json")) if d.exists() else []:
         state = load(settings, p.stem)
         for ctx, v in sorted(state["contexts"].items()):
-            out.append({"job": p.stem, "context": ctx, "objects": len(v.get("objects", {})),
-                        "committed_at": v.get("committed_at"), "run_id": v.get("run_id")})
+            out.append(
+                {
+                    "job": p.stem,
+                    "context": ctx,
+                    "objects": len(v.get("objects", {})),
+                    "committed_at": v.get("committed_at"),
+                    "run_id": v.get("run_id"),
+                }
+            )
     return out

@@ -75,7 +75,12 @@ def due(defs: Definitions, state: dict, now: datetime) -> tuple[list[Fire], dict
             continue
         st = state.get(t["name"])
         if st is None or st.get("schedule") != t["schedule"]:
-            new[t["name"]] = {"schedule": t["schedule"], "armed_at": _iso(now), "last_slot": None, "fires": []}
+            new[t["name"]] = {
+                "schedule": t["schedule"],
+                "armed_at": _iso(now),
+                "last_slot": None,
+                "fires": [],
+            }
             continue
         c = cron.parse(t["schedule"])
         base = datetime.fromisoformat(st.get("last_slot") or st["armed_at"])
@@ -109,7 +114,11 @@ def raw_months(settings: Settings) -> list[str]:
 
     prefix = paths.raw_month_prefix(settings.dataset, "2000-01").split("/year=")[0] + "/"
     months = set()
-    for page in client("s3", settings).get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix):
+    for page in (
+        client("s3", settings)
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=settings.bucket, Prefix=prefix)
+    ):
         for o in page.get("Contents", []):
             m = _RAW_MONTH.search(o["Key"])
             if m:
@@ -174,23 +183,34 @@ def _update_fire(settings: Settings, fire: Fire, **fields) -> None:
 Runner = Callable[[str, str], "wfm.WorkflowRun"]  # (month, started_by) -> the finished workflow run
 
 
-def tick(settings: Settings, now: datetime, defs: Definitions | None = None, runner: Runner | None = None,
-         month_resolver: Callable[[str], str | None] | None = None,
-         stop: wfm.StopControl | None = None, run_kwargs: dict | None = None) -> list[FireResult]:
+def tick(
+    settings: Settings,
+    now: datetime,
+    defs: Definitions | None = None,
+    runner: Runner | None = None,
+    month_resolver: Callable[[str], str | None] | None = None,
+    stop: wfm.StopControl | None = None,
+    run_kwargs: dict | None = None,
+) -> list[FireResult]:
     """Fire what is due at `now`: record each slot, then run the workflow for its month (one at a time).
     run_kwargs go to run_workflow (e.g. spark_factory, jobs)."""
     from taxilab.core.runs import RunInProgress
 
     defs = defs or load_definitions()
     control = stop or wfm.StopControl()
-    runner = runner or (lambda month, by: wfm.run_workflow(settings, month, defs, started_by=by, stop=control,
-                                                           **(run_kwargs or {})))
+    runner = runner or (
+        lambda month, by: wfm.run_workflow(
+            settings, month, defs, started_by=by, stop=control, **(run_kwargs or {})
+        )
+    )
     resolve = month_resolver or (lambda trigger: month_for(settings, defs, trigger))
     with _locked(settings):
         fires, new = due(defs, load_state(settings), now)
         for f in fires:  # recorded before anything runs: a crash or restart never fires the slot again
-            new[f.trigger]["fires"] = [*new[f.trigger].get("fires", []), {
-                "slot": _iso(f.slot), "fired_on": now_iso(), "missed": f.missed, "status": "FIRED"}][-KEEP_FIRES:]
+            new[f.trigger]["fires"] = [
+                *new[f.trigger].get("fires", []),
+                {"slot": _iso(f.slot), "fired_on": now_iso(), "missed": f.missed, "status": "FIRED"},
+            ][-KEEP_FIRES:]
         _save_state(settings, new)
     results = []
     for f in fires:
@@ -212,18 +232,33 @@ def tick(settings: Settings, now: datetime, defs: Definitions | None = None, run
                 except RunInProgress as e:
                     res = FireResult(f, month, "REFUSED", note=str(e))
         if f.missed:
-            res.note = (res.note + "; " if res.note else "") + f"{f.missed} earlier slot(s) missed while down, not run"
-        _update_fire(settings, f, status=res.status, month=res.month, workflow_run_id=res.workflow_run_id,
-                     note=res.note)
+            res.note = (
+                res.note + "; " if res.note else ""
+            ) + f"{f.missed} earlier slot(s) missed while down, not run"
+        _update_fire(
+            settings,
+            f,
+            status=res.status,
+            month=res.month,
+            workflow_run_id=res.workflow_run_id,
+            note=res.note,
+        )
         log.info("trigger %s slot %s: %s %s", f.trigger, f.slot, res.month, res.status)
         results.append(res)
     return results
 
 
-def serve(settings: Settings, once: bool = False, now: datetime | None = None, max_runs: int | None = None,
-          defs: Definitions | None = None, on_result: Callable[[FireResult], None] | None = None,
-          max_sleep_s: float = 60.0, stop: wfm.StopControl | None = None,
-          run_kwargs: dict | None = None) -> list[FireResult]:
+def serve(
+    settings: Settings,
+    once: bool = False,
+    now: datetime | None = None,
+    max_runs: int | None = None,
+    defs: Definitions | None = None,
+    on_result: Callable[[FireResult], None] | None = None,
+    max_sleep_s: float = 60.0,
+    stop: wfm.StopControl | None = None,
+    run_kwargs: dict | None = None,
+) -> list[FireResult]:
     """The scheduler loop. `now` shifts the clock (the loop's time runs on from it); --once ticks once.
     Stops on SIGTERM/SIGINT (a running workflow run is stopped too), after max_runs workflow runs, or
     after the single tick of once."""
@@ -260,9 +295,14 @@ def describe(settings: Settings, defs: Definitions | None = None, now: datetime 
         if t["type"] == "SCHEDULED":
             st = state.get(t["name"], {})
             base = datetime.fromisoformat(st.get("last_slot") or st.get("armed_at") or _iso(now))
-            out.append({"trigger": t["name"], "schedule": t["schedule"], "armed_at": st.get("armed_at"),
-                        "last_slot": st.get("last_slot"),
-                        "next_slot": _iso(cron.parse(t["schedule"]).next_after(max(base, now))),
-                        "fires": st.get("fires", [])})
+            out.append(
+                {
+                    "trigger": t["name"],
+                    "schedule": t["schedule"],
+                    "armed_at": st.get("armed_at"),
+                    "last_slot": st.get("last_slot"),
+                    "next_slot": _iso(cron.parse(t["schedule"]).next_after(max(base, now))),
+                    "fires": st.get("fires", []),
+                }
+            )
     return out
-

@@ -69,8 +69,13 @@ class Runtime:
     """What local job runs share: settings, a lazily started Spark session, the bookmark override, and the
     run's stop event (jobs call checkpoint() at their safe points)."""
 
-    def __init__(self, settings: Settings, spark_factory: Callable | None = None, bookmark_option: str | None = None,
-                 stop: StopControl | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        spark_factory: Callable | None = None,
+        bookmark_option: str | None = None,
+        stop: StopControl | None = None,
+    ):
         self.settings = settings
         self._spark_factory = spark_factory
         self._spark = None
@@ -120,11 +125,17 @@ def run_etl(rt: Runtime, job: dict, month: str, run_id: str) -> dict:
         files = [o.key for o in todo]
         # Without a bookmark, or when a processed object changed (a new version of the same key), the whole
         # month is redone with its replace semantics: appending would keep the old version's rows.
-        whole_month = option == bookmarks.DISABLE or bool(bookmarks.changed(s, job["name"], "raw_source", todo))
+        whole_month = option == bookmarks.DISABLE or bool(
+            bookmarks.changed(s, job["name"], "raw_source", todo)
+        )
         m = etl.main(argv, rt.spark(), files=None if whole_month else files)
         rt.checkpoint()  # a stop that came in while the job ran: its bookmark is not committed
-    m["bookmark"] = {"option": option, "objects_seen": len(objects), "objects_processed": len(todo),
-                     "whole_month": whole_month}
+    m["bookmark"] = {
+        "option": option,
+        "objects_seen": len(objects),
+        "objects_processed": len(todo),
+        "whole_month": whole_month,
+    }
     return m
 
 
@@ -151,10 +162,12 @@ def run_crawler(rt: Runtime, crawler: dict, month: str, run_id: str) -> dict:
             errors.append(e)
     if errors:
         raise errors[0] if len(errors) == 1 else crawl_mod.CrawlError("; ".join(str(e) for e in errors))
-    return {"tables": {f"{r.database}.{r.table}": r.action for r in res},
-            "partitions_added": sum(r.partitions_added for r in res),
-            "widened": {f"{r.database}.{r.table}": r.widened for r in res if r.widened},
-            "schema_conflicts": [str(c) for r in res for c in r.conflicts]}
+    return {
+        "tables": {f"{r.database}.{r.table}": r.action for r in res},
+        "partitions_added": sum(r.partitions_added for r in res),
+        "widened": {f"{r.database}.{r.table}": r.widened for r in res if r.widened},
+        "schema_conflicts": [str(c) for r in res for c in r.conflicts],
+    }
 
 
 # "local" names of spark_jobs/jobgraph.json -> the emulated Glue's own implementations: the Spark job
@@ -164,10 +177,18 @@ LOCAL_JOBS: dict[str, Callable] = {"etl": run_etl, "aggregates": run_aggregates,
 
 
 # ---- running one node with retries and timeout ---------------------------------------------------------
-def _attempt(rt: Runtime, fn: Callable, spec: dict, month: str, run: JobRun, timeout_s: float | None,
-             stop_grace_s: float) -> dict:
+def _attempt(
+    rt: Runtime,
+    fn: Callable,
+    spec: dict,
+    month: str,
+    run: JobRun,
+    timeout_s: float | None,
+    stop_grace_s: float,
+) -> dict:
     """Run fn in a worker thread; RUNNING is recorded when its code starts. Waits for the result while
     watching the timeout and the stop event."""
+
     def work():
         rt.checkpoint()  # a stop between STARTING and RUNNING: the job's code never starts
         transition(rt.settings, run, "RUNNING")
@@ -187,8 +208,10 @@ def _attempt(rt: Runtime, fn: Callable, spec: dict, month: str, run: JobRun, tim
                 except JobStopped:
                     raise
                 except TimeoutError:
-                    raise JobStopped(f"{rt.stop.reason}; the job did not reach a safe point within "
-                                     f"{stop_grace_s:g} s and was abandoned") from None
+                    raise JobStopped(
+                        f"{rt.stop.reason}; the job did not reach a safe point within "
+                        f"{stop_grace_s:g} s and was abandoned"
+                    ) from None
                 except Exception as e:  # noqa: BLE001 - cancelled Spark work surfaces as any error
                     raise JobStopped(f"{rt.stop.reason} ({type(e).__name__} after cancel)") from e
             if deadline is not None and time.monotonic() >= deadline:
@@ -200,14 +223,23 @@ def _attempt(rt: Runtime, fn: Callable, spec: dict, month: str, run: JobRun, tim
         pool.shutdown(wait=False)
 
 
-def run_node(rt: Runtime, wf: WorkflowRun, defs: Definitions, node: str, backoff_s: float = 2.0,
-             jobs: dict[str, Callable] | None = None, stop_grace_s: float = 120.0) -> str:
+def run_node(
+    rt: Runtime,
+    wf: WorkflowRun,
+    defs: Definitions,
+    node: str,
+    backoff_s: float = 2.0,
+    jobs: dict[str, Callable] | None = None,
+    stop_grace_s: float = 120.0,
+) -> str:
     """Run a job or crawler to a final state (with the job's retries); returns that state."""
     jobs = jobs or LOCAL_JOBS
     if node in defs.jobs:
         spec = defs.jobs[node]
         if spec["local"] not in jobs:
-            raise KeyError(f"job {node}: no local implementation for {spec['local']!r} (have {', '.join(sorted(jobs))})")
+            raise KeyError(
+                f"job {node}: no local implementation for {spec['local']!r} (have {', '.join(sorted(jobs))})"
+            )
         fn = jobs[spec["local"]]
         retries, timeout_s = int(spec.get("max_retries", 0)), float(spec["timeout_minutes"]) * 60
         timeout_s = float(spec.get("timeout_seconds", timeout_s))
@@ -217,8 +249,16 @@ def run_node(rt: Runtime, wf: WorkflowRun, defs: Definitions, node: str, backoff
 
     def one_attempt() -> None:
         prev = wf.runs[-1].id if attempt_no[0] and wf.runs and wf.runs[-1].job == node else None
-        run = JobRun(f"jr_{uuid.uuid4().hex}", wf.id, node, wf.month, attempt_no[0], "STARTING", now_iso(),
-                     previous_run_id=prev)
+        run = JobRun(
+            f"jr_{uuid.uuid4().hex}",
+            wf.id,
+            node,
+            wf.month,
+            attempt_no[0],
+            "STARTING",
+            now_iso(),
+            previous_run_id=prev,
+        )
         attempt_no[0] += 1
         wf.runs.append(run)
         record(rt.settings, run)  # STARTING: before any of the job's work
@@ -244,10 +284,13 @@ def run_node(rt: Runtime, wf: WorkflowRun, defs: Definitions, node: str, backoff
                 save_run(rt.settings, wf)
 
     try:
-        for attempt in Retrying(stop=stop_after_attempt(retries + 1), reraise=False,
-                                wait=wait_exponential(multiplier=backoff_s, max=60),
-                                sleep=lambda s: rt.stop.event.wait(s),
-                                retry=retry_if_exception_type((JobFailed, JobTimeout))):
+        for attempt in Retrying(
+            stop=stop_after_attempt(retries + 1),
+            reraise=False,
+            wait=wait_exponential(multiplier=backoff_s, max=60),
+            sleep=lambda s: rt.stop.event.wait(s),
+            retry=retry_if_exception_type((JobFailed, JobTimeout)),
+        ):
             with attempt:
                 if attempt_no[0] and rt.stop.stopped:
                     break  # stopped during the backoff: no further attempt
@@ -263,12 +306,21 @@ def _conditions_met(trigger: dict, wf: WorkflowRun) -> bool:
     return all(results) if p.get("logical", "AND") == "AND" else any(results)
 
 
-def run_workflow(settings: Settings, month: str, defs: Definitions | None = None, spark_factory=None,
-                 bookmark_option: str | None = None, backoff_s: float = 2.0,
-                 jobs: dict[str, Callable] | None = None, stop: StopControl | None = None,
-                 started_by: str = "manual", stop_grace_s: float = 120.0,
-                 on_start: Callable[[WorkflowRun], None] | None = None, locked: bool = False,
-                 run_as: str | None = None) -> WorkflowRun:
+def run_workflow(
+    settings: Settings,
+    month: str,
+    defs: Definitions | None = None,
+    spark_factory=None,
+    bookmark_option: str | None = None,
+    backoff_s: float = 2.0,
+    jobs: dict[str, Callable] | None = None,
+    stop: StopControl | None = None,
+    started_by: str = "manual",
+    stop_grace_s: float = 120.0,
+    on_start: Callable[[WorkflowRun], None] | None = None,
+    locked: bool = False,
+    run_as: str | None = None,
+) -> WorkflowRun:
     """Start the workflow for a month (the start trigger's actions), then fire conditional triggers as
     their predicates become true, each at most once, until nothing more fires or the run is stopped.
     `locked`: the caller already holds the month's run lock (taxilab pipeline holds it from ingest on)."""

@@ -135,7 +135,12 @@ def download(
         )
     if got.attempts:
         log.info(
-            "%s: %d bytes in %.1fs, %d attempt(s), sha256 %s", dest, got.bytes, clock.seconds, got.attempts, got.sha256
+            "%s: %d bytes in %.1fs, %d attempt(s), sha256 %s",
+            dest,
+            got.bytes,
+            clock.seconds,
+            got.attempts,
+            got.sha256,
         )
     return replace(got, seconds=clock.seconds)
 

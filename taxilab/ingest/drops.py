@@ -97,8 +97,9 @@ class VolumePlan:
         return self.rows_per_day > LARGE_ROWS_PER_DAY
 
 
-def plan_volume(month: str, days: int, rows_per_day: int | None = None,
-                gb_per_day: float | None = None) -> VolumePlan:
+def plan_volume(
+    month: str, days: int, rows_per_day: int | None = None, gb_per_day: float | None = None
+) -> VolumePlan:
     """Trips a day from --rows-per-day or --gb-per-day (at most one; neither: DEFAULT_ROWS_PER_DAY),
     with the expected drop size and times on this machine. Checks the month and days too."""
     if rows_per_day is not None and gb_per_day is not None:
@@ -115,8 +116,9 @@ def plan_volume(month: str, days: int, rows_per_day: int | None = None,
         raise DropError(str(e)) from None
     if not 1 <= days <= n_days:
         raise DropError(f"--days must be within 1..{n_days} for {month}, got {days}")
-    return VolumePlan(rows, rows * BYTES_PER_ROW, rows * days / GENERATE_ROWS_PER_S,
-                      rows * days / PIPELINE_ROWS_PER_S)
+    return VolumePlan(
+        rows, rows * BYTES_PER_ROW, rows * days / GENERATE_ROWS_PER_S, rows * days / PIPELINE_ROWS_PER_S
+    )
 
 
 def _epoch_us(d: date) -> int:
@@ -129,8 +131,13 @@ def _pickup_us(table: pa.Table, fill: int) -> np.ndarray:
     return pc.fill_null(us, fill).to_numpy()
 
 
-def _write_days(chunks: Iterable[pa.Table], schema: pa.Schema, days: list[date], out_dir: Path,
-                route: Callable[[pa.Table], tuple[pa.Table, np.ndarray]]) -> list[Drop]:
+def _write_days(
+    chunks: Iterable[pa.Table],
+    schema: pa.Schema,
+    days: list[date],
+    out_dir: Path,
+    route: Callable[[pa.Table], tuple[pa.Table, np.ndarray]],
+) -> list[Drop]:
     """Stream `chunks` into one file per day of `days`. `route(chunk)` returns the chunk (possibly with
     new timestamps) and each row's position in `days` (-1: the row belongs to no file). Within a chunk,
     rows are grouped by day stably (their order inside a day is kept)."""
@@ -156,8 +163,13 @@ def _write_days(chunks: Iterable[pa.Table], schema: pa.Schema, days: list[date],
     return [Drop(d, out_dir / drop_file_name(d), n) for d, n in zip(days, counts, strict=True)]
 
 
-def split_month_file(month_file: str | Path, month: str, out_dir: str | Path,
-                     days: list[date] | None = None, chunk_rows: int = CHUNK_ROWS) -> list[Drop]:
+def split_month_file(
+    month_file: str | Path,
+    month: str,
+    out_dir: str | Path,
+    days: list[date] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> list[Drop]:
     """Write one Parquet file per pickup day of `month` (only `days`, if given) into out_dir; returns the
     drops in day order. The schema (names, types, order, metadata) is the input file's, unchanged. Rows
     whose pickup is outside the month or null go to the nearest day of the month (the first, for null);
@@ -195,8 +207,14 @@ def split_month_file(month_file: str | Path, month: str, out_dir: str | Path,
     return _write_days(chunks(), schema, wanted, Path(out_dir), route)
 
 
-def synthetic_drops(month: str, days: int, rows_per_day: int, out_dir: str | Path, seed: int = 42,
-                    chunk_rows: int = CHUNK_ROWS) -> list[Drop]:
+def synthetic_drops(
+    month: str,
+    days: int,
+    rows_per_day: int,
+    out_dir: str | Path,
+    seed: int = 42,
+    chunk_rows: int = CHUNK_ROWS,
+) -> list[Drop]:
     """The first `days` daily drops of a synthetic `month`, rows_per_day * days trips in all.
 
     Only those trips are generated (`taxilab.ingest.synthetic.generate_table` over a "month" of
@@ -233,8 +251,9 @@ def synthetic_drops(month: str, days: int, rows_per_day: int, out_dir: str | Pat
         for name in (PICKUP, DROPOFF):
             i = chunk.schema.get_field_index(name)
             moved = pc.cast(chunk[name], pa.int64()).to_numpy(zero_copy_only=False) + shift
-            chunk = chunk.set_column(i, chunk.schema.field(i), pa.array(moved.view("datetime64[us]"),
-                                                                         chunk.schema.field(i).type))
+            chunk = chunk.set_column(
+                i, chunk.schema.field(i), pa.array(moved.view("datetime64[us]"), chunk.schema.field(i).type)
+            )
         # Chronological within each day's piece, like the generator's runs and the TLC files.
         order = np.lexsort((pickup + shift, pos))
         return chunk.take(pa.array(order)), pos[order]
@@ -251,6 +270,18 @@ def days_in(table: pa.Table, month: str) -> list[date]:
     return sorted(got & all_days)
 
 
-__all__ = ["BYTES_PER_ROW", "CHUNK_ROWS", "DEFAULT_ROWS_PER_DAY", "Drop", "DropError", "VolumePlan", "days_in",
-           "drop_file_name", "month_days", "plan_volume", "rows_for_gb_per_day", "split_month_file",
-           "synthetic_drops"]
+__all__ = [
+    "BYTES_PER_ROW",
+    "CHUNK_ROWS",
+    "DEFAULT_ROWS_PER_DAY",
+    "Drop",
+    "DropError",
+    "VolumePlan",
+    "days_in",
+    "drop_file_name",
+    "month_days",
+    "plan_volume",
+    "rows_for_gb_per_day",
+    "split_month_file",
+    "synthetic_drops",
+]

@@ -63,7 +63,9 @@ def obtain_source(
     return replace(found, seconds=clock.seconds)
 
 
-def _resolve_source(settings: Settings, month: str, source: str, rows: int, seed: int, progress) -> SourceFile:
+def _resolve_source(
+    settings: Settings, month: str, source: str, rows: int, seed: int, progress
+) -> SourceFile:
     if source == "synthetic":
         from taxilab.ingest.synthetic import generate_month
 
@@ -182,7 +184,11 @@ def refuse_unusable(src: SourceFile) -> None:
                         # one: the ETL quarantines those rows (INVALID_STORE_AND_FWD_FLAG), ADR 0007.
     except IngestError:
         raise
-    except (OSError, ValueError, NotImplementedError) as e:  # ArrowInvalid/IOError/NotImplemented: undecodable
+    except (
+        OSError,
+        ValueError,
+        NotImplementedError,
+    ) as e:  # ArrowInvalid/IOError/NotImplemented: undecodable
         raise IngestError(f"{where}: refused: the Parquet data is unreadable: {e}") from None
 
 

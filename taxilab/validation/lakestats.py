@@ -64,7 +64,11 @@ def raw_files(settings: Settings, month: str) -> list[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             name = obj["Key"].rsplit("/", 1)[-1]
-            if name.endswith(".parquet") and not name.startswith(("_", ".")) and "/" not in obj["Key"][len(prefix):]:
+            if (
+                name.endswith(".parquet")
+                and not name.startswith(("_", "."))
+                and "/" not in obj["Key"][len(prefix) :]
+            ):
                 keys.append(obj["Key"])
     return sorted(keys)
 
@@ -90,8 +94,14 @@ def _dataset(settings: Settings, key_prefix: str) -> ds.Dataset | None:
 
     if info.type == FileType.NotFound:
         return None
-    d = ds.dataset(base, format="parquet", filesystem=fs, partitioning="hive",
-                   exclude_invalid_files=False, ignore_prefixes=["_", "."])
+    d = ds.dataset(
+        base,
+        format="parquet",
+        filesystem=fs,
+        partitioning="hive",
+        exclude_invalid_files=False,
+        ignore_prefixes=["_", "."],
+    )
     # A prefix holding only a folder marker (S3A leaves one when a first write is killed) has no files
     # and no partition fields to filter on: it is an empty zone, not an error.
     return d if d.files else None
@@ -118,9 +128,15 @@ def quarantine_stats(settings: Settings, month: str) -> tuple[Stats, dict[str, i
     d = _dataset(settings, paths.quarantine_prefix(settings.dataset))
     if d is None:
         return Stats(0, Decimal("0.00")), {}
-    t = d.to_table(columns=["total_amount", "primary_reason"],
-                   filter=(ds.field("year") == year) & (ds.field("month") == mon))
-    by_primary = {r["values"]: r["counts"] for r in pc.value_counts(t["primary_reason"]).to_pylist()} if t.num_rows else {}
+    t = d.to_table(
+        columns=["total_amount", "primary_reason"],
+        filter=(ds.field("year") == year) & (ds.field("month") == mon),
+    )
+    by_primary = (
+        {r["values"]: r["counts"] for r in pc.value_counts(t["primary_reason"]).to_pylist()}
+        if t.num_rows
+        else {}
+    )
     return Stats(t.num_rows, _decimal_sum(t, "total_amount")), by_primary
 
 

@@ -25,7 +25,12 @@ from taxilab.core.settings import PROJECT_ROOT
 from taxilab.warehouse.queries import NamedQuery, _placeholders
 
 LOAD_DIR = PROJECT_ROOT / "sql" / "load"
-AGG_TABLES = ("agg_trips_daily", "agg_trips_zone_pair", "agg_trips_hourly_profile", "agg_trip_speed_distribution")
+AGG_TABLES = (
+    "agg_trips_daily",
+    "agg_trips_zone_pair",
+    "agg_trips_hourly_profile",
+    "agg_trip_speed_distribution",
+)
 # The pre-aggregate files of sql/load (04x_agg_*.sql); the other sql/load files load the lake (sql_load.py).
 AGG_FILES = "04?_agg_*.sql"
 
@@ -54,26 +59,37 @@ def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
     count, revenue, with_speed = conn.execute(
         "SELECT count(*), sum(total_amount), count(avg_speed_mph) FROM taxi.fct_trips"
         " WHERE pickup_date >= %s AND pickup_date < %s",
-        [start, end]).fetchone()
+        [start, end],
+    ).fetchone()
     fct = (count, revenue)
     checks = {
-        "agg_trips_daily": ("sum(trip_count)", "sum(total_revenue)", "pickup_date >= %s AND pickup_date < %s",
-                            [start, end]),
+        "agg_trips_daily": (
+            "sum(trip_count)",
+            "sum(total_revenue)",
+            "pickup_date >= %s AND pickup_date < %s",
+            [start, end],
+        ),
         "agg_trips_zone_pair": ("sum(trip_count)", "sum(total_amount_sum)", "month_start = %s", [start]),
         "agg_trips_hourly_profile": ("sum(trip_count)", "sum(total_amount_sum)", "month_start = %s", [start]),
     }
     for table, (count, revenue, where, params) in checks.items():
-        got = conn.execute(f"SELECT coalesce({count}, 0), {revenue} FROM taxi.{table} WHERE {where}", params).fetchone()
+        got = conn.execute(
+            f"SELECT coalesce({count}, 0), {revenue} FROM taxi.{table} WHERE {where}", params
+        ).fetchone()
         if (int(got[0]), got[1]) != (int(fct[0]), fct[1]):
             raise AggregateBuildError(
-                f"taxi.{table} for {month}: {got[0]} trips / {got[1]} revenue, fct_trips has {fct[0]} / {fct[1]}")
+                f"taxi.{table} for {month}: {got[0]} trips / {got[1]} revenue, fct_trips has {fct[0]} / {fct[1]}"
+            )
     speeds = conn.execute(
         "SELECT coalesce(sum(trip_count), 0), coalesce(max(trips_at_or_above), 0)"
-        " FROM taxi.agg_trip_speed_distribution WHERE month_start = %s", [start]).fetchone()
+        " FROM taxi.agg_trip_speed_distribution WHERE month_start = %s",
+        [start],
+    ).fetchone()
     if not (speeds[0] == speeds[1] == with_speed):
         raise AggregateBuildError(
             f"taxi.agg_trip_speed_distribution for {month}: {speeds[0]} trips (running total {speeds[1]}),"
-            f" fct_trips has {with_speed} with a speed")
+            f" fct_trips has {with_speed} with a speed"
+        )
     rows = {}
     for table in AGG_TABLES:
         where, params = checks.get(table, (None, None, "month_start = %s", [start]))[2:]
@@ -101,5 +117,7 @@ def build_aggregates(conn: psycopg.Connection, month: str, load_dir: Path = LOAD
                 conn.execute(q.postgres(), {"month": month} if q.params else None)
             rows = _check(conn, month)
     except psycopg.Error as e:
-        raise AggregateBuildError(f"rebuilding the pre-aggregates for {month} failed, rolled back: {e}") from e
+        raise AggregateBuildError(
+            f"rebuilding the pre-aggregates for {month} failed, rolled back: {e}"
+        ) from e
     return {"rows": rows, "seconds": clock.seconds}

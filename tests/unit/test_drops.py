@@ -99,7 +99,9 @@ def test_same_seed_and_arguments_give_byte_identical_drop_files(tmp_path):
 
 def test_synthetic_drops_stream_chunk_by_chunk_with_the_same_rows_whatever_the_chunk(tmp_path):
     big = drops.synthetic_drops("2024-04", 2, BLOCK_ROWS, tmp_path / "big", seed=8)
-    small = drops.synthetic_drops("2024-04", 2, BLOCK_ROWS, tmp_path / "small", seed=8, chunk_rows=BLOCK_ROWS // 4)
+    small = drops.synthetic_drops(
+        "2024-04", 2, BLOCK_ROWS, tmp_path / "small", seed=8, chunk_rows=BLOCK_ROWS // 4
+    )
     for x, y in zip(big, small, strict=True):
         assert x.rows == y.rows
         meta = pq.ParquetFile(y.path).metadata
@@ -112,16 +114,29 @@ def test_synthetic_drops_stream_chunk_by_chunk_with_the_same_rows_whatever_the_c
 
 def _month_file(path, pickups, metadata=None):
     schema = pa.schema([("VendorID", pa.int32()), (drops.PICKUP, pa.timestamp("us"))], metadata=metadata)
-    t = pa.table({"VendorID": pa.array(range(len(pickups)), pa.int32()),
-                  drops.PICKUP: pa.array(pickups, pa.timestamp("us"))}, schema=schema)
+    t = pa.table(
+        {
+            "VendorID": pa.array(range(len(pickups)), pa.int32()),
+            drops.PICKUP: pa.array(pickups, pa.timestamp("us")),
+        },
+        schema=schema,
+    )
     pq.write_table(t, path, row_group_size=3)
     return path
 
 
 def test_split_month_file_streams_rows_to_their_days_in_order(tmp_path):
     d = datetime(2024, 4, 2, 8)
-    pickups = [d, d + timedelta(days=1), APRIL_START - timedelta(hours=2), d + timedelta(hours=1), None,
-               datetime(2026, 4, 1), datetime(2024, 4, 30, 23, 59), d + timedelta(hours=2)]
+    pickups = [
+        d,
+        d + timedelta(days=1),
+        APRIL_START - timedelta(hours=2),
+        d + timedelta(hours=1),
+        None,
+        datetime(2026, 4, 1),
+        datetime(2024, 4, 30, 23, 59),
+        d + timedelta(hours=2),
+    ]
     src = _month_file(tmp_path / "m.parquet", pickups, metadata={b"origin": b"tlc"})
     feed = drops.split_month_file(src, "2024-04", tmp_path / "out", chunk_rows=2)
     assert len(feed) == 30 and sum(x.rows for x in feed) == len(pickups)  # all days: every row once
@@ -140,7 +155,9 @@ def test_split_month_file_writes_only_the_days_asked_for(tmp_path):
     feed = drops.split_month_file(src, "2024-04", tmp_path / "out", days=[date(2024, 4, 3), date(2024, 4, 2)])
     assert [(x.day, x.rows) for x in feed] == [(date(2024, 4, 2), 2), (date(2024, 4, 3), 1)]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "yellow_tripdata_2024-04-02.parquet", "yellow_tripdata_2024-04-03.parquet"]
+        "yellow_tripdata_2024-04-02.parquet",
+        "yellow_tripdata_2024-04-03.parquet",
+    ]
     with pytest.raises(drops.DropError, match="not in month"):
         drops.split_month_file(src, "2024-04", tmp_path / "out", days=[date(2024, 5, 1)])
 

@@ -161,7 +161,9 @@ def test_a_finished_month_leaves_only_its_file_and_a_failed_one_nothing(tmp_path
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        generate_month("2024-02", 2_000, tmp_path / "bad.parquet", chunk_rows=500, progress=fail_after_first_chunk)
+        generate_month(
+            "2024-02", 2_000, tmp_path / "bad.parquet", chunk_rows=500, progress=fail_after_first_chunk
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.parquet"]  # no bad.parquet, no temporary file
 
 
