@@ -33,7 +33,10 @@ def _query(target: str, name: str, params: tuple[tuple[str, str], ...]) -> pd.Da
         return wh.query(name, **dict(params))
 
 
-def query(s, name: str, **params) -> pd.DataFrame:
+def query(s, name: str, cached: bool = True, **params) -> pd.DataFrame:
+    if not cached:  # e.g. the loaded months: a month loaded a moment ago shows on the next reload
+        with data.Warehouse(s) as wh:
+            return wh.query(name, **params)
     target = f"{s.profile}|{s.warehouse_dsn or s.redshift_workgroup or s.redshift_cluster_id}"
     return _query(target, name, tuple(sorted((k, str(v)) for k, v in params.items()))).copy()
 
@@ -46,7 +49,7 @@ def show_unavailable(e: data.Unavailable) -> None:
 # ---- Insights ---------------------------------------------------------------------------------------
 def insights(s) -> None:
     st.title("NYC taxi insights")
-    months = list(query(s, "loaded_months")["pickup_month"])
+    months = list(query(s, "loaded_months", cached=False)["pickup_month"])
     if not months:
         raise data.EmptyWarehouse("The warehouse is up but no month is loaded.", data.LOAD_HINT)
     month = st.sidebar.selectbox("Month", months, key="month", help="Months loaded in the warehouse (newest first)")
@@ -240,6 +243,8 @@ def main() -> None:
         insights(s) if page == "Insights" else pipeline(s)
     except data.Unavailable as e:
         show_unavailable(e)
+    except data.QueryFailed as e:  # e.g. a role without the grant: the message, not a traceback
+        st.error(f"**A named query failed.**\n\n{e}")
 
 
 main()

@@ -25,6 +25,9 @@ START_HINT = "Start the lab's services with `make up`, then load a month with `m
 LOAD_HINT = "Load a month with `make pipeline MONTH=2024-02 ROWS=200000` (or `make demo`), then reload this page."
 
 
+QueryFailed = queries.QueryError  # a named query that failed for another reason (its message names it)
+
+
 class Unavailable(RuntimeError):
     """The warehouse cannot answer (no DSN, server stopped, schema missing): message + what to run."""
 

@@ -234,11 +234,13 @@ def test_no_database_shows_what_to_run_not_a_traceback(monkeypatch, tmp_path, ho
 
 @pytest.fixture()
 def empty_db(lab_settings):
-    with psycopg.connect(lab_settings.warehouse_dsn, autocommit=True) as admin:
+    """A database of its own on the lab's PostgreSQL, created (and read) by the role that may create one."""
+    admin_dsn = getattr(lab_settings, "warehouse_admin_dsn", None) or lab_settings.warehouse_dsn
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
         admin.execute("DROP DATABASE IF EXISTS taxilab_dash_empty")
         admin.execute("CREATE DATABASE taxilab_dash_empty")
-    yield make_conninfo(**{**conninfo_to_dict(lab_settings.warehouse_dsn), "dbname": "taxilab_dash_empty"})
-    with psycopg.connect(lab_settings.warehouse_dsn, autocommit=True) as admin:
+    yield make_conninfo(**{**conninfo_to_dict(admin_dsn), "dbname": "taxilab_dash_empty"})
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
         admin.execute("DROP DATABASE IF EXISTS taxilab_dash_empty WITH (FORCE)")
 
 
@@ -258,3 +260,8 @@ def test_empty_warehouse_shows_what_to_load(monkeypatch, tmp_path, empty_db):
     assert not at.exception and len(at.warning) == 1
     assert "no month is loaded" in at.warning[0].value and "make pipeline" in at.warning[0].value
     assert not at.metric
+    with psycopg.connect(empty_db, autocommit=True) as conn:  # a query that fails for another reason
+        conn.execute("ALTER TABLE taxi.daily_summary DROP COLUMN pickup_month")
+    at = app()
+    assert not at.exception and len(at.error) == 1
+    assert "A named query failed" in at.error[0].value and "loaded_months" in at.error[0].value
