@@ -29,7 +29,7 @@ class ComposeServices:
 
     def up(self, settings: Settings, idle_minutes: float | None = None) -> list[str]:
         from taxilab.orchestration import compose_stack
-        from taxilab.resources import ServiceError
+        from taxilab.resources.base import ServiceError
 
         if idle_minutes is not None:
             raise ServiceError("idle control stops the embedded PostgreSQL; on the compose profile stop the stack "
@@ -41,7 +41,7 @@ class ComposeServices:
 
     def down(self, settings: Settings) -> list[str]:
         from taxilab.orchestration import compose_stack
-        from taxilab.resources import ServiceError
+        from taxilab.resources.base import ServiceError
 
         try:
             return compose_stack.cli_action("down", settings)

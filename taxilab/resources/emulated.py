@@ -21,7 +21,7 @@ class EmbeddedServices:
         from emulation import services
 
         state = services.ensure_running(settings)
-        live = settings.with_endpoints(dict(state.endpoints), state.warehouse_dsn)
+        live = settings.with_endpoints(dict(state.endpoints), state.warehouse_dsn, state.warehouse_admin_dsn)
         return live, {"endpoint": state.endpoints["s3"], "warehouse_dsn": state.warehouse_dsn,
                       "lake_fresh": state.lake_fresh}
 
@@ -173,26 +173,9 @@ class LocalSparkJobs(LabBookmarks):
         raise ValueError(f"unknown Spark job {job!r}: expected etl or aggregates")
 
 
-def run_load_warehouse(rt: Any, job: dict, month: str, run_id: str) -> dict:
-    """taxilab-load-warehouse and taxilab-validate (Glue 5.0 jobs on AWS): the script's main(), in-process."""
-    from emulation.glue import workflow as wfm
-    from taxilab.warehouse import glue_job
-
-    rt.checkpoint()
-    return glue_job.main(wfm.job_argv_for(job, rt.settings, month, job["name"]), rt.settings)
-
-
-def local_jobs() -> dict[str, Callable]:
-    """The declared graph's local names -> implementations: the emulated Glue's own (Spark job scripts,
-    crawler) plus the product's warehouse jobs."""
-    from emulation.glue import workflow as wfm
-
-    return {**wfm.LOCAL_JOBS, "warehouse": run_load_warehouse, "validate": run_load_warehouse}
-
-
 class LocalWorkflows:
     """The declared workflow on the emulated Glue runner (emulation.glue.workflow: trigger order, retries,
-    timeouts, job-run states, stop requests), with the product's job implementations."""
+    timeouts, job-run states, stop requests)."""
 
     kind = "emulated-glue"
 
@@ -200,7 +183,9 @@ class LocalWorkflows:
         self.settings = settings
 
     def run(self, month: str, jobs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """jobs: the product's implementations (taxilab.orchestration.jobs) over the runner's own (Spark job
+        scripts, crawler)."""
         from emulation.glue import workflow as wfm
 
-        return wfm.run_workflow(self.settings, month, kwargs.pop("defs", None), jobs={**local_jobs(), **(jobs or {})},
+        return wfm.run_workflow(self.settings, month, kwargs.pop("defs", None), jobs={**wfm.LOCAL_JOBS, **(jobs or {})},
                                 **kwargs)
