@@ -51,6 +51,9 @@ class RedshiftWarehouse:
     def execute(self, sql_text: str, conn: Any = None) -> Any:
         return self.api().execute(sql_text)
 
+    def run_named(self, query: Any, values: dict[str, str], conn: Any = None) -> Any:
+        return self.api().run_named(query, values)
+
     def load_month(self, month: str, progress: bool = False, path: str | None = None) -> dict:
         """The Redshift SQL of sql/load in one transaction (BatchExecuteStatement). Only the SQL path exists
         on Redshift: the native path speaks PostgreSQL's COPY FROM STDIN."""

@@ -80,6 +80,14 @@ class PostgresWarehouse:
         with self.connect() as own:
             return engine.execute(own, self.settings, sql_text)
 
+    def run_named(self, query: Any, values: dict[str, str], conn: Any = None) -> Any:
+        from taxilab.warehouse import queries
+
+        if conn is not None:
+            return queries.run(conn, query, values)
+        with self.connect() as own:
+            return queries.run(own, query, values)
+
     def load_month(self, month: str, progress: bool = False, path: str | None = None) -> dict:
         from taxilab.warehouse import loader
 
