@@ -127,8 +127,12 @@ def cost(month: str = typer.Option(..., "--month", "-m", help="Data month whose 
     for page in client("cloudwatch", s).get_paginator("list_metrics").paginate(Namespace=decl.namespace):
         n_metrics += len(page["Metrics"])
     cw_month = cm.cloudwatch_month(n_metrics, len(decl.alarms), 0, prices)
-    ref = next((r for r in reversed(reports) if r["status"] == "succeeded" and any(
-        st["name"] == "ingest" and st.get("rows_in") for st in r.get("stages", []))), None)
+    # The largest succeeded pipeline run of any month: its fixed costs (Spark start, minimums) weigh least
+    # when its times are scaled up to a day's volume.
+    candidates = [r for r in budget.run_reports(s) if r["status"] == "succeeded" and any(
+        st["name"] == "ingest" and st.get("rows_in") for st in r.get("stages", []))]
+    ref = max(candidates, key=lambda r: next(st["rows_in"] for st in r["stages"] if st["name"] == "ingest"),
+              default=None)
     projections = []
     if ref is not None:
         raw_rows = next(st["rows_in"] for st in ref["stages"] if st["name"] == "ingest")
@@ -144,7 +148,7 @@ def cost(month: str = typer.Option(..., "--month", "-m", help="Data month whose 
         "prices_recorded_on": prices["recorded_on"],
         "projections": [{"gb_per_day": p.gb_per_day, "per_month_usd": {k: str(v) for k, v in p.per_month.items()},
                          "storage_first_month_usd": str(sum(p.storage_first_month.values(), Decimal(0))),
-                         "glue_month_usd": str(p.glue_month), "total_month_usd": str(p.total_month),
+                         "glue_month_usd": str(p.glue_month), "total_month_usd": str(p.total_month + cw_month),
                          "within_glue_kpi": p.glue_month <= KPI_GLUE_USD, "assumptions": p.assumptions}
                         for p in projections],
     }
@@ -164,14 +168,15 @@ def cost(month: str = typer.Option(..., "--month", "-m", help="Data month whose 
                   + ", ".join(f"{z} ${v:.5f}" for z, v in storage.items() if v) + "); "
                   f"CloudWatch: {n_metrics} metrics, {len(decl.alarms)} alarms -> ${cw_month:.2f}/month after the free tier")
     if not projections:
-        console.print(f"[yellow]no succeeded pipeline run of {month} to project from[/]")
+        console.print("[yellow]no succeeded pipeline run to project from[/]")
         return
     for p in projections:
         verdict = "[green]within[/]" if p.glue_month <= KPI_GLUE_USD else "[red]over[/]"
         console.print(f"\nprojection: {p.gb_per_day:g} GB/day, daily runs, {p.days} days: Glue ${p.glue_month:.2f}/month "
-                      f"— {verdict} the ${KPI_GLUE_USD} KPI; all services ${p.total_month:.2f}/month ("
+                      f"— {verdict} the ${KPI_GLUE_USD} KPI; all services ${p.total_month + cw_month:.2f}/month ("
                       + ", ".join(f"{k} ${v:.2f}" for k, v in p.per_month.items())
-                      + f", S3 storage ${sum(p.storage_first_month.values(), Decimal(0)):.2f})")
+                      + f", S3 storage ${sum(p.storage_first_month.values(), Decimal(0)):.2f}"
+                      + f", CloudWatch metrics and alarms ${cw_month:.2f})")
     console.print("\nassumptions:")
     for a in projections[0].assumptions:
         console.print(f"  - {a}")

@@ -27,7 +27,8 @@ def after_run(settings, report) -> None:
         _note(report, f"alarms not evaluated: {type(e).__name__}: {e}")
         return
     for t in changes:
-        _note(report, f"alarm {t.alarm}: {t.previous} -> {t.state} ({t.reason})")
+        if "ALARM" in (t.previous, t.state):  # as published; first evaluations (-> OK) stay in the history
+            _note(report, f"alarm {t.alarm}: {t.previous} -> {t.state} ({t.reason})")
 
 
 def _note(report, text: str) -> None:
