@@ -153,11 +153,12 @@ class ComposeStack:
             time.sleep(1)
 
 
-def cli_action(action: str, settings, project: str = PROJECT) -> list[str]:
+def cli_action(action: str, settings) -> list[str]:
     """`taxilab up` / `taxilab down` on the compose profile: the lines to print (ComposeError on failure)."""
     problem = engine_problem()
     if problem:
         raise ComposeError(problem)
+    project = getattr(settings, "compose_project", PROJECT)
     stack = ComposeStack(project=project)
     if action == "down":
         stack.down()
@@ -170,6 +171,7 @@ def cli_action(action: str, settings, project: str = PROJECT) -> list[str]:
              + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))]
     lines.append(f"S3/SQS/SNS/CloudWatch: {settings.endpoint('s3')}   Glue Data Catalog: {settings.endpoint('glue')}")
     lines.append(f"warehouse (PostgreSQL 16): {settings.warehouse_dsn}")
-    lines.append("Jupyter: http://127.0.0.1:8888 (token: `docker logs taxilab_jupyter_1` or `taxilab-jupyter-1`)")
+    jupyter = stack.containers().get("jupyter")
+    lines.append(f"Jupyter: http://127.0.0.1:8888 (its token: `docker logs {jupyter.name if jupyter else 'the jupyter container'}`)")
     lines.append("jobs run in the `glue` container; stop with `make down PROFILE=compose`")
     return lines

@@ -100,12 +100,12 @@ def _job_name(args: list[str], script: str) -> str:
 class ContainerJobRunner:
     """Runs Glue job scripts in the compose project's `glue` service; `run()` returns the job's metrics."""
 
-    def __init__(self, settings: Settings, project: str = COMPOSE_PROJECT, service: str = GLUE_SERVICE,
+    def __init__(self, settings: Settings, project: str | None = None, service: str = GLUE_SERVICE,
                  repo_root: Path = PROJECT_ROOT, client=None, container=None):
         """container: a docker SDK container (or its name) to run in instead of the compose service's."""
         self.settings = settings
         self._container = container
-        self.project = project
+        self.project = project or getattr(settings, "compose_project", COMPOSE_PROJECT)
         self.service = service
         self.repo_root = Path(repo_root).resolve()
         self._client = client
