@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psutil
 
+from emulation import pg_auth
 from taxilab.core.settings import Settings, environ_for_children, load_settings
 from taxilab.core.state import write_json
 
@@ -40,7 +41,8 @@ class ServiceError(RuntimeError):
 @dataclass
 class ServiceState:
     endpoints: dict[str, str]
-    warehouse_dsn: str
+    warehouse_dsn: str  # the app role's (no password: libpq reads the passfile, emulation/pg_auth.py)
+    warehouse_admin_dsn: str  # the superuser's, for setup only
     moto_pid: int
     moto_port: int
     pg_port: int
@@ -52,6 +54,7 @@ class ServiceState:
         return {
             "endpoints": self.endpoints,
             "warehouse_dsn": self.warehouse_dsn,
+            "warehouse_admin_dsn": self.warehouse_admin_dsn,
             "moto": {"pid": self.moto_pid, "port": self.moto_port},
             "postgres": {"port": self.pg_port, "pgdata": self.pg_data},
             "started_at": self.started_at,
@@ -138,13 +141,40 @@ def _run_as() -> dict:
     return {"user": PG_SYSTEM_USER, "group": PG_SYSTEM_USER}
 
 
-def _make_traversable(path: Path) -> None:
-    """As root, the postgres user must be able to reach the data dir and the binaries."""
-    from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions
+def _pg_user_blocked_at(path: Path) -> Path | None:
+    """The first directory on the way to `path` (itself included) the PostgreSQL OS user cannot traverse,
+    tested as that user (modes, owners, groups and ACLs as the kernel sees them); None if it reaches it."""
+    chain = [*reversed(path.parents), path]
+    r = subprocess.run(["sh", "-c", 'for d in "$@"; do test -x "$d" || { printf %s "$d"; exit 1; }; done', "sh",
+                        *map(str, chain)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30,
+                       **_run_as())
+    return Path(r.stdout) if r.returncode else None
 
-    ensure_prefix_permissions(path)
-    ensure_prefix_permissions(_pg_bin())
-    ensure_folder_permissions(_pg_bin(), 0o055)
+
+def _make_traversable(settings: Settings, pgdata: Path) -> None:
+    """As root, the PostgreSQL OS user must reach the data dir and the binaries, and it gets only that:
+    no directory above the state dir is ever changed (pgserver's ensure_prefix_permissions made every
+    parent world-readable). The lab's own state dir and its pg/ folder get traversal (x) for that user
+    alone where setfacl exists, else o+x (traverse, not list). A blocking parent fails, naming it."""
+    from pgserver.utils import ensure_folder_permissions
+
+    state = settings.state_dir.resolve()
+    for target, what in ((state.parent, "the state dir's parent"), (_pg_bin(), "PostgreSQL's binaries")):
+        blocked = _pg_user_blocked_at(target)
+        if blocked is not None:
+            raise ServiceError(
+                f"the PostgreSQL OS user {PG_SYSTEM_USER!r} cannot traverse {blocked} on the way to {what} "
+                f"({target}); the lab does not loosen directories it does not own: grant that user traversal "
+                f"(e.g. setfacl -m u:{PG_SYSTEM_USER}:x {blocked}) or use a state dir it can reach "
+                "(TAXILAB_STATE_DIR)")
+    for own in (state, pgdata.parent):
+        if _pg_user_blocked_at(own) is not None:
+            if shutil.which("setfacl"):
+                subprocess.run(["setfacl", "-m", f"u:{PG_SYSTEM_USER}:x", str(own)], check=True,
+                               capture_output=True, timeout=30)
+            else:
+                own.chmod(own.stat().st_mode | 0o001)
+    ensure_folder_permissions(_pg_bin(), 0o055)  # inside pgserver's own install tree, not its parents
     ensure_folder_permissions(_pg_bin().parent / "lib", 0o044)
 
 
@@ -181,15 +211,26 @@ def _start_postgres(settings: Settings, preferred_port: int | None) -> tuple[int
             shutil.rmtree(pgdata)
         pgdata.mkdir(parents=True)
         if run_as:
-            _make_traversable(pgdata)
+            _make_traversable(settings, pgdata)
             shutil.chown(pgdata, PG_SYSTEM_USER, PG_SYSTEM_USER)
-        subprocess.run(
-            [str(_pg_bin() / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres",
-             "--encoding=UTF8", "--locale=C"],
-            check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=120, **run_as,
-        )
+        # The superuser's password reaches initdb through a 0600 file only it can read, removed at once.
+        pwfile = pgdata.parent / f".initdb-pw-{os.getpid()}"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(pg_auth.ensure_passwords(settings.state_dir, settings.warehouse_app_role)[pg_auth.ADMIN_USER])
+        if run_as:
+            shutil.chown(pwfile, PG_SYSTEM_USER, PG_SYSTEM_USER)
+        try:
+            subprocess.run(
+                [str(_pg_bin() / "initdb"), "-D", str(pgdata), "--auth=scram-sha-256", f"--pwfile={pwfile}",
+                 "-U", pg_auth.ADMIN_USER, "--encoding=UTF8", "--locale=C"],
+                check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=120, **run_as,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        pg_auth.write_hba(pgdata, PG_SYSTEM_USER if run_as else None)
     elif run_as:
-        _make_traversable(pgdata)
+        _make_traversable(settings, pgdata)
     port = free_port(preferred_port)
     log_file = settings.logs_dir / "postgres.log"
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -209,17 +250,25 @@ def _start_postgres(settings: Settings, preferred_port: int | None) -> tuple[int
         tail = "\n".join(log_file.read_text().splitlines()[-20:]) if log_file.exists() else ""
         raise ServiceError(f"PostgreSQL did not start (pg_ctl: {r.stderr.strip()}):\n{tail}")
     _wait_for(lambda: _pg_ready(port), 30, "PostgreSQL", log_file)
-    _ensure_database(port)
     return port, pgdata
 
 
-def _ensure_database(port: int) -> None:
+def _ensure_database(settings: Settings, port: int, pgdata: Path) -> None:
+    """Setup, as the superuser: the lab's database, the app role with its grants and passwords, then the
+    lab's pg_hba.conf (scram-sha-256, loopback only), reloaded (a cluster of an older lab had trust)."""
     import psycopg
 
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
+    passwords = pg_auth.ensure_passwords(settings.state_dir, settings.warehouse_app_role)
+    admin = pg_auth.dsn(settings.state_dir, port, pg_auth.ADMIN_USER, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (PG_DATABASE,)).fetchone()
         if not exists:
             conn.execute(f'create database "{PG_DATABASE}"')
+    with psycopg.connect(pg_auth.dsn(settings.state_dir, port, pg_auth.ADMIN_USER, PG_DATABASE),
+                         autocommit=True) as conn:
+        pg_auth.setup_roles(conn, PG_DATABASE, settings.warehouse_app_role, passwords)
+        if pg_auth.write_hba(pgdata, PG_SYSTEM_USER if _run_as() else None):
+            conn.execute("SELECT pg_reload_conf()")
 
 
 def _stop_postgres(pgdata: Path) -> None:
@@ -296,11 +345,13 @@ def _ensure_running(settings: Settings) -> ServiceState:
         lake_fresh = True
         retire_bookmarks(settings)
     pg_port, pgdata = _start_postgres(settings, prev.get("postgres", {}).get("port"))
+    _ensure_database(settings, pg_port, pgdata)
     _rearm_idle_watcher(settings)
     endpoint = f"http://127.0.0.1:{moto_port}"
     state = ServiceState(
         endpoints={s: endpoint for s in ("s3", "glue", "cloudwatch", "sns", "sqs")},
-        warehouse_dsn=f"postgresql://postgres@127.0.0.1:{pg_port}/{PG_DATABASE}",
+        warehouse_dsn=pg_auth.dsn(settings.state_dir, pg_port, settings.warehouse_app_role, PG_DATABASE),
+        warehouse_admin_dsn=pg_auth.dsn(settings.state_dir, pg_port, pg_auth.ADMIN_USER, PG_DATABASE),
         moto_pid=moto_pid,
         moto_port=moto_port,
         pg_port=pg_port,
@@ -362,11 +413,11 @@ def _idle_file(settings: Settings) -> Path:
     return settings.state_dir / "idle-watcher.json"
 
 
-def client_connections(port: int) -> int:
+def client_connections(port: int, state_dir: Path) -> int:
     """Client backends connected to the lab's PostgreSQL, this check's own connection excluded."""
     import psycopg
 
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True, connect_timeout=10) as c:
+    with psycopg.connect(pg_auth.dsn(state_dir, port, pg_auth.ADMIN_USER, "postgres"), autocommit=True) as c:
         return int(c.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
                              "AND pid <> pg_backend_pid()").fetchone()[0])
 
@@ -389,7 +440,7 @@ def watch_idle(settings: Settings, minutes: float, poll_s: float = 15.0) -> str:
         if port is None:
             return say("PostgreSQL is not running; idle watcher exits")
         try:
-            busy = client_connections(port) > 0 or _run_in_progress(settings)
+            busy = client_connections(port, settings.state_dir) > 0 or _run_in_progress(settings)
         except Exception as e:  # noqa: BLE001 - a server going down under us: look again next poll
             log.warning("idle check failed: %s", e)
             busy = True

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import uuid
 from dataclasses import dataclass
@@ -209,16 +210,29 @@ def _convert(value: str, col: _Column) -> str:
     return value
 
 
+def gunzip_limited(raw: bytes, url: str, table: str, limit: int) -> bytes:
+    """The expansion of a gzip object, refused (nothing kept beyond limit + 1 bytes) when it passes `limit`
+    bytes: a small object that expands to gigabytes (a gzip bomb) must not exhaust the lab's memory."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+            out = f.read(limit + 1)
+    except (OSError, EOFError) as e:
+        raise CopyError(f"COPY {table}: {url} is not gzip data ({e}); drop GZIP or compress it") from e
+    if len(out) > limit:
+        raise CopyError(
+            f"COPY {table}: {url} expands beyond the limit of {limit} bytes ({len(raw)} compressed bytes); "
+            "refused as a possible gzip bomb (raise settings.copy_max_expanded_bytes, "
+            "TAXILAB_COPY_MAX_EXPANDED_BYTES, if the object is genuine)"
+        )
+    return out
+
+
 def _delimited_rows(
-    raw: bytes, url: str, stmt: CopyStatement, columns: list[_Column], errors: list[LoadError]
+    raw: bytes, url: str, stmt: CopyStatement, columns: list[_Column], errors: list[LoadError],
+    max_expanded: int,
 ) -> list[list[str | None]]:
     if stmt.gzip:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
-            raise CopyError(
-                f"COPY {stmt.table}: {url} is not gzip data ({e}); drop GZIP or compress it"
-            ) from e
+        raw = gunzip_limited(raw, url, stmt.table, max_expanded)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -317,7 +331,8 @@ def run_copy(conn, settings: Settings, stmt: CopyStatement) -> Result:
         for url in urls:
             b, k = split_s3(url)
             rows.extend(
-                _delimited_rows(s3.get_object(Bucket=b, Key=k)["Body"].read(), url, stmt, columns, errors)
+                _delimited_rows(s3.get_object(Bucket=b, Key=k)["Body"].read(), url, stmt, columns, errors,
+                                settings.copy_max_expanded_bytes)
             )
         # All strings: PostgreSQL parses the canonical text _convert produced (quoted CSV fields are
         # data for any type; nulls are unquoted empty fields, see load.py).

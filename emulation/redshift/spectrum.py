@@ -289,15 +289,50 @@ def _scan_program(conn, settings: Settings) -> str:
                         + "; ".join(failures))
 
 
+# Column definitions the scan function accepts: `"quoted name" type`, comma-separated, types from the
+# whitelist pg_type() produces. Checked inside the function (it is the boundary: anyone allowed to call
+# it could pass any text), so coldefs can be pasted into its CREATE TEMP TABLE only in this shape.
+_COLDEF_TYPES = (r"(smallint|integer|bigint|real|double precision|text|boolean|date|timestamp"
+                 r"|numeric\([0-9]{1,2},[0-9]{1,2}\)|varchar\([0-9]{1,5}\)|char\([0-9]{1,5}\))")
+_COLDEF = r'"([^"]|"")+" ' + _COLDEF_TYPES
+COLDEFS_PATTERN = "^" + _COLDEF + "(, " + _COLDEF + ")*$"
+SPEC_PATTERN = "^([0-9a-f][0-9a-f])+$"
+
+# SECURITY DEFINER, owned by the superuser that installs it: the lab's app role may call it (EXECUTE is
+# granted to that role only, revoked from PUBLIC) without being allowed COPY ... PROGRAM itself. Every
+# argument is checked before use: the only text after the program's fixed prefix on its command line is
+# `spec`, which must be lower-case hex (so no shell metacharacter can appear) and must decode to a JSON
+# object naming the same s3:// location; `coldefs` must match COLDEFS_PATTERN (quoted identifiers, types
+# from a whitelist). search_path is pinned so no object of the caller's can shadow what the body uses.
 _SCAN_FUNCTION_SQL = """
 CREATE OR REPLACE FUNCTION lab_meta.spectrum_scan(location text, coldefs text, spec text)
-RETURNS SETOF record LANGUAGE plpgsql AS $fn$
+RETURNS SETOF record LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   failure text;
+  decoded jsonb;
 BEGIN
+  IF spec IS NULL OR length(spec) > 1048576 OR spec !~ {spec_pattern} THEN
+    RAISE EXCEPTION 'spectrum_scan: refused: the scan spec must be hex-encoded JSON (lower-case hex digits '
+                    'only), got %', left(quote_nullable(spec), 80);
+  END IF;
+  BEGIN
+    decoded := convert_from(decode(spec, 'hex'), 'UTF8')::jsonb;
+  EXCEPTION WHEN OTHERS THEN
+    RAISE EXCEPTION 'spectrum_scan: refused: the scan spec is not hex-encoded UTF-8 JSON (%)', SQLERRM;
+  END;
+  IF jsonb_typeof(decoded) IS DISTINCT FROM 'object' OR jsonb_typeof(decoded -> 'columns') IS DISTINCT FROM 'array'
+     OR location IS NULL OR location !~ '^s3://' OR (decoded ->> 'location') IS DISTINCT FROM location THEN
+    RAISE EXCEPTION 'spectrum_scan: refused: the scan spec must be {"location": <the location argument, an '
+                    's3:// URL>, "columns": [...]}; location argument %', left(quote_nullable(location), 200);
+  END IF;
+  IF coldefs IS NULL OR length(coldefs) > 65536 OR coldefs !~ {coldefs_pattern} THEN
+    RAISE EXCEPTION 'spectrum_scan: refused: coldefs must be "quoted name" type[, ...] with types from '
+                    'smallint, integer, bigint, real, double precision, text, boolean, date, timestamp, '
+                    'numeric(p,s), varchar(n), char(n); got %', left(quote_nullable(coldefs), 200);
+  END IF;
   -- One scan at a time per session (a plpgsql set-returning function is materialised whole).
   DROP TABLE IF EXISTS pg_temp.lab_spectrum_rows;
-  EXECUTE format('CREATE TEMP TABLE lab_spectrum_rows (lab_scan_error text, %s)', coldefs);
+  EXECUTE 'CREATE TEMP TABLE lab_spectrum_rows (lab_scan_error text, ' || coldefs || ')';
   BEGIN
     EXECUTE format('COPY pg_temp.lab_spectrum_rows FROM PROGRAM %L WITH (FORMAT csv)', {program} || ' ' || spec);
   EXCEPTION WHEN OTHERS THEN
@@ -316,6 +351,8 @@ BEGIN
 END
 $fn$
 """
+SCAN_SIGNATURE = "lab_meta.spectrum_scan(text, text, text)"
+
 
 _META_SQL = [
     "CREATE SCHEMA IF NOT EXISTS lab_meta",
@@ -351,12 +388,51 @@ _META_SQL = [
 
 
 def install(conn, settings: Settings) -> None:
-    """The lab_meta tables/views and the scan function (with the current S3 endpoint baked in)."""
+    """The lab_meta tables/views and the scan function (with the current S3 endpoint baked in).
+
+    Setup work: it needs a superuser (the function runs COPY ... FROM PROGRAM as its owner). On a
+    connection of the lab's app role it is done on a separate connection of settings.warehouse_admin_dsn.
+    EXECUTE on the function is revoked from PUBLIC and granted to the app role only."""
+    if not _is_superuser(conn):
+        if not settings.warehouse_admin_dsn:
+            raise SpectrumError("installing the Spectrum scan function needs the warehouse's setup (superuser) "
+                                "connection: settings.warehouse_admin_dsn is not set")
+        from psycopg.conninfo import make_conninfo
+
+        # The superuser's connection to the database `conn` is on (a test's scratch database too).
+        with psycopg.connect(make_conninfo(settings.warehouse_admin_dsn, dbname=conn.info.dbname),
+                             connect_timeout=10) as admin:
+            install(admin, settings)
+        return
     program = _scan_program(conn, settings)
+    literal = pgsql.Literal
+    function_sql = (_SCAN_FUNCTION_SQL.replace("{program}", literal(program).as_string(conn))
+                    .replace("{spec_pattern}", literal(SPEC_PATTERN).as_string(conn))
+                    .replace("{coldefs_pattern}", literal(COLDEFS_PATTERN).as_string(conn)))
+    app_role = settings.warehouse_app_role
     with conn.transaction():
+        if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'lab_meta'").fetchone():
+            conn.execute("CREATE SCHEMA lab_meta")
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [app_role]).fetchone():
+                conn.execute(pgsql.SQL("GRANT USAGE, CREATE ON SCHEMA lab_meta TO {}").format(pgsql.Identifier(app_role)))
         for statement in _META_SQL:
             conn.execute(statement)
-        conn.execute(_SCAN_FUNCTION_SQL.replace("{program}", pgsql.Literal(program).as_string(conn)))
+        conn.execute(function_sql)
+        conn.execute(f"REVOKE ALL ON FUNCTION {SCAN_SIGNATURE} FROM PUBLIC")
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [app_role]).fetchone():
+            role = pgsql.Identifier(app_role)
+            conn.execute(pgsql.SQL("GRANT EXECUTE ON FUNCTION lab_meta.spectrum_scan(text, text, text) TO {}").format(role))
+            conn.execute(pgsql.SQL("GRANT USAGE ON SCHEMA lab_meta TO {}").format(role))
+            conn.execute(pgsql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON lab_meta.external_schemas, "
+                                   "lab_meta.external_tables, lab_meta.external_partitions, lab_meta.external_columns "
+                                   "TO {}").format(role))
+            conn.execute(pgsql.SQL("GRANT SELECT ON lab_meta.svv_external_schemas, lab_meta.svv_external_tables, "
+                                   "lab_meta.svv_external_partitions, lab_meta.svv_external_columns TO {}").format(role))
+
+
+def _is_superuser(conn) -> bool:
+    with conn.transaction():
+        return bool(conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0])
 
 
 # ---------------------------------------------------------------------------------- views

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
 from taxilab.core.redshift_sql import after_keyword, statement_kind, tokens
@@ -78,7 +79,10 @@ class TokenReader:
 
     def __init__(self, text: str, what: str):
         self.text, self.what = text, what
-        self.tokens = [t for t in tokens(text) if t.token_type != TokenType.SEMICOLON]
+        try:
+            self.tokens = [t for t in tokens(text) if t.token_type != TokenType.SEMICOLON]
+        except TokenError as e:  # an unterminated quote or comment: refused, naming the statement
+            raise RedshiftStatementError(f"{what}: cannot read the statement's tokens ({e})") from None
         self.i = 0
 
     def peek(self) -> Token | None:

@@ -28,7 +28,8 @@ def lab_settings(request):
     state = Path(tempfile.mkdtemp(prefix="taxilab-it-state-"))
     settings = load_settings(state_dir=state, bucket="taxilab-it", shared_dir=SHARED)
     live = services.ensure_running(settings)
-    yield settings.with_endpoints(live.endpoints, live.warehouse_dsn)
+    # warehouse_dsn: the lab's app role (what the product uses); warehouse_admin_dsn: the setup superuser.
+    yield settings.with_endpoints(live.endpoints, live.warehouse_dsn, live.warehouse_admin_dsn)
     services.stop(settings)
     if request.session.testsfailed:
         print(f"\nintegration lab state kept for inspection: {state}")
@@ -60,13 +61,19 @@ def sample_file() -> Path:
 
 @pytest.fixture(scope="session")
 def pg_conn_factory(lab_settings):
-    """Connections to a scratch database on the lab's PostgreSQL, for tests that rebuild the schema
-    (kept apart from the database the pipeline tests load)."""
+    """Connections (as the lab's app role) to a scratch database on the lab's PostgreSQL, for tests that
+    rebuild the schema (kept apart from the database the pipeline tests load). Created by the superuser,
+    with the grants setup gives the app role on the lab's own database (emulation/pg_auth.py)."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    with psycopg.connect(lab_settings.warehouse_dsn, autocommit=True) as admin:
+    from emulation import pg_auth
+
+    with psycopg.connect(lab_settings.warehouse_admin_dsn, autocommit=True) as admin:
         admin.execute("DROP DATABASE IF EXISTS taxilab_scratch")
         admin.execute("CREATE DATABASE taxilab_scratch")
+    admin_scratch = make_conninfo(**{**conninfo_to_dict(lab_settings.warehouse_admin_dsn), "dbname": "taxilab_scratch"})
+    with psycopg.connect(admin_scratch, autocommit=True) as admin:
+        pg_auth.grant_database(admin, "taxilab_scratch", lab_settings.warehouse_app_role)
     dsn = make_conninfo(**{**conninfo_to_dict(lab_settings.warehouse_dsn), "dbname": "taxilab_scratch"})
     return lambda **kwargs: psycopg.connect(dsn, **kwargs)
 

@@ -85,14 +85,19 @@ def lake(lab_settings, spark, tmp_path_factory):
 @pytest.fixture(scope="module")
 def native(lake):
     """The native load (the local default) into a database of its own."""
-    with psycopg.connect(lake.warehouse_dsn, autocommit=True) as admin:
+    from emulation import pg_auth
+
+    with psycopg.connect(lake.warehouse_admin_dsn, autocommit=True) as admin:  # the app role cannot create one
         admin.execute(f"DROP DATABASE IF EXISTS {NATIVE_DB}")
         admin.execute(f"CREATE DATABASE {NATIVE_DB}")
+    admin_dsn = make_conninfo(**{**conninfo_to_dict(lake.warehouse_admin_dsn), "dbname": NATIVE_DB})
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        pg_auth.grant_database(admin, NATIVE_DB, lake.warehouse_app_role)
     s = lake.model_copy(update={"warehouse_dsn": _db_dsn(lake, NATIVE_DB)})
     res = loader.load_month(s, MONTH)
     with psycopg.connect(s.warehouse_dsn) as conn:
         yield s, res, conn
-    with psycopg.connect(lake.warehouse_dsn, autocommit=True) as admin:
+    with psycopg.connect(lake.warehouse_admin_dsn, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {NATIVE_DB} WITH (FORCE)")
 
 

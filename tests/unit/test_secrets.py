@@ -76,3 +76,9 @@ def test_the_baseline_is_committed_audited_and_uses_the_lab_plugins():
 def test_repository_files_hold_no_credentials_beyond_the_audited_baseline():
     findings = scan_repository(PROJECT_ROOT)
     assert findings == [], "\n".join(f"{f.path}:{f.line} {f.kind} {f.excerpt}" for f in findings)
+
+
+def test_a_spectrum_scan_spec_in_a_log_is_data_but_a_hex_key_is_not():
+    spec = b'{"location": "s3://taxilab-lake/staging/nyc_taxi/", "columns": ["vendorid", "total_amount"]}'.hex()
+    assert scan_text(f"STATEMENT:  SELECT * FROM lab_meta.spectrum_scan('s3://x/', 'a', '{spec}')") == []
+    assert scan_text("secret_key = '" + "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" + "'")
