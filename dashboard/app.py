@@ -90,19 +90,17 @@ def insights(s) -> None:
     table.index = list(WEEKDAYS)
     table.columns = [f"{h:02d}" for h in table.columns]
     st.caption("Trips per pickup hour (columns) and weekday (rows); darker = busier.")
-    st.dataframe(table.style.background_gradient(cmap="Blues", axis=None), key="heat_table")
+    st.dataframe(table.style.background_gradient(cmap="Blues", axis=None), key="heat_table", width="stretch",
+                 column_config={h: st.column_config.NumberColumn(h, width=40) for h in table.columns})
 
     st.header("Where trips start")
-    c = st.columns([3, 2])
-    with c[0]:
-        st.subheader(f"Top pickup zones ({borough})")
-        zones = query(s, "top_pickup_zones_by_borough", month=month, borough=borough, top_n=10)
-        st.dataframe(zones.drop(columns=["pu_location_id"]), hide_index=True, key="top_zones")
-    with c[1]:
-        st.subheader("Airports")
-        airports = query(s, "airport_share", month=month)
-        st.dataframe(airports, hide_index=True, key="airports")
-        st.caption("Trips to or from JFK, LaGuardia and Newark; shares of all the month's trips and revenue.")
+    st.subheader(f"Top pickup zones ({borough})")
+    zones = query(s, "top_pickup_zones_by_borough", month=month, borough=borough, top_n=10)
+    st.dataframe(zones.drop(columns=["pu_location_id"]), hide_index=True, key="top_zones")
+    st.subheader("Airports")
+    airports = query(s, "airport_share", month=month)
+    st.dataframe(airports, hide_index=True, key="airports")
+    st.caption("Trips to or from JFK, LaGuardia and Newark; shares of all the month's trips and revenue.")
 
     st.header("Payments and tips")
     pay = query(s, "payment_mix", month=month)
@@ -240,7 +238,10 @@ def main() -> None:
     s = data.settings()
     st.sidebar.caption(f"profile `{s.profile}`")
     try:
-        insights(s) if page == "Insights" else pipeline(s)
+        if page == "Insights":
+            insights(s)
+        else:
+            pipeline(s)
     except data.Unavailable as e:
         show_unavailable(e)
     except data.QueryFailed as e:  # e.g. a role without the grant: the message, not a traceback
