@@ -56,12 +56,16 @@ def crawl(zone: list[str] = typer.Option(None, "--zone", "-z", help="Zone(s) to 
 
 def _print_results(results) -> None:
     t = Table(title="crawl", title_justify="left")
-    for col in ("database", "table", "action", "partitions", "added", "removed", "new columns"):
+    for col in ("database", "table", "action", "partitions", "added", "removed", "new columns", "widened"):
         t.add_column(col)
     for r in results:
         t.add_row(r.database, r.table, r.action, str(r.partitions_total), str(r.partitions_added),
-                  str(r.partitions_removed), ", ".join(r.new_columns))
+                  str(r.partitions_removed), ", ".join(r.new_columns),
+                  ", ".join(r.widened) + (" (LOG: not applied)" if r.held_back and r.widened else ""))
     console.print(t)
+    for r in results:  # incompatible type changes (SchemaChangePolicy, ADR 0017), each by name
+        for c in r.conflicts:
+            console.print(f"[red]schema conflict[/] {c}")
 
 
 @app.command("catalog")
@@ -128,12 +132,16 @@ def workflow_run(month: str = typer.Option("2024-02", "--month", "-m", help="Mon
         console.print(f"workflow {wf.workflow} run {wf.id} for {month} started (stop it: taxilab glue stop "
                       f"--workflow {wf.workflow} --run-id {wf.id}, or Ctrl-C)")
 
+    from taxilab.ops.workflow import report_workflow_run
+
+    s = _live()
     try:
-        wf = run_workflow(_live(), month, bookmark_option=bookmark, on_start=started)
+        wf = run_workflow(s, month, bookmark_option=bookmark, on_start=started)
     except RunInProgress as e:
         _fail(str(e), 3)
     except (DefinitionError, bookmarks.BookmarkError, ValueError) as e:
         _fail(str(e), 2)
+    report_workflow_run(s, wf)  # run report + metrics, cost, alarms (taxilab.ops); never raises
     _print_runs([workflow.asdict(r) for r in wf.runs])
     if wf.status != "COMPLETED":
         _fail(f"workflow {wf.workflow} run {wf.id} for {month}: {wf.status}"

@@ -88,12 +88,109 @@ def test_type_change_fails_naming_table_column_and_types_and_leaves_table_untouc
     crawler.crawl(glue_lab, zones=("staging",))
     before = catalog.describe(glue_lab)[1].tables[0]
     put(glue_lab, staging_key("2023-01-02"), pa.table({"VendorID": pa.array(["x"]), "total_amount": [1.0]}))
-    with pytest.raises(crawler.CrawlError) as e:
-        crawler.crawl(glue_lab, zones=("staging",))
+    with pytest.raises(crawler.SchemaConflictError) as e:
+        crawler.crawl(glue_lab, zones=("staging",), policy=crawler.SchemaChangePolicy("UPDATE_IN_DATABASE"))
     msg = str(e.value)
     assert "nyc_taxi" in msg and "'VendorID'" in msg and "from int to string" in msg
+    assert "pickup_date=2023-01-02/time_of_day_category=am" in msg and "UPDATE_IN_DATABASE" in msg
+    assert [(c.column, c.table_type, c.found_type) for c in e.value.conflicts] == [("VendorID", "int", "string")]
     after = catalog.describe(glue_lab)[1].tables[0]
-    assert (after.columns, after.partitions, after.versions) == (before.columns, before.partitions, before.versions)
+    assert (after.columns, after.versions) == (before.columns, before.versions)
+    # the new partition is registered all the same (Glue adds partitions whatever the policy), with its own schema
+    assert after.partitions == before.partitions + 1
+    assert partition_columns(glue_lab, "staging", ["2023-01-02", "am"]) == [("VendorID", "string"),
+                                                                             ("total_amount", "double")]
+
+
+def partition_columns(settings, zone: str, values: list[str]) -> list[tuple[str, str]]:
+    p = client("glue", settings).get_partition(DatabaseName=settings.catalog_databases[zone], TableName="nyc_taxi",
+                                               PartitionValues=values)["Partition"]
+    return [(c["Name"], c["Type"]) for c in p["StorageDescriptor"]["Columns"]]
+
+
+def table_versions(settings, zone: str) -> list[dict[str, str]]:
+    """Each version's columns (lower-cased name -> type), oldest first."""
+    glue = client("glue", settings)
+    vs = [v for page in glue.get_paginator("get_table_versions").paginate(
+        DatabaseName=settings.catalog_databases[zone], TableName="nyc_taxi") for v in page["TableVersions"]]
+    vs.sort(key=lambda v: int(v["VersionId"]))
+    return [{c["Name"].lower(): c["Type"] for c in v["Table"]["StorageDescriptor"]["Columns"]} for v in vs]
+
+
+def raw_key(month: str) -> str:
+    y, m = month.split("-")
+    return f"raw/dataset=nyc_taxi/year={y}/month={m}/yellow_tripdata_{month}.parquet"
+
+
+def era_file(era: str) -> pa.Table:
+    import io
+    from datetime import datetime
+
+    from tests.integration.tlcfiles import trip, write_era
+    buf = io.BytesIO()
+    write_era(buf, era, [trip(datetime(2024, 2, 1, 9))])
+    return pq.read_table(io.BytesIO(buf.getvalue()))
+
+
+def test_a_2018_month_beside_2024_widens_the_raw_table_with_a_new_version(glue_lab):
+    """Issue 11: a 2018-01 month (int64 VendorID, double passenger_count) after 2024-02 (int32, int64) used to
+    fail the crawl with 'changed type from int to bigint'."""
+    put(glue_lab, raw_key("2024-02"), era_file("2024"))
+    crawler.crawl(glue_lab, zones=("raw",))
+    put(glue_lab, raw_key("2018-01"), era_file("2018"))
+    [res] = crawler.crawl(glue_lab, zones=("raw",))
+    assert res.action == "updated" and not res.conflicts
+    assert set(res.widened) >= {"VendorID int -> bigint", "passenger_count bigint -> double",
+                                "RatecodeID bigint -> double", "PULocationID int -> bigint"}
+    v1, v2 = table_versions(glue_lab, "raw")
+    assert (v1["vendorid"], v1["passenger_count"]) == ("int", "bigint")
+    assert (v2["vendorid"], v2["passenger_count"], v2["pulocationid"]) == ("bigint", "double", "bigint")
+    # each partition keeps the schema of its own files; the null-typed 2018 congestion_surcharge is void there
+    old = dict(partition_columns(glue_lab, "raw", ["2018", "01"]))
+    new = dict(partition_columns(glue_lab, "raw", ["2024", "02"]))
+    assert (old["VendorID"], old["passenger_count"], old["congestion_surcharge"]) == ("bigint", "double", "void")
+    assert (new["VendorID"], new["passenger_count"], new["Airport_fee"]) == ("int", "bigint", "double")
+    # nothing changed: no new version
+    [again] = crawler.crawl(glue_lab, zones=("raw",))
+    assert again.action == "unchanged" and len(table_versions(glue_lab, "raw")) == 2
+
+
+def test_void_column_stays_out_of_the_table_until_a_partition_types_it(glue_lab):
+    put(glue_lab, raw_key("2019-06"), era_file("2019"))
+    crawler.crawl(glue_lab, zones=("raw",))
+    [v1] = table_versions(glue_lab, "raw")
+    assert "airport_fee" not in v1
+    assert dict(partition_columns(glue_lab, "raw", ["2019", "06"]))["airport_fee"] == "void"
+    put(glue_lab, raw_key("2022-06"), era_file("2022"))
+    [res] = crawler.crawl(glue_lab, zones=("raw",))
+    assert (res.action, res.new_columns) == ("updated", ["airport_fee"])
+    assert table_versions(glue_lab, "raw")[-1]["airport_fee"] == "double"
+
+
+def test_log_policy_keeps_the_table_reports_conflicts_and_partitions_keep_their_schema(glue_lab):
+    put(glue_lab, staging_key("2023-01-01"), trips(extra={"note": pa.array(["a", "b", "c"])}))
+    crawler.crawl(glue_lab, zones=("staging",))
+    put(glue_lab, staging_key("2023-01-02"), trips(extra={"note": pa.array([1, 2, 3], pa.int64()),
+                                                          "VendorID": pa.array([1, 2, 3], pa.int64())}))
+    log_policy = crawler.SchemaChangePolicy("LOG", "LOG")
+    [res] = crawler.crawl(glue_lab, zones=("staging",), policy=log_policy)
+    assert [str(c) for c in res.conflicts] == [
+        f"{glue_lab.catalog_databases['staging']}.nyc_taxi: column 'note' changed type from string to bigint in "
+        "pickup_date=2023-01-02/time_of_day_category=am"]
+    assert res.held_back and res.widened == ["VendorID int -> bigint"]  # LOG: logged, not applied
+    [v1] = table_versions(glue_lab, "staging")
+    assert (v1["vendorid"], v1["note"]) == ("int", "string")
+    assert partition_columns(glue_lab, "staging", ["2023-01-02", "am"])[-1] == ("note", "bigint")
+    # DeleteBehavior LOG: a vanished partition is kept and reported
+    client("s3", glue_lab).delete_object(Bucket=glue_lab.bucket, Key=staging_key("2023-01-01"))
+    [res] = crawler.crawl(glue_lab, zones=("staging",), policy=log_policy)
+    assert res.partitions_kept == ["pickup_date=2023-01-01/time_of_day_category=am"]
+    assert catalog.describe(glue_lab)[1].tables[0].partitions == 2
+    # the fixed file replaces the bad one: its partition follows its files again, no conflict is left
+    put(glue_lab, staging_key("2023-01-02"), trips(extra={"note": pa.array(["x", "y", "z"])}))
+    [res] = crawler.crawl(glue_lab, zones=("staging",))
+    assert not res.conflicts and res.partitions_updated == 1 and res.partitions_removed == 1
+    assert partition_columns(glue_lab, "staging", ["2023-01-02", "am"])[-1] == ("note", "string")
 
 
 def test_all_zones_cataloged_into_their_databases(glue_lab):

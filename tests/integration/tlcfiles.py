@@ -78,14 +78,22 @@ def schema_2011_2023(airport_fee_null_typed: bool) -> pa.Schema:
     return pa.schema(fields)
 
 
+def schema_2011_2018() -> pa.Schema:
+    """2011-2018: the 2011-2023-01 layout with a double airport_fee and a null-typed congestion_surcharge
+    (one of the older files' null-typed fee columns: the surcharge began in 2019)."""
+    s = schema_2011_2023(airport_fee_null_typed=False)
+    i = s.get_field_index("congestion_surcharge")
+    return s.set(i, pa.field("congestion_surcharge", pa.null()))
+
+
 def schema_2025() -> pa.Schema:
     return arrow_schema_2024().append(pa.field("cbd_congestion_fee", pa.float64()))
 
 
 def write_era(path: Path, era: str, rows: list[dict]) -> Path:
-    """rows as trip() dicts -> a file in the physical schema of `era` ('2019', '2022', '2024', '2025')."""
-    if era in ("2019", "2022"):
-        schema = schema_2011_2023(airport_fee_null_typed=(era == "2019"))
+    """rows as trip() dicts -> a file in the physical schema of `era` ('2018', '2019', '2022', '2024', '2025')."""
+    if era in ("2018", "2019", "2022"):
+        schema = schema_2011_2018() if era == "2018" else schema_2011_2023(airport_fee_null_typed=(era == "2019"))
         data = {}
         for f, src in zip(schema, COLUMNS_2024, strict=True):
             vals = [None if pa.types.is_null(f.type) else r[src] for r in rows]
