@@ -124,10 +124,11 @@ def _download(url: str, dest: Path, progress=None) -> None:
     import requests
     from tenacity import retry, stop_after_attempt, wait_exponential
 
+    from taxilab.core.state import atomic_output
+
     @retry(stop=stop_after_attempt(4), wait=wait_exponential(multiplier=1, max=10), reraise=True)
     def fetch() -> None:
-        part = dest.with_name(dest.name + ".part")
-        with requests.get(url, stream=True, timeout=60) as r:
+        with requests.get(url, stream=True, timeout=60) as r, atomic_output(dest) as part:
             r.raise_for_status()
             total = int(r.headers.get("Content-Length") or 0) or None
             done = 0
@@ -137,7 +138,6 @@ def _download(url: str, dest: Path, progress=None) -> None:
                     done += len(chunk)
                     if progress:
                         progress(done, total)
-        part.replace(dest)
 
     fetch()
 

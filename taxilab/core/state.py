@@ -2,7 +2,8 @@
 
 Every state file is written to a unique temporary file beside it and renamed over the target, so a
 reader sees the old content or the new one, never half of either, and concurrent writers (threads or
-processes) never share a temporary file (docs/adr/0012-layout-and-layers.md).
+processes) never share a temporary file; `atomic_output` does the same for files written in pieces
+(a generated month, daily drops, a downloaded jar) (docs/adr/0012-layout-and-layers.md).
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +50,21 @@ def read_json(path: Path, default: Any = None) -> Any:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         return default
+
+
+@contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a unique temporary path to write `path`'s content to; on success it becomes `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

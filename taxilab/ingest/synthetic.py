@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from spark_jobs.schemas.tlc import arrow_schema_2024
 from taxilab.core.runs import timed
-from taxilab.ingest.atomic import atomic_output
+from taxilab.core.state import atomic_output
 
 # Dirt kinds, as fractions of all rows (whole of 2024, TLC_REFERENCE.md "Real anomaly rates").
 # Kinds in the same group (see _DIRT_GROUPS) are mutually exclusive on a row.
