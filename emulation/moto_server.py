@@ -28,8 +28,9 @@ def patch_moto() -> None:
         live.keys = {k: v for k, v in bucket.keys.items() if not isinstance(v, models.FakeDeleteMarker)}
         return original(self, live, prefix, delimiter, marker, max_keys)
 
-    list_objects._taxilab_patched = True
-    models.S3Backend.list_objects = list_objects
+    # A monkeypatch of moto's backend (typed loosely on purpose: moto's internals have no stable types).
+    setattr(list_objects, "_taxilab_patched", True)  # noqa: B010
+    setattr(models.S3Backend, "list_objects", list_objects)  # noqa: B010
 
 
 def main(argv: list[str] | None = None) -> None:

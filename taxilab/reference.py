@@ -160,11 +160,15 @@ def run_reference(parquet: Path, zones_csv: Path, month: str, out_dir: Path | No
         con.execute("COPY rejected TO ? (FORMAT parquet)", [str(out_dir / "quarantine.parquet")])
         for t in tables:  # t: one of the fixed table names above
             con.execute(f"COPY {t} TO ? (FORMAT parquet)", [str(out_dir / (t + ".parquet"))])
+    def count(table: str) -> int:  # table: one of the fixed names above, never user text
+        row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
     result = {
-        "raw_rows": con.execute("SELECT count(*) FROM src").fetchone()[0],
-        "accepted": con.execute("SELECT count(*) FROM accepted").fetchone()[0],
-        "rejected": con.execute("SELECT count(*) FROM rejected").fetchone()[0],
-        "tables": {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables},
+        "raw_rows": count("src"),
+        "accepted": count("accepted"),
+        "rejected": count("rejected"),
+        "tables": {t: count(t) for t in tables},
         "seconds": round(time.monotonic() - t0, 2),
     }
     con.close()

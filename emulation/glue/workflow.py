@@ -288,7 +288,7 @@ def run_node(
             stop=stop_after_attempt(retries + 1),
             reraise=False,
             wait=wait_exponential(multiplier=backoff_s, max=60),
-            sleep=lambda s: rt.stop.event.wait(s),
+            sleep=lambda s: None if rt.stop.event.wait(s) else None,
             retry=retry_if_exception_type((JobFailed, JobTimeout)),
         ):
             with attempt:

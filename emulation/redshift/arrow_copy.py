@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -49,11 +50,20 @@ def table_identifier(table: str) -> sql.Identifier:
     return sql.Identifier(*parts)
 
 
-def _where_clause(where: Mapping[str, object]) -> tuple[sql.Composable, list[object]]:
+def _one(cursor: Any) -> tuple:
+    """The single row an aggregate query returns (count(*) always returns one)."""
+    row = cursor.fetchone()
+    if row is None:  # pragma: no cover - an aggregate without GROUP BY returns exactly one row
+        raise WarehouseLoadError("an aggregate query returned no row")
+    return tuple(row)
+
+
+def _where_clause(where: Mapping[str, object]) -> tuple[sql.Composable, list[Any]]:
     """`WHERE k1 = %s AND k2 = ANY(%s)`: a scalar is an equality, a list/tuple/set a membership."""
     if not where:
         return sql.SQL(""), []
-    terms, params = [], []
+    terms: list[sql.Composable] = []
+    params: list[Any] = []
     for column, value in where.items():
         if value is None:
             raise ValueError(f"partition value for {column!r} is None; a partition key is never null")
@@ -135,7 +145,7 @@ def _audit_month(where: Mapping[str, object]) -> str | None:
     dates = where.get("pickup_date")
     values = list(dates) if isinstance(dates, list | tuple | set | frozenset) else [dates]
     if values and all(isinstance(d, date) for d in values):
-        months = {d.strftime("%Y-%m") for d in values}
+        months = {d.strftime("%Y-%m") for d in values if isinstance(d, date)}
         if len(months) == 1:
             return months.pop()
     return None
@@ -181,9 +191,7 @@ def replace_partition(
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [table])
             deleted = conn.execute(sql.SQL("DELETE FROM {}").format(ident) + where_sql, params).rowcount
             loaded = copy_arrow(conn, table, dataset.to_batches(columns=list(columns)), columns, progress)
-            matching = conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(ident) + where_sql, params
-            ).fetchone()[0]
+            matching = _one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident) + where_sql, params))[0]
             if matching != loaded:
                 raise WarehouseLoadError(
                     f"loading {table}: {loaded - matching} of {loaded} rows fall outside the partition "
@@ -214,7 +222,7 @@ def table_stats(
     """
     ident = table_identifier(table)
     schema, _, name = table.rpartition(".")
-    types = dict(
+    types: dict[str, str] = dict(
         conn.execute(
             "SELECT column_name, data_type FROM information_schema.columns"
             " WHERE table_schema = coalesce(nullif(%s, ''), current_schema()) AND table_name = %s",
@@ -228,7 +236,7 @@ def table_stats(
     select = sql.SQL(", ").join(
         [sql.SQL("count(*)")] + [sql.SQL("sum({})").format(sql.Identifier(m)) for m in measures]
     )
-    row = conn.execute(sql.SQL("SELECT {} FROM {}").format(select, ident) + where_sql, params).fetchone()
+    row = _one(conn.execute(sql.SQL("SELECT {} FROM {}").format(select, ident) + where_sql, params))
     stats: dict[str, object] = {"rows": int(row[0])}
     for measure, value in zip(measures, row[1:], strict=True):
         if value is not None and types[measure] in _INTEGER_TYPES:

@@ -25,6 +25,7 @@ IDENTITY, DECIMAL, VARCHAR(n), ...) is sqlglot's own translation.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
@@ -63,7 +64,7 @@ def parse_redshift(sql: str) -> list[exp.Expression]:
             # sqlglot's fallback for syntax it does not model: the text would reach PostgreSQL as is.
             raise DialectError(f"sqlglot has no model for this Redshift statement: {statement.sql()[:200]}")
         parsed.append(statement)
-    return parsed
+    return cast(list[exp.Expression], parsed)
 
 
 # DATEDIFF(part, a, b) on PostgreSQL: the number of `part` boundaries crossed from a to b (Redshift's
@@ -73,16 +74,16 @@ def parse_redshift(sql: str) -> list[exp.Expression]:
 DATEDIFF_SQL = {
     "MICROSECOND": "CAST(EXTRACT(EPOCH FROM __b - __a) * 1000000 AS BIGINT)",
     "MILLISECOND": "CAST(EXTRACT(EPOCH FROM DATE_TRUNC('MILLISECONDS', __b) - DATE_TRUNC('MILLISECONDS', __a))"
-                   " * 1000 AS BIGINT)",
+    " * 1000 AS BIGINT)",
     "SECOND": "CAST(EXTRACT(EPOCH FROM DATE_TRUNC('SECOND', __b) - DATE_TRUNC('SECOND', __a)) AS BIGINT)",
     "MINUTE": "CAST(EXTRACT(EPOCH FROM DATE_TRUNC('MINUTE', __b) - DATE_TRUNC('MINUTE', __a)) AS BIGINT) / 60",
     "HOUR": "CAST(EXTRACT(EPOCH FROM DATE_TRUNC('HOUR', __b) - DATE_TRUNC('HOUR', __a)) AS BIGINT) / 3600",
     "DAY": "CAST(CAST(__b AS DATE) - CAST(__a AS DATE) AS BIGINT)",
     "WEEK": "CAST((CAST(DATE_TRUNC('WEEK', __b) AS DATE) - CAST(DATE_TRUNC('WEEK', __a) AS DATE)) / 7 AS BIGINT)",
     "MONTH": "CAST((EXTRACT(YEAR FROM __b) - EXTRACT(YEAR FROM __a)) * 12"
-             " + EXTRACT(MONTH FROM __b) - EXTRACT(MONTH FROM __a) AS BIGINT)",
+    " + EXTRACT(MONTH FROM __b) - EXTRACT(MONTH FROM __a) AS BIGINT)",
     "QUARTER": "CAST((EXTRACT(YEAR FROM __b) - EXTRACT(YEAR FROM __a)) * 4"
-               " + EXTRACT(QUARTER FROM __b) - EXTRACT(QUARTER FROM __a) AS BIGINT)",
+    " + EXTRACT(QUARTER FROM __b) - EXTRACT(QUARTER FROM __a) AS BIGINT)",
     "YEAR": "CAST(EXTRACT(YEAR FROM __b) - EXTRACT(YEAR FROM __a) AS BIGINT)",
 }
 _DATEDIFF_NODES = (exp.TsOrDsDiff, exp.DateDiff, exp.TimestampDiff)
@@ -92,8 +93,10 @@ def _datediff(node: exp.Expression) -> exp.Expression:
     unit = node.args.get("unit")
     part = (unit.name if unit is not None else "DAY").upper()
     if part not in DATEDIFF_SQL:
-        raise DialectError(f"DATEDIFF({part.lower()}, ...) is not translated for PostgreSQL; "
-                           f"supported parts: {', '.join(p.lower() for p in DATEDIFF_SQL)}")
+        raise DialectError(
+            f"DATEDIFF({part.lower()}, ...) is not translated for PostgreSQL; "
+            f"supported parts: {', '.join(p.lower() for p in DATEDIFF_SQL)}"
+        )
     # Redshift's DATEDIFF(part, start, end) parses as this=end, expression=start.
     ends = {"__a": node.expression, "__b": node.this}
     timestamp = exp.DataType.build("TIMESTAMP")
@@ -127,14 +130,17 @@ def _listagg(node: exp.Expression) -> exp.Expression:
                 if o.this == value:
                     o.set("this", text.copy())
         this = exp.Order(this=this, expressions=orders)
-    return exp.GroupConcat(this=this, separator=separator.copy() if separator is not None else exp.Literal.string(""))
+    return exp.GroupConcat(
+        this=this, separator=separator.copy() if separator is not None else exp.Literal.string("")
+    )
 
 
 def _rewrite(node: exp.Expression) -> exp.Expression:
     if isinstance(node, _DATEDIFF_NODES):
         return _datediff(node)
     if (isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.GroupConcat)) or isinstance(
-            node, exp.GroupConcat):
+        node, exp.GroupConcat
+    ):
         return _listagg(node)
     return node
 
@@ -159,13 +165,13 @@ def query_to_postgres(statement: exp.Expression, params: tuple[str, ...] = (), s
     # only the placeholders must not.
     # Redshift's ROUND(double, n) has no PostgreSQL overload (only round(numeric, n)); sqlglot
     # adds the cast only when it can type the argument (AVG), so make it explicit everywhere.
-    for node in list(tree.find_all(exp.Round)):
-        if node.args.get("decimals") is not None and not isinstance(node.this, exp.Cast):
-            node.set("this", exp.cast(node.this.copy(), exp.DataType.build("DECIMAL")))
-    for node in list(tree.find_all(exp.Placeholder)):
-        node.replace(exp.column(f"{_SENTINEL}{node.name}"))
+    for rnd in list(tree.find_all(exp.Round)):
+        if rnd.args.get("decimals") is not None and not isinstance(rnd.this, exp.Cast):
+            rnd.set("this", exp.cast(rnd.this.copy(), exp.DataType.build("DECIMAL")))
+    for placeholder in list(tree.find_all(exp.Placeholder)):
+        placeholder.replace(exp.column(f"{_SENTINEL}{placeholder.name}"))
     try:
-        text = tree.sql(dialect="postgres", comments=False, unsupported_level="RAISE")
+        text = tree.sql(dialect="postgres", comments=False, unsupported_level=ErrorLevel.RAISE)
     except Exception as e:  # sqlglot's UnsupportedError and friends
         raise DialectError(f"{source}: cannot write for PostgreSQL: {e}") from e
     if not params:
@@ -240,8 +246,9 @@ def sort_key_index(table: exp.Table, columns: list[str]) -> exp.Create:
 def _postgres(statement: exp.Expression) -> str:
     try:
         # comments=False: the Redshift files keep their comments; PostgreSQL needs none of them.
-        return postgres_rewrites(statement).sql(dialect="postgres", unsupported_level=ErrorLevel.RAISE,
-                                                comments=False)
+        return postgres_rewrites(statement).sql(
+            dialect="postgres", unsupported_level=ErrorLevel.RAISE, comments=False
+        )
     except (sqlglot.UnsupportedError, ValueError) as e:
         raise DialectError(
             f"cannot write this statement for PostgreSQL ({e}): {statement.sql('redshift')[:200]}"
@@ -260,7 +267,7 @@ def to_postgres(sql: str) -> list[str]:
             out.append(_postgres(statement))
             continue
         columns = _sort_key_columns(statement)
-        _strip_redshift_only(statement)
+        _strip_redshift_only(cast(exp.Create, statement))  # a statement with a created table is a CREATE
         out.append(_postgres(statement))
         if columns:
             out.append(_postgres(sort_key_index(table, columns)))

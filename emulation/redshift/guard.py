@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
@@ -72,10 +73,14 @@ def load_rules(path: Path = GUARD_FILE) -> tuple[Rule, ...]:
         for line, row in enumerate(reader, start=2):
             kind, construct = row["kind"].strip(), row["construct"].strip()
             if kind not in KINDS or not construct:
-                raise ValueError(f"{path} line {line}: kind must be one of {KINDS} with a construct, got {row}")
+                raise ValueError(
+                    f"{path} line {line}: kind must be one of {KINDS} with a construct, got {row}"
+                )
             if kind == "syntax" and construct not in SYNTAX:
                 raise ValueError(f"{path} line {line}: no matcher for syntax {construct!r} in guard.SYNTAX")
-            rules.append(Rule(kind, construct.upper() if kind != "syntax" else construct, row["redshift_says"]))
+            rules.append(
+                Rule(kind, construct.upper() if kind != "syntax" else construct, row["redshift_says"])
+            )
     return tuple(rules)
 
 
@@ -95,17 +100,23 @@ def violations(sql: str, rules: tuple[Rule, ...] | None = None) -> list[str]:
         name = token.text.upper()
         if nxt.token_type == TokenType.L_PAREN and name in functions:
             r = functions[name]
-            found.setdefault(f"function {name}", f"line {token.line}: function {name}() is not Redshift: {r.redshift_says}")
+            found.setdefault(
+                f"function {name}", f"line {token.line}: function {name}() is not Redshift: {r.redshift_says}"
+            )
     statements = parse_redshift(sql)
     for statement in statements:
         for node in statement.walk():
             if isinstance(node, exp.DataType):
                 name = node.this.name if isinstance(node.this, exp.DataType.Type) else str(node.this)
                 if name in types:
-                    found.setdefault(f"type {name}", f"type {name} is not Redshift: {types[name].redshift_says}")
+                    found.setdefault(
+                        f"type {name}", f"type {name} is not Redshift: {types[name].redshift_says}"
+                    )
             for r in syntax:
-                if SYNTAX[r.construct](node):
-                    found.setdefault(f"syntax {r.construct}", f"{r.construct} is not Redshift: {r.redshift_says}")
+                if SYNTAX[r.construct](cast(exp.Expression, node)):
+                    found.setdefault(
+                        f"syntax {r.construct}", f"{r.construct} is not Redshift: {r.redshift_says}"
+                    )
     return list(found.values())
 
 

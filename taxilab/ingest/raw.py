@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -107,7 +108,7 @@ def ensure_bucket(settings: Settings) -> None:
     except ClientError as e:
         if e.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
             raise
-        kwargs = {"Bucket": settings.bucket}
+        kwargs: dict[str, Any] = {"Bucket": settings.bucket}
         if settings.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.region}
         s3.create_bucket(**kwargs)
@@ -218,7 +219,7 @@ def _land(settings: Settings, month: str, src: SourceFile, progress) -> Landed:
             entry["sha256"],
             entry["rows"],
             entry["bytes"],
-            head.get("VersionId"),
+            (head or {}).get("VersionId"),
             "unchanged",
             previous,
         )

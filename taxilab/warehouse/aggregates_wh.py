@@ -52,6 +52,14 @@ def load_statements(load_dir: Path = LOAD_DIR) -> list[NamedQuery]:
     return out
 
 
+def _row(cursor: psycopg.Cursor) -> tuple:
+    """The one row an aggregate query returns."""
+    row = cursor.fetchone()
+    if row is None:  # pragma: no cover - an aggregate without GROUP BY returns exactly one row
+        raise AggregateBuildError("an aggregate check query returned no row")
+    return tuple(row)
+
+
 def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
     """Trip count and revenue of every month-level aggregate must equal fct_trips' for the month."""
     start, end = Month.parse(month).bounds()
@@ -60,7 +68,7 @@ def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
         "SELECT count(*), sum(total_amount), count(avg_speed_mph) FROM taxi.fct_trips"
         " WHERE pickup_date >= %s AND pickup_date < %s",
         [start, end],
-    ).fetchone()
+    ).fetchone() or ()
     fct = (count, revenue)
     checks = {
         "agg_trips_daily": (
@@ -75,7 +83,7 @@ def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
     for table, (count, revenue, where, params) in checks.items():
         got = conn.execute(
             f"SELECT coalesce({count}, 0), {revenue} FROM taxi.{table} WHERE {where}", params
-        ).fetchone()
+        ).fetchone() or ()
         if (int(got[0]), got[1]) != (int(fct[0]), fct[1]):
             raise AggregateBuildError(
                 f"taxi.{table} for {month}: {got[0]} trips / {got[1]} revenue, fct_trips has {fct[0]} / {fct[1]}"
@@ -84,7 +92,7 @@ def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
         "SELECT coalesce(sum(trip_count), 0), coalesce(max(trips_at_or_above), 0)"
         " FROM taxi.agg_trip_speed_distribution WHERE month_start = %s",
         [start],
-    ).fetchone()
+    ).fetchone() or ()
     if not (speeds[0] == speeds[1] == with_speed):
         raise AggregateBuildError(
             f"taxi.agg_trip_speed_distribution for {month}: {speeds[0]} trips (running total {speeds[1]}),"
@@ -93,7 +101,7 @@ def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
     rows = {}
     for table in AGG_TABLES:
         where, params = checks.get(table, (None, None, "month_start = %s", [start]))[2:]
-        rows[table] = conn.execute(f"SELECT count(*) FROM taxi.{table} WHERE {where}", params).fetchone()[0]
+        rows[table] = _row(conn.execute(f"SELECT count(*) FROM taxi.{table} WHERE {where}", params))[0]
     return rows
 
 
