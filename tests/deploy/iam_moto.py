@@ -8,7 +8,9 @@ database and the table it touches (Glue developer guide, "Specifying AWS Glue re
 module computes those ARNs from the request and has moto check each one, so a grant on taxilab_raw does
 not reach another database. Non-catalog Glue actions keep moto's own check. S3: moto authorizes requests
 on the bucket and object ARNs already; the one fix is HeadBucket, which moto checks as "s3:HeadBucket",
-an action IAM does not have (AWS authorizes HeadBucket with s3:ListBucket). moto ignores policy
+an action IAM does not have (AWS authorizes HeadBucket with s3:ListBucket). And moto's SigV4
+recomputation does not match requests of the AWS SDK for Java v1 (Hadoop S3A, the Spark jobs): for those
+only the signature comparison is skipped, authorization is not. moto ignores policy
 conditions (an Allow with a Condition is treated as unconditional): the test says so where it matters.
 """
 
@@ -92,12 +94,34 @@ def patch_head_bucket_action() -> None:
     responses.ACTION_MAP["BUCKET"]["HEAD"]["DEFAULT"] = "ListBucket"
 
 
+def patch_java_sdk_signatures() -> None:
+    """moto recomputes each request's SigV4 signature with botocore and compares; for the AWS SDK for Java v1
+    (Hadoop S3A, which the Spark jobs use) the recomputation does not match and every request fails 403.
+    The access key is still resolved (an unknown key fails InvalidAccessKeyId) and every call is still
+    authorized against the key's policies; only the signature comparison is skipped, for Java SDK requests
+    alone (boto3 requests keep it)."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase.check_signature
+    if getattr(original, "_taxilab_patched", False):
+        return
+
+    def check_signature(self) -> None:
+        agent = next((v for k, v in self._headers.items() if k.lower() == "user-agent"), "")
+        if "aws-sdk-java/" not in agent:  # S3A: "Hadoop 3.3.4, aws-sdk-java/1.12.262 ..."
+            original(self)
+
+    check_signature._taxilab_patched = True
+    IAMRequestBase.check_signature = check_signature
+
+
 def main(argv: list[str] | None = None) -> None:
     from emulation.moto_server import patch_moto
 
     patch_moto()
     patch_glue_authorization()
     patch_head_bucket_action()
+    patch_java_sdk_signatures()
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

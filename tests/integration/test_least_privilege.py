@@ -5,11 +5,11 @@ is set up by a bootstrap admin while IAM is not enforced: the lake bucket, the z
 another database and bucket that are not the lab's), the Glue job role and the Redshift role with the
 policies of deploy_aws/policies/*.json, rendered with the values Terraform gives templatefile(). Then
 enforcement is switched on (moto's reset-auth to 0 unauthenticated requests) and a real month (the
-genuine 50k-row TLC sample of Feb 2024) goes through the S3 and Glue Data Catalog calls of the etl,
-aggregates and crawl stages with credentials bound to the Glue job policy: the lab's own arrow S3
-filesystem and its real crawler (emulation.glue.crawler.crawl) for the crawl stage. Every call succeeds.
-Writes outside the lake's zone prefixes, a bucket deletion and catalog calls on another database are
-denied, for an IAM user holding the policy and for credentials of the assumed Glue role itself.
+genuine 50k-row TLC sample of Feb 2024) goes through the etl and aggregates stages (the lab's real job
+scripts in a local Spark, S3A) and the crawl stage (the lab's real crawler) with credentials bound to the
+Glue job policy. Every call succeeds. Writes outside the lake's zone prefixes (from boto3 and from the
+jobs' own Spark session), a bucket deletion and catalog calls on another database are denied, for an IAM
+user holding the policy and for credentials of the assumed Glue role itself.
 
 moto evaluates Allow/Deny by action and resource ARN; it ignores Condition blocks (an Allow with a
 condition counts as unconditional), so the s3:prefix limit on ListBucket and the cloudwatch:namespace
@@ -18,7 +18,6 @@ limit are not proven here; they are checked by parliament and by reading (tests/
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import socket
@@ -27,17 +26,12 @@ import sys
 import time
 
 import boto3
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import pytest
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from spark_jobs.io import paths
-from taxilab.core.clients import arrow_s3_filesystem
 from taxilab.core.settings import PROJECT_ROOT, Settings
 from tests.deploy import tf
 
@@ -220,90 +214,58 @@ def test_the_emulator_enforces_iam(lab):
 def test_etl_aggregates_and_crawl_of_a_real_month_succeed_with_the_glue_job_policy(lab):
     settings = glue_settings(lab)
     s, b = settings, settings.bucket
-    s3 = lab.client("s3", lab.glue_user)
-    fs = arrow_s3_filesystem(settings)  # the lab's own pyarrow S3 filesystem
+    # Glue fetches the job script as the job role
+    lab.client("s3", lab.glue_user).get_object(Bucket=b, Key="scripts/spark_jobs/jobs/etl.py")
 
-    # etl: list and read the month's raw objects (+ manifest) and the zone lookup, as the job does
-    listed = s3.list_objects_v2(Bucket=b, Prefix=paths.raw_month_prefix(s.dataset, MONTH))["Contents"]
-    assert {o["Key"] for o in listed} == {lab.raw_key, paths.manifest_key(s.dataset, MONTH)}
-    json.loads(s3.get_object(Bucket=b, Key=paths.manifest_key(s.dataset, MONTH))["Body"].read())
-    zones = s3.get_object(Bucket=b, Key=paths.zone_lookup_key())["Body"].read().decode()
-    assert zones.startswith('"LocationID"') or zones.startswith("LocationID")
-    s3.get_object(
-        Bucket=b, Key="scripts/spark_jobs/jobs/etl.py"
-    )  # Glue fetches the job script as the job role
-    raw = pq.read_table(f"{b}/{lab.raw_key}", filesystem=fs, partitioning=None)
-    assert raw.num_rows == 50_000
-    bad = pc.or_(pc.less(raw["total_amount"], 0), pc.less_equal(raw["trip_distance"], 0))
-    accepted, rejected = raw.filter(pc.invert(bad)), raw.filter(bad)
-    accepted = accepted.append_column(
-        "pickup_date", pc.strftime(accepted["tpep_pickup_datetime"], "%Y-%m-%d")
+    # etl and aggregates: the lab's real job scripts in a local Spark (S3A) with the Glue job policy's keys
+    spark = s.spark.model_copy(update={"driver_memory": "1g", "shuffle_partitions": 2})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.deploy.spark_stages",
+            s.model_copy(update={"spark": spark}).model_dump_json(),
+            MONTH,
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
-    ds.write_dataset(
-        accepted,
-        f"{b}/{paths.staging_prefix(s.dataset)}",
-        filesystem=fs,
-        format="parquet",
-        partitioning=["pickup_date"],
-        partitioning_flavor="hive",
-        existing_data_behavior="delete_matching",
-        basename_template="part-{i}.parquet",
+    line = next((x for x in r.stdout.splitlines() if x.startswith("SPARK_STAGES ")), None)
+    assert r.returncode == 0 and line, (
+        f"the Spark jobs failed with the Glue job policy:\n{r.stdout[-2000:]}\n{r.stderr[-6000:]}"
     )
-    q_key = paths.quarantine_month_prefix(s.dataset, 2024, 2) + "part-0.parquet"
-    buf = io.BytesIO()
-    pq.write_table(rejected.append_column("reason", pa.array(["NEGATIVE_OR_ZERO"] * rejected.num_rows)), buf)
-    s3.put_object(Bucket=b, Key=q_key, Body=buf.getvalue())
-    # S3A writes big files as multipart uploads and aborts the ones a failed task leaves behind
-    mp_key = paths.staging_prefix(s.dataset) + "_temporary/attempt-0/part-big.parquet"
-    up = s3.create_multipart_upload(Bucket=b, Key=mp_key)["UploadId"]
-    etag = s3.upload_part(Bucket=b, Key=mp_key, UploadId=up, PartNumber=1, Body=b"x" * 1024)["ETag"]
-    s3.complete_multipart_upload(
-        Bucket=b, Key=mp_key, UploadId=up, MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]}
-    )
-    s3.delete_object(Bucket=b, Key=mp_key)  # the committer's cleanup
-    up = s3.create_multipart_upload(Bucket=b, Key=mp_key)["UploadId"]
-    s3.abort_multipart_upload(Bucket=b, Key=mp_key, UploadId=up)
+    stages = json.loads(line.removeprefix("SPARK_STAGES "))
+    etl, agg = stages["etl"], stages["aggregates"]
+    assert etl["rows_in"] == 50_000 and etl["rows_out"] + etl["quarantined"] == 50_000
+    assert agg["rows_in"] == etl["rows_out"] and agg["tables"]
+    assert stages["write_outside_zones"] == "denied", stages["write_outside_zones"]
 
-    # aggregates: read staging back, write a curated table for the month (replacing an earlier run's file)
-    staged = ds.dataset(
-        f"{b}/{paths.staging_prefix(s.dataset)}", filesystem=fs, format="parquet", partitioning="hive"
-    ).to_table()
-    assert staged.num_rows == accepted.num_rows
-    staged = staged.set_column(
-        staged.schema.get_field_index("pickup_date"),
-        "pickup_date",
-        pc.cast(staged["pickup_date"], pa.string()),
-    )
-    daily = staged.group_by("pickup_date").aggregate([("total_amount", "sum"), ("total_amount", "count")])
-    cur_key = paths.curated_month_prefix("daily_summary", MONTH) + "part-00000.parquet"
-    s3.put_object(Bucket=b, Key=cur_key.replace("part-00000", "stale"), Body=b"old")
-    s3.delete_object(Bucket=b, Key=cur_key.replace("part-00000", "stale"))
-    buf = io.BytesIO()
-    pq.write_table(daily, buf)
-    s3.put_object(Bucket=b, Key=cur_key, Body=buf.getvalue())
+    # what they wrote is where the lab reads it (listed by the admin)
+    admin_s3 = lab.client("s3", lab.admin)
+    for prefix in (paths.staging_prefix(s.dataset), paths.quarantine_prefix(s.dataset), "curated/"):
+        keys = [o["Key"] for o in admin_s3.list_objects_v2(Bucket=b, Prefix=prefix).get("Contents", [])]
+        assert any(k.endswith(".parquet") for k in keys), f"nothing written under {prefix}"
+    assert "Contents" not in admin_s3.list_objects_v2(Bucket=b, Prefix="exports/")
 
     # crawl: the lab's real crawler, through its own clients, with the Glue job policy's keys
     from emulation.glue.crawler import crawl
 
     results = crawl(settings)
-    by_zone = {r.database: r for r in results}
     assert {r.action for r in results} <= {"created", "updated", "unchanged"}, [
         (r.table, r.error) for r in results
     ]
     admin_glue = lab.client("glue", lab.admin)
     for zone, db in s.catalog_databases.items():
-        assert db in by_zone, f"nothing crawled into {db}"
-        tables = admin_glue.get_tables(DatabaseName=db)["TableList"]
-        assert tables, f"{zone}: no table registered"
-    staging_table = admin_glue.get_table(DatabaseName=s.catalog_databases["staging"], Name=s.dataset)["Table"]
-    parts = admin_glue.get_partitions(
-        DatabaseName=s.catalog_databases["staging"], TableName=staging_table["Name"]
-    )["Partitions"]
-    assert len(parts) == len(pc.unique(accepted["pickup_date"]))
+        assert admin_glue.get_tables(DatabaseName=db)["TableList"], f"{zone}: no table registered in {db}"
+    staging = s.catalog_databases["staging"]
+    parts = admin_glue.get_partitions(DatabaseName=staging, TableName=s.dataset)["Partitions"]
+    assert parts
     print(
-        f"\nallowed with the Glue job policy: {len(listed)} raw objects read, {raw.num_rows} rows, "
-        f"{accepted.num_rows} staged in {len(parts)} partitions, {rejected.num_rows} quarantined, "
-        f"{daily.num_rows} curated rows, {len(results)} tables crawled"
+        f"\nallowed with the Glue job policy: etl {etl['rows_in']} rows in, {etl['rows_out']} staged, "
+        f"{etl['quarantined']} quarantined ({etl['seconds']:.0f} s); aggregates {sorted(agg['tables'])}; "
+        f"crawl {len(results)} tables, {len(parts)} staging partitions; Spark write to exports/: denied"
     )
 
 
