@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -228,7 +229,11 @@ def gunzip_limited(raw: bytes, url: str, table: str, limit: int) -> bytes:
 
 
 def _delimited_rows(
-    raw: bytes, url: str, stmt: CopyStatement, columns: list[_Column], errors: list[LoadError],
+    raw: bytes,
+    url: str,
+    stmt: CopyStatement,
+    columns: list[_Column],
+    errors: list[LoadError],
     max_expanded: int,
 ) -> list[list[str | None]]:
     if stmt.gzip:
@@ -240,7 +245,7 @@ def _delimited_rows(
     lines = text.splitlines()
     if stmt.format == "csv":
         null_as = "" if stmt.null_as is None else stmt.null_as
-        reader_kwargs = {"delimiter": stmt.delimiter or ","}
+        reader_kwargs: dict[str, Any] = {"delimiter": stmt.delimiter or ","}
     else:
         # Redshift's default text format: delimited, no quoting (ESCAPE is not emulated).
         null_as = TEXT_NULL if stmt.null_as is None else stmt.null_as
@@ -331,8 +336,14 @@ def run_copy(conn, settings: Settings, stmt: CopyStatement) -> Result:
         for url in urls:
             b, k = split_s3(url)
             rows.extend(
-                _delimited_rows(s3.get_object(Bucket=b, Key=k)["Body"].read(), url, stmt, columns, errors,
-                                settings.copy_max_expanded_bytes)
+                _delimited_rows(
+                    s3.get_object(Bucket=b, Key=k)["Body"].read(),
+                    url,
+                    stmt,
+                    columns,
+                    errors,
+                    settings.copy_max_expanded_bytes,
+                )
             )
         # All strings: PostgreSQL parses the canonical text _convert produced (quoted CSV fields are
         # data for any type; nulls are unquoted empty fields, see load.py).

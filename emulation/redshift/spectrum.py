@@ -49,8 +49,16 @@ HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 
 # Hive/Glue type -> PostgreSQL type (parameterised types are handled in pg_type).
 _HIVE_TYPES = {
-    "tinyint": "smallint", "smallint": "smallint", "int": "integer", "integer": "integer", "bigint": "bigint",
-    "float": "real", "double": "double precision", "string": "text", "boolean": "boolean", "date": "date",
+    "tinyint": "smallint",
+    "smallint": "smallint",
+    "int": "integer",
+    "integer": "integer",
+    "bigint": "bigint",
+    "float": "real",
+    "double": "double precision",
+    "string": "text",
+    "boolean": "boolean",
+    "date": "date",
     "timestamp": "timestamp",
 }
 _PARAM_TYPE = re.compile(r"^(decimal|varchar|char)\s*(?:\((\d+)\s*(?:,\s*(\d+))?\))?$")
@@ -90,7 +98,7 @@ def _name(t: TokenReader, expected: str) -> str:
 
 def _accept_seq(t: TokenReader, *words: str) -> bool:
     """Consume the words in order if they all come next."""
-    toks = t.tokens[t.i:t.i + len(words)]
+    toks = t.tokens[t.i : t.i + len(words)]
     if len(toks) == len(words) and all(tok.text.upper() == w for tok, w in zip(toks, words, strict=True)):
         t.i += len(words)
         return True
@@ -99,7 +107,7 @@ def _accept_seq(t: TokenReader, *words: str) -> bool:
 
 def _expect_seq(t: TokenReader, *words: str) -> None:
     if not _accept_seq(t, *words):
-        got = " ".join(tok.text for tok in t.tokens[t.i:t.i + len(words)]) or "the end of the statement"
+        got = " ".join(tok.text for tok in t.tokens[t.i : t.i + len(words)]) or "the end of the statement"
         raise RedshiftStatementError(f"{t.what}: expected {' '.join(words)}, got {got!r}")
 
 
@@ -116,8 +124,10 @@ def parse_create(sql_text: str) -> CreateExternalSchema:
     _expect_seq(t, "FROM")
     if not _accept_seq(t, "DATA", "CATALOG"):
         kind = t.word() or "nothing"
-        raise RedshiftStatementError(f"CREATE EXTERNAL SCHEMA {schema}: FROM {kind} is not supported locally "
-                                     "(only FROM DATA CATALOG, the Glue Data Catalog)")
+        raise RedshiftStatementError(
+            f"CREATE EXTERNAL SCHEMA {schema}: FROM {kind} is not supported locally "
+            "(only FROM DATA CATALOG, the Glue Data Catalog)"
+        )
     stmt = CreateExternalSchema(schema, "", if_not_exists=if_not_exists)
     while (word := t.word()) is not None:
         t.i += 1
@@ -131,11 +141,15 @@ def parse_create(sql_text: str) -> CreateExternalSchema:
             _expect_seq(t, "EXTERNAL", "DATABASE", "IF", "NOT", "EXISTS")
             stmt.create_database = True
         else:
-            raise RedshiftStatementError(f"CREATE EXTERNAL SCHEMA {schema}: option {word} is not supported locally")
+            raise RedshiftStatementError(
+                f"CREATE EXTERNAL SCHEMA {schema}: option {word} is not supported locally"
+            )
     if not stmt.database:
         raise RedshiftStatementError(f"CREATE EXTERNAL SCHEMA {schema}: DATABASE 'glue_database' is required")
     if stmt.iam_role is None:
-        raise RedshiftStatementError(f"CREATE EXTERNAL SCHEMA {schema}: IAM_ROLE is required (Redshift requires it)")
+        raise RedshiftStatementError(
+            f"CREATE EXTERNAL SCHEMA {schema}: IAM_ROLE is required (Redshift requires it)"
+        )
     return stmt
 
 
@@ -187,8 +201,10 @@ def pg_type(hive: str, where: str) -> str:
         if kind == "decimal":
             return f"numeric({p or 10},{s or 0})"
         return f"{'varchar' if kind == 'varchar' else 'char'}({p})" if p else "text"
-    raise SpectrumError(f"{where}: Glue type {hive!r} is not supported by the lab's Spectrum "
-                        "(primitive types only: no array/struct/map/binary)")
+    raise SpectrumError(
+        f"{where}: Glue type {hive!r} is not supported by the lab's Spectrum "
+        "(primitive types only: no array/struct/map/binary)"
+    )
 
 
 def read_catalog(settings: Settings, database: str, create: bool = False) -> list[ExternalTable]:
@@ -198,24 +214,34 @@ def read_catalog(settings: Settings, database: str, create: bool = False) -> lis
         glue.get_database(Name=database)
     except glue.exceptions.EntityNotFoundException:
         if not create:
-            raise SpectrumError(f"Glue database {database!r} does not exist in the Data Catalog (add CREATE "
-                                "EXTERNAL DATABASE IF NOT EXISTS to create it, or crawl the zone first)") from None
+            raise SpectrumError(
+                f"Glue database {database!r} does not exist in the Data Catalog (add CREATE "
+                "EXTERNAL DATABASE IF NOT EXISTS to create it, or crawl the zone first)"
+            ) from None
         glue.create_database(DatabaseInput={"Name": database})
     tables = []
     for page in glue.get_paginator("get_tables").paginate(DatabaseName=database):
         for t in page["TableList"]:
             sd = t.get("StorageDescriptor", {})
-            if sd.get("InputFormat") != PARQUET_INPUT and t.get("Parameters", {}).get("classification") != "parquet":
+            if (
+                sd.get("InputFormat") != PARQUET_INPUT
+                and t.get("Parameters", {}).get("classification") != "parquet"
+            ):
                 continue  # the lab reads Parquet only (the lake's zones are all Parquet)
             table = ExternalTable(
-                t["Name"].lower(), sd.get("Location", ""),
+                t["Name"].lower(),
+                sd.get("Location", ""),
                 [(c["Name"].lower(), c["Type"]) for c in sd.get("Columns", [])],
                 [(k["Name"].lower(), k["Type"]) for k in t.get("PartitionKeys", [])],
-                input_format=sd.get("InputFormat", ""), output_format=sd.get("OutputFormat", ""),
+                input_format=sd.get("InputFormat", ""),
+                output_format=sd.get("OutputFormat", ""),
                 serialization_lib=sd.get("SerdeInfo", {}).get("SerializationLibrary", ""),
-                parameters=t.get("Parameters", {}))
+                parameters=t.get("Parameters", {}),
+            )
             if table.partition_keys:
-                for ppage in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=t["Name"]):
+                for ppage in glue.get_paginator("get_partitions").paginate(
+                    DatabaseName=database, TableName=t["Name"]
+                ):
                     for p in ppage["Partitions"]:
                         table.partitions.append((list(p["Values"]), p["StorageDescriptor"]["Location"]))
                 table.partitions.sort()
@@ -231,7 +257,10 @@ _PROGRAMS: dict[tuple, str] = {}  # (dsn, endpoint) -> the program prefix that w
 
 def _program_prefix(settings: Settings, python: str) -> str:
     """`env -i VAR=... python`: the scan program's command line up to its module, emulator credentials only."""
-    paths = [str(PROJECT_ROOT), *dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])]
+    paths = [
+        str(PROJECT_ROOT),
+        *dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]),
+    ]
     env = {
         "PYTHONPATH": ":".join(paths),
         "TAXILAB_SPECTRUM_ENDPOINT": settings.endpoint("s3") or "",
@@ -267,15 +296,21 @@ def _probe(conn, prefix: str) -> str | None:
 
 def _scan_program(conn, settings: Settings) -> str:
     if not settings.uses_emulator:
-        raise SpectrumError("the Spectrum emulation is for the local profile; on aws Redshift runs it natively")
+        raise SpectrumError(
+            "the Spectrum emulation is for the local profile; on aws Redshift runs it natively"
+        )
     key = (conn.info.dsn, settings.endpoint("s3"))
     if key in _PROGRAMS:
         return _PROGRAMS[key]
-    allowed = conn.execute("SELECT rolsuper OR pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')"
-                           " FROM pg_roles WHERE rolname = current_user").fetchone()
+    allowed = conn.execute(
+        "SELECT rolsuper OR pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')"
+        " FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
     if not allowed or not allowed[0]:
-        raise SpectrumError("the Spectrum emulation runs COPY ... FROM PROGRAM: the warehouse user must be a "
-                            "superuser or a member of pg_execute_server_program")
+        raise SpectrumError(
+            "the Spectrum emulation runs COPY ... FROM PROGRAM: the warehouse user must be a "
+            "superuser or a member of pg_execute_server_program"
+        )
     failures = []
     for python in _interpreters():
         prefix = _program_prefix(settings, python)
@@ -284,16 +319,19 @@ def _scan_program(conn, settings: Settings) -> str:
             _PROGRAMS[key] = f"{prefix} -m {SCAN_MODULE}"
             return _PROGRAMS[key]
         failures.append(f"{python}: {why}")
-    raise SpectrumError("PostgreSQL's OS user cannot run the Spectrum scan program (python with pyarrow and "
-                        "taxilab; on the compose profile the server runs in a container without them): "
-                        + "; ".join(failures))
+    raise SpectrumError(
+        "PostgreSQL's OS user cannot run the Spectrum scan program (python with pyarrow and "
+        "taxilab; on the compose profile the server runs in a container without them): " + "; ".join(failures)
+    )
 
 
 # Column definitions the scan function accepts: `"quoted name" type`, comma-separated, types from the
 # whitelist pg_type() produces. Checked inside the function (it is the boundary: anyone allowed to call
 # it could pass any text), so coldefs can be pasted into its CREATE TEMP TABLE only in this shape.
-_COLDEF_TYPES = (r"(smallint|integer|bigint|real|double precision|text|boolean|date|timestamp"
-                 r"|numeric\([0-9]{1,2},[0-9]{1,2}\)|varchar\([0-9]{1,5}\)|char\([0-9]{1,5}\))")
+_COLDEF_TYPES = (
+    r"(smallint|integer|bigint|real|double precision|text|boolean|date|timestamp"
+    r"|numeric\([0-9]{1,2},[0-9]{1,2}\)|varchar\([0-9]{1,5}\)|char\([0-9]{1,5}\))"
+)
 _COLDEF = r'"([^"]|"")+" ' + _COLDEF_TYPES
 COLDEFS_PATTERN = "^" + _COLDEF + "(, " + _COLDEF + ")*$"
 SPEC_PATTERN = "^([0-9a-f][0-9a-f])+$"
@@ -395,39 +433,60 @@ def install(conn, settings: Settings) -> None:
     EXECUTE on the function is revoked from PUBLIC and granted to the app role only."""
     if not _is_superuser(conn):
         if not settings.warehouse_admin_dsn:
-            raise SpectrumError("installing the Spectrum scan function needs the warehouse's setup (superuser) "
-                                "connection: settings.warehouse_admin_dsn is not set")
+            raise SpectrumError(
+                "installing the Spectrum scan function needs the warehouse's setup (superuser) "
+                "connection: settings.warehouse_admin_dsn is not set"
+            )
         from psycopg.conninfo import make_conninfo
 
         # The superuser's connection to the database `conn` is on (a test's scratch database too).
-        with psycopg.connect(make_conninfo(settings.warehouse_admin_dsn, dbname=conn.info.dbname),
-                             connect_timeout=10) as admin:
+        with psycopg.connect(
+            make_conninfo(settings.warehouse_admin_dsn, dbname=conn.info.dbname), connect_timeout=10
+        ) as admin:
             install(admin, settings)
         return
     program = _scan_program(conn, settings)
     literal = pgsql.Literal
-    function_sql = (_SCAN_FUNCTION_SQL.replace("{program}", literal(program).as_string(conn))
-                    .replace("{spec_pattern}", literal(SPEC_PATTERN).as_string(conn))
-                    .replace("{coldefs_pattern}", literal(COLDEFS_PATTERN).as_string(conn)))
+    function_sql = (
+        _SCAN_FUNCTION_SQL.replace("{program}", literal(program).as_string(conn))
+        .replace("{spec_pattern}", literal(SPEC_PATTERN).as_string(conn))
+        .replace("{coldefs_pattern}", literal(COLDEFS_PATTERN).as_string(conn))
+    )
     app_role = settings.warehouse_app_role
     with conn.transaction():
         if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'lab_meta'").fetchone():
             conn.execute("CREATE SCHEMA lab_meta")
             if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [app_role]).fetchone():
-                conn.execute(pgsql.SQL("GRANT USAGE, CREATE ON SCHEMA lab_meta TO {}").format(pgsql.Identifier(app_role)))
+                conn.execute(
+                    pgsql.SQL("GRANT USAGE, CREATE ON SCHEMA lab_meta TO {}").format(
+                        pgsql.Identifier(app_role)
+                    )
+                )
         for statement in _META_SQL:
             conn.execute(statement)
         conn.execute(function_sql)
         conn.execute(f"REVOKE ALL ON FUNCTION {SCAN_SIGNATURE} FROM PUBLIC")
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [app_role]).fetchone():
             role = pgsql.Identifier(app_role)
-            conn.execute(pgsql.SQL("GRANT EXECUTE ON FUNCTION lab_meta.spectrum_scan(text, text, text) TO {}").format(role))
+            conn.execute(
+                pgsql.SQL("GRANT EXECUTE ON FUNCTION lab_meta.spectrum_scan(text, text, text) TO {}").format(
+                    role
+                )
+            )
             conn.execute(pgsql.SQL("GRANT USAGE ON SCHEMA lab_meta TO {}").format(role))
-            conn.execute(pgsql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON lab_meta.external_schemas, "
-                                   "lab_meta.external_tables, lab_meta.external_partitions, lab_meta.external_columns "
-                                   "TO {}").format(role))
-            conn.execute(pgsql.SQL("GRANT SELECT ON lab_meta.svv_external_schemas, lab_meta.svv_external_tables, "
-                                   "lab_meta.svv_external_partitions, lab_meta.svv_external_columns TO {}").format(role))
+            conn.execute(
+                pgsql.SQL(
+                    "GRANT SELECT, INSERT, UPDATE, DELETE ON lab_meta.external_schemas, "
+                    "lab_meta.external_tables, lab_meta.external_partitions, lab_meta.external_columns "
+                    "TO {}"
+                ).format(role)
+            )
+            conn.execute(
+                pgsql.SQL(
+                    "GRANT SELECT ON lab_meta.svv_external_schemas, lab_meta.svv_external_tables, "
+                    "lab_meta.svv_external_partitions, lab_meta.svv_external_columns TO {}"
+                ).format(role)
+            )
 
 
 def _is_superuser(conn) -> bool:
@@ -459,9 +518,13 @@ def view_sql(schema: str, table: ExternalTable) -> str:
         spec = json.dumps({"location": location, "columns": [c for c, _ in data]}).encode().hex()
         consts = []
         for (k, t), v in zip(keys, values or [], strict=True):
-            consts.append(f"CAST({'NULL' if v == HIVE_DEFAULT_PARTITION else _literal(v)} AS {t}) AS {_ident(k)}")
-        return (f"SELECT s.*{''.join(', ' + c for c in consts)} FROM {SCAN_FUNCTION}("
-                f"{_literal(location)}, {_literal(coldefs)}, {_literal(spec)}) AS s({coldefs})")
+            consts.append(
+                f"CAST({'NULL' if v == HIVE_DEFAULT_PARTITION else _literal(v)} AS {t}) AS {_ident(k)}"
+            )
+        return (
+            f"SELECT s.*{''.join(', ' + c for c in consts)} FROM {SCAN_FUNCTION}("
+            f"{_literal(location)}, {_literal(coldefs)}, {_literal(spec)}) AS s({coldefs})"
+        )
 
     if not keys:
         return branch(table.location, None)
@@ -496,21 +559,43 @@ def _record(conn, schema: str, tables: list[ExternalTable]) -> None:
     with conn.cursor() as cur:
         for t in tables:
             fmt = (t.input_format, t.output_format, t.serialization_lib, "{}", 0)
-            cur.execute("INSERT INTO lab_meta.external_tables VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        [schema, t.name, t.location, *fmt, json.dumps(t.parameters), "EXTERNAL_TABLE",
-                         len(t.partitions)])
-            cur.executemany("INSERT INTO lab_meta.external_partitions VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                            [[schema, t.name, json.dumps(v), loc, *fmt, "{}"] for v, loc in t.partitions])
-            cur.executemany("INSERT INTO lab_meta.external_columns VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                            [[schema, t.name, c, typ, i, k, "true"] for i, (c, typ, k) in enumerate(
-                                [(c, typ, 0) for c, typ in t.columns]
-                                + [(c, typ, n) for n, (c, typ) in enumerate(t.partition_keys, start=1)], start=1)])
+            cur.execute(
+                "INSERT INTO lab_meta.external_tables VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    schema,
+                    t.name,
+                    t.location,
+                    *fmt,
+                    json.dumps(t.parameters),
+                    "EXTERNAL_TABLE",
+                    len(t.partitions),
+                ],
+            )
+            cur.executemany(
+                "INSERT INTO lab_meta.external_partitions VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [[schema, t.name, json.dumps(v), loc, *fmt, "{}"] for v, loc in t.partitions],
+            )
+            cur.executemany(
+                "INSERT INTO lab_meta.external_columns VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [
+                    [schema, t.name, c, typ, i, k, "true"]
+                    for i, (c, typ, k) in enumerate(
+                        [(c, typ, 0) for c, typ in t.columns]
+                        + [(c, typ, n) for n, (c, typ) in enumerate(t.partition_keys, start=1)],
+                        start=1,
+                    )
+                ],
+            )
 
 
 def _build(conn, schema: str, tables: list[ExternalTable]) -> None:
     """Create/replace the views of `tables` in `schema`, drop those the catalog no longer has, record."""
-    before = {r[0] for r in conn.execute("SELECT tablename FROM lab_meta.external_tables WHERE schemaname = %s",
-                                         [schema]).fetchall()}
+    before = {
+        r[0]
+        for r in conn.execute(
+            "SELECT tablename FROM lab_meta.external_tables WHERE schemaname = %s", [schema]
+        ).fetchall()
+    }
     for t in tables:
         _create_view(conn, schema, t)
     for gone in sorted(before - {t.name for t in tables}):
@@ -518,8 +603,9 @@ def _build(conn, schema: str, tables: list[ExternalTable]) -> None:
             with conn.transaction():
                 conn.execute(f"DROP VIEW IF EXISTS {_ident(schema, gone)}")
         except psycopg.Error as e:
-            raise SpectrumError(f"external table {schema}.{gone} left the Glue catalog but cannot be dropped: "
-                                f"{e}") from e
+            raise SpectrumError(
+                f"external table {schema}.{gone} left the Glue catalog but cannot be dropped: {e}"
+            ) from e
     _record(conn, schema, tables)
     conn.execute("UPDATE lab_meta.external_schemas SET refreshed_at = now() WHERE schemaname = %s", [schema])
 
@@ -540,8 +626,9 @@ def create_external_schema(conn, settings: Settings, stmt: CreateExternalSchema)
         existing = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [stmt.schema]).fetchone()
         if existing:
             if stmt.schema not in _external_schemas(conn):
-                raise SpectrumError(f"CREATE EXTERNAL SCHEMA {stmt.schema}: a (local) schema {stmt.schema} "
-                                    "already exists")
+                raise SpectrumError(
+                    f"CREATE EXTERNAL SCHEMA {stmt.schema}: a (local) schema {stmt.schema} already exists"
+                )
             if stmt.if_not_exists:
                 return Result(message=f"external schema {stmt.schema} already exists, skipping")
             raise SpectrumError(f"CREATE EXTERNAL SCHEMA {stmt.schema}: schema {stmt.schema} already exists")
@@ -549,12 +636,16 @@ def create_external_schema(conn, settings: Settings, stmt: CreateExternalSchema)
         install(conn, settings)
         options = {"IAM_ROLE": stmt.iam_role, **({"REGION": stmt.region} if stmt.region else {})}
         conn.execute(f"CREATE SCHEMA {_ident(stmt.schema)}")
-        conn.execute("INSERT INTO lab_meta.external_schemas (schemaname, databasename, esoptions) VALUES (%s, %s, %s)",
-                     [stmt.schema, stmt.database, json.dumps(options)])
+        conn.execute(
+            "INSERT INTO lab_meta.external_schemas (schemaname, databasename, esoptions) VALUES (%s, %s, %s)",
+            [stmt.schema, stmt.database, json.dumps(options)],
+        )
         _build(conn, stmt.schema, tables)
     parts = sum(len(t.partitions) for t in tables)
-    return Result(message=f"CREATE EXTERNAL SCHEMA {stmt.schema}: {len(tables)} external tables "
-                          f"({parts} partitions) from Glue database {stmt.database}")
+    return Result(
+        message=f"CREATE EXTERNAL SCHEMA {stmt.schema}: {len(tables)} external tables "
+        f"({parts} partitions) from Glue database {stmt.database}"
+    )
 
 
 def refresh(conn, settings: Settings) -> dict[str, int]:
@@ -579,18 +670,28 @@ def is_external(conn, schema: str) -> bool:
 
 def drop_external_schema(conn, stmt: DropSchema) -> Result:
     if stmt.drop_database:
-        raise SpectrumError(f"DROP SCHEMA {stmt.schema} DROP EXTERNAL DATABASE: deleting the Glue database is not "
-                            "done from the lab's SQL; drop the schema alone (the catalog keeps its tables)")
+        raise SpectrumError(
+            f"DROP SCHEMA {stmt.schema} DROP EXTERNAL DATABASE: deleting the Glue database is not "
+            "done from the lab's SQL; drop the schema alone (the catalog keeps its tables)"
+        )
     try:
         with conn.transaction():
-            tables = [r[0] for r in conn.execute("SELECT tablename FROM lab_meta.external_tables "
-                                                 "WHERE schemaname = %s", [stmt.schema]).fetchall()]
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT tablename FROM lab_meta.external_tables WHERE schemaname = %s", [stmt.schema]
+                ).fetchall()
+            ]
             for t in tables:
-                conn.execute(f"DROP VIEW IF EXISTS {_ident(stmt.schema, t)}{' CASCADE' if stmt.cascade else ''}")
+                conn.execute(
+                    f"DROP VIEW IF EXISTS {_ident(stmt.schema, t)}{' CASCADE' if stmt.cascade else ''}"
+                )
             conn.execute(f"DROP SCHEMA {_ident(stmt.schema)}{' CASCADE' if stmt.cascade else ''}")
             for meta in ("external_schemas", "external_tables", "external_partitions", "external_columns"):
                 conn.execute(f"DELETE FROM lab_meta.{meta} WHERE schemaname = %s", [stmt.schema])
     except psycopg.Error as e:
         raise SpectrumError(f"DROP SCHEMA {stmt.schema}: {e}".strip()) from e
-    return Result(message=f"DROP SCHEMA {stmt.schema}: external schema dropped ({len(tables)} external tables); "
-                          "the Glue database is unchanged")
+    return Result(
+        message=f"DROP SCHEMA {stmt.schema}: external schema dropped ({len(tables)} external tables); "
+        "the Glue database is unchanged"
+    )

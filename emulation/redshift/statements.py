@@ -176,10 +176,11 @@ def _common_option(t: TokenReader, stmt: CopyStatement | UnloadStatement, word: 
 def parse_copy(sql_text: str) -> CopyStatement:
     t = TokenReader(_rest(sql_text, "COPY"), "COPY")
     parts = [t.next("the target table").text]
-    while t.peek() is not None and t.peek().token_type == TokenType.DOT:
+    while (tok := t.peek()) is not None and tok.token_type == TokenType.DOT:
         t.i += 1
         parts.append(t.next("the table name").text)
-    columns = t.names("the column list") if t.peek() and t.peek().token_type == TokenType.L_PAREN else []
+    tok = t.peek()
+    columns = t.names("the column list") if tok is not None and tok.token_type == TokenType.L_PAREN else []
     if not t.accept("FROM"):
         raise RedshiftStatementError(f"COPY {'.'.join(parts)}: expected FROM 's3://...'")
     stmt = CopyStatement(".".join(parts), columns, t.string("the S3 source"))

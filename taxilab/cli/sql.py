@@ -21,12 +21,18 @@ from rich.table import Table
 from taxilab.core.settings import get_settings
 from taxilab.warehouse import queries
 
-app = typer.Typer(help="Named Redshift analytics queries: list, run by name with parameters, benchmark.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Named Redshift analytics queries: list, run by name with parameters, benchmark.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False)
 
-PARAM = typer.Option([], "--param", "-p", help="Query parameter NAME=VALUE (repeatable), e.g. -p month=2024-02.")
+PARAM = typer.Option(
+    [], "--param", "-p", help="Query parameter NAME=VALUE (repeatable), e.g. -p month=2024-02."
+)
 VALIDATION = typer.Option(False, "--validation", help="Use the validation queries (sql/validation).")
 
 
@@ -51,8 +57,9 @@ def render(result: queries.QueryResult, fmt: str) -> str:
         w.writerows([[("" if v is None else _plain(v)) for v in row] for row in result.rows])
         return buf.getvalue()
     if fmt == "json":
-        return json.dumps([dict(zip(result.columns, map(_plain, row), strict=True)) for row in result.rows],
-                          indent=2)
+        return json.dumps(
+            [dict(zip(result.columns, map(_plain, row), strict=True)) for row in result.rows], indent=2
+        )
     raise typer.BadParameter(f"format {fmt!r}: expected table, csv or json")
 
 
@@ -115,8 +122,14 @@ def bench_queries(conn, params: dict[str, str], repeats: int) -> list[dict]:
             times.append((time.perf_counter() - t0) * 1000)
         times.sort()
         p95 = times[min(len(times) - 1, max(0, round(0.95 * len(times)) - 1))]
-        out.append({"query": q.name, "rows": len(res.rows), "median_ms": round(statistics.median(times), 1),
-                    "p95_ms": round(p95, 1)})
+        out.append(
+            {
+                "query": q.name,
+                "rows": len(res.rows),
+                "median_ms": round(statistics.median(times), 1),
+                "p95_ms": round(p95, 1),
+            }
+        )
     return out
 
 
@@ -124,7 +137,9 @@ def bench_queries(conn, params: dict[str, str], repeats: int) -> list[dict]:
 def bench(
     month: str = typer.Option("2024-02", "--month", "-m", help="Month the queries run over (YYYY-MM)."),
     repeats: int = typer.Option(20, "--repeats", "-r", help="Timed runs per query (after one warm-up)."),
-    target_ms: float = typer.Option(100.0, "--target-ms", help="p95 target per query (printed, not enforced)."),
+    target_ms: float = typer.Option(
+        100.0, "--target-ms", help="p95 target per query (printed, not enforced)."
+    ),
 ) -> None:
     """Latency benchmark: median and p95 of every analytics query over a loaded month (prints figures)."""
     from spark_jobs.month import Month
@@ -132,8 +147,15 @@ def bench(
 
     m = Month.parse(month)
     start, end = m.first_day.isoformat(), m.days[-1].isoformat()
-    params = {"month": month, "start_date": start, "end_date": end, "top_n": "10", "min_trips": "100",
-              "z": "2", "max_speed_mph": "80"}
+    params = {
+        "month": month,
+        "start_date": start,
+        "end_date": end,
+        "top_n": "10",
+        "min_trips": "100",
+        "z": "2",
+        "max_speed_mph": "80",
+    }
     try:
         with connect(get_settings()) as conn:
             rows = bench_queries(conn, params, repeats)
@@ -141,18 +163,29 @@ def bench(
         _fail(str(e))
     t = Table("query", "rows", "median ms", "p95 ms", f"p95 <= {target_ms:g} ms")
     for r in rows:
-        t.add_row(r["query"], str(r["rows"]), f"{r['median_ms']:.1f}", f"{r['p95_ms']:.1f}",
-                  "yes" if r["p95_ms"] <= target_ms else "NO")
+        t.add_row(
+            r["query"],
+            str(r["rows"]),
+            f"{r['median_ms']:.1f}",
+            f"{r['p95_ms']:.1f}",
+            "yes" if r["p95_ms"] <= target_ms else "NO",
+        )
     console.print(t)
     ok = sum(r["p95_ms"] <= target_ms for r in rows)
-    console.print(f"{ok}/{len(rows)} queries within p95 <= {target_ms:g} ms ({repeats} runs each, month {month})")
+    console.print(
+        f"{ok}/{len(rows)} queries within p95 <= {target_ms:g} ms ({repeats} runs each, month {month})"
+    )
 
 
 @app.command("exec")
 def exec_(
     file: str = typer.Option(None, "--file", help="A file holding one Redshift statement."),
-    sql_text: str = typer.Option(None, "--sql", help="One Redshift statement, e.g. \"COPY ... FROM 's3://...'\"."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | json (for statements returning rows)"),
+    sql_text: str = typer.Option(
+        None, "--sql", help="One Redshift statement, e.g. \"COPY ... FROM 's3://...'\"."
+    ),
+    fmt: str = typer.Option(
+        "table", "--format", "-f", help="table | csv | json (for statements returning rows)"
+    ),
 ) -> None:
     """Execute one Redshift statement: COPY/UNLOAD emulated against the lake (aws profile: Redshift
     through the Data API), anything else guarded and translated to PostgreSQL."""
@@ -161,7 +194,7 @@ def exec_(
     from taxilab.warehouse.sql_exec import run_statement
 
     if (file is None) == (sql_text is None):
-        _fail("give exactly one of --file F or --sql \"...\"")
+        _fail('give exactly one of --file F or --sql "..."')
     if fmt not in ("table", "csv", "json"):
         _fail(f"--format {fmt!r}: expected table, csv or json")
     try:
@@ -199,7 +232,9 @@ def spectrum_refresh() -> None:
     except (RuntimeError, WarehouseUnavailable) as e:  # SpectrumError is a RuntimeError
         _fail(str(e))
     if not refreshed:
-        console.print("no external schemas to rebuild (CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG first; on "
-                      "Redshift, Spectrum reads the Glue catalog itself)")
+        console.print(
+            "no external schemas to rebuild (CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG first; on "
+            "Redshift, Spectrum reads the Glue catalog itself)"
+        )
     for schema, tables in refreshed.items():
         console.print(f"{schema}: {tables} external tables rebuilt")

@@ -35,12 +35,14 @@ def tokens(text: str) -> list[Token]:
 def split(text: str) -> list[str]:
     """The statements of a file, each exactly as written (from its first token to its last, the `;`
     and the comments between statements left out)."""
-    out, start, last = [], None, None
+    out: list[str] = []
+    start: int | None = None
+    last = 0
     for tok in tokens(text):
         if tok.token_type == TokenType.SEMICOLON:
             if start is not None:
                 out.append(text[start : last + 1])
-            start = last = None
+            start = None
             continue
         start = tok.start if start is None else start
         last = tok.end

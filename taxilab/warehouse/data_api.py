@@ -63,13 +63,23 @@ def substitute_iam_role(sql_text: str, iam_role: str | None) -> str:
 class DataApiClient:
     """execute(sql, parameters) -> StatementResult, against the Redshift of `settings`."""
 
-    def __init__(self, settings: Settings, client=None, poll_interval: float = 0.5,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        settings: Settings,
+        client=None,
+        poll_interval: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if not (settings.redshift_workgroup or settings.redshift_cluster_id):
-            raise DataApiError("no Redshift target: set TAXILAB_REDSHIFT_WORKGROUP (Serverless) or "
-                               "TAXILAB_REDSHIFT_CLUSTER_ID with TAXILAB_REDSHIFT_DB_USER (provisioned)")
+            raise DataApiError(
+                "no Redshift target: set TAXILAB_REDSHIFT_WORKGROUP (Serverless) or "
+                "TAXILAB_REDSHIFT_CLUSTER_ID with TAXILAB_REDSHIFT_DB_USER (provisioned)"
+            )
         if settings.redshift_cluster_id and not (settings.redshift_db_user or settings.redshift_secret_arn):
-            raise DataApiError("a provisioned cluster needs TAXILAB_REDSHIFT_DB_USER or TAXILAB_REDSHIFT_SECRET_ARN")
+            raise DataApiError(
+                "a provisioned cluster needs TAXILAB_REDSHIFT_DB_USER or TAXILAB_REDSHIFT_SECRET_ARN"
+            )
         if client is None:
             from taxilab.core import clients as aws
 
@@ -79,7 +89,7 @@ class DataApiClient:
 
     def _target(self) -> dict:
         s = self.settings
-        target = {"Database": s.redshift_database}
+        target: dict[str, str | None] = {"Database": s.redshift_database}
         if s.redshift_workgroup:
             target["WorkgroupName"] = s.redshift_workgroup
         else:
@@ -102,8 +112,10 @@ class DataApiClient:
                 try:
                     self.client.cancel_statement(Id=statement_id)
                 finally:
-                    raise DataApiError(f"statement {statement_id} still {status} after "
-                                       f"{self.settings.redshift_statement_timeout_s:g} s; cancelled")
+                    raise DataApiError(
+                        f"statement {statement_id} still {status} after "
+                        f"{self.settings.redshift_statement_timeout_s:g} s; cancelled"
+                    )
             self.sleep(self.poll_interval)
         if status != "FINISHED":
             failed = [s for s in desc.get("SubStatements", []) if s.get("Status") in ("FAILED", "ABORTED")]
@@ -111,8 +123,9 @@ class DataApiClient:
                 sub = failed[0]
                 what = f"{what}; statement {sub.get('Id', '?')}: {sub.get('QueryString', '').strip()[:200]}"
                 desc = {**desc, "Error": sub.get("Error") or desc.get("Error")}
-            raise DataApiError(f"statement {statement_id} {status}: {desc.get('Error', 'no error message')} "
-                               f"({what})")
+            raise DataApiError(
+                f"statement {statement_id} {status}: {desc.get('Error', 'no error message')} ({what})"
+            )
         return desc
 
     def execute(self, sql_text: str, parameters: dict[str, str] | None = None) -> StatementResult:
@@ -129,7 +142,9 @@ class DataApiClient:
     def _fetch(self, statement_id: str, result: StatementResult) -> None:
         token = None
         while True:
-            page = self.client.get_statement_result(Id=statement_id, **({"NextToken": token} if token else {}))
+            page = self.client.get_statement_result(
+                Id=statement_id, **({"NextToken": token} if token else {})
+            )
             if not result.columns:
                 result.columns = [c["name"] for c in page.get("ColumnMetadata", [])]
             result.rows.extend(tuple(_value(c) for c in record) for record in page.get("Records", []))
@@ -146,14 +161,18 @@ class DataApiClient:
         if not statements:
             raise DataApiError("execute_batch needs at least one statement")
         if len(statements) > MAX_BATCH:
-            raise DataApiError(f"a Data API batch takes at most {MAX_BATCH} statements, got {len(statements)}; "
-                               "one transaction cannot span two batches")
+            raise DataApiError(
+                f"a Data API batch takes at most {MAX_BATCH} statements, got {len(statements)}; "
+                "one transaction cannot span two batches"
+            )
         sqls = [substitute_iam_role(s, self.settings.redshift_iam_role) for s in statements]
         statement_id = self.client.batch_execute_statement(**self._target(), Sqls=sqls)["Id"]
         desc = self._wait(statement_id, f"batch of {len(sqls)} statements, rolled back")
         subs = desc.get("SubStatements", [])
         if len(subs) != len(sqls):
-            raise DataApiError(f"batch {statement_id}: {len(subs)} sub-statement results for {len(sqls)} statements")
+            raise DataApiError(
+                f"batch {statement_id}: {len(subs)} sub-statement results for {len(sqls)} statements"
+            )
         out = []
         for sub in subs:
             result = StatementResult(sub["Id"], rowcount=sub.get("ResultRows", -1))

@@ -111,7 +111,9 @@ def bind(query: NamedQuery, params: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(params) - set(query.params))
     if missing or unknown:
         problems = ([f"missing {missing}"] if missing else []) + ([f"unknown {unknown}"] if unknown else [])
-        raise QueryError(f"query {query.name}: parameters {'; '.join(problems)}; it takes {list(query.params)}")
+        raise QueryError(
+            f"query {query.name}: parameters {'; '.join(problems)}; it takes {list(query.params)}"
+        )
     return {k: str(params[k]) for k in query.params}
 
 
@@ -121,8 +123,9 @@ class QueryResult:
     rows: list[tuple]
 
 
-def run(conn, query: NamedQuery | str, params: dict[str, str] | None = None,
-        directory: Path = ANALYTICS_DIR) -> QueryResult:
+def run(
+    conn, query: NamedQuery | str, params: dict[str, str] | None = None, directory: Path = ANALYTICS_DIR
+) -> QueryResult:
     """Run a named query on a psycopg connection (the lab's PostgreSQL); rows as PostgreSQL returns them."""
     import psycopg
 

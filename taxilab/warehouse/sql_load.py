@@ -84,8 +84,9 @@ def iam_role(settings: Settings) -> str:
     if role is None:
         return LAB_IAM_ROLE  # the emulation's placeholder role; run_aws refuses to go without a real one
     if not _ROLE.match(role):
-        raise SqlLoadError(f"redshift_iam_role must be an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>), "
-                           f"got {role!r}")
+        raise SqlLoadError(
+            f"redshift_iam_role must be an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>), got {role!r}"
+        )
     return role
 
 
@@ -109,8 +110,10 @@ def glue_database(settings: Settings, zone: str) -> str:
 
 def dataset(settings: Settings) -> str:
     if not _IDENT.match(settings.dataset):
-        raise SqlLoadError(f"dataset {settings.dataset!r} cannot name the staging external table "
-                           "(lower-case letters, digits, _)")
+        raise SqlLoadError(
+            f"dataset {settings.dataset!r} cannot name the staging external table "
+            "(lower-case letters, digits, _)"
+        )
     return settings.dataset
 
 
@@ -132,8 +135,13 @@ def render(text: str, vals: dict[str, str], dataset_name: str = DEFAULT_DATASET)
     if dataset_name != DEFAULT_DATASET:
         toks = tokens(text)
         for i, tok in enumerate(toks):
-            if (tok.token_type == TokenType.VAR and tok.text == DEFAULT_DATASET and i >= 2
-                    and toks[i - 1].token_type == TokenType.DOT and toks[i - 2].text.lower() == "lake_staging"):
+            if (
+                tok.token_type == TokenType.VAR
+                and tok.text == DEFAULT_DATASET
+                and i >= 2
+                and toks[i - 1].token_type == TokenType.DOT
+                and toks[i - 2].text.lower() == "lake_staging"
+            ):
                 edits.append((tok.start, tok.end + 1, dataset_name))
     for start, end, new in sorted(edits, reverse=True):
         text = text[:start] + new + text[end:]
@@ -147,7 +155,7 @@ def _describe(sql_text: str) -> tuple[str, str]:
     at = {"DELETE": 2, "INSERT": 2, "COPY": 1, "UPDATE": 1}.get(kind)
     if at is None or len(words) < at + 3:
         return kind, ""
-    return kind, "".join(words[at:at + 3]).lower()
+    return kind, "".join(words[at : at + 3]).lower()
 
 
 def load_files(load_dir: Path = LOAD_DIR) -> list[Path]:
@@ -172,9 +180,11 @@ def month_script(settings: Settings, month: str, load_dir: Path = LOAD_DIR) -> l
 def external_schema_statements(settings: Settings) -> list[str]:
     """CREATE EXTERNAL SCHEMA IF NOT EXISTS for the zones the script reads (run outside its transaction)."""
     role = _literal(iam_role(settings))
-    return [f"CREATE EXTERNAL SCHEMA IF NOT EXISTS {schema} FROM DATA CATALOG DATABASE "
-            f"{_literal(glue_database(settings, zone))} IAM_ROLE {role}"
-            for schema, zone in EXTERNAL_SCHEMAS.items()]
+    return [
+        f"CREATE EXTERNAL SCHEMA IF NOT EXISTS {schema} FROM DATA CATALOG DATABASE "
+        f"{_literal(glue_database(settings, zone))} IAM_ROLE {role}"
+        for schema, zone in EXTERNAL_SCHEMAS.items()
+    ]
 
 
 def ddl_statements(ddl_dir: Path = DDL_DIR) -> list[str]:
@@ -235,8 +245,10 @@ def run_aws(settings: Settings, month: str, client=None, load_dir: Path = LOAD_D
     from taxilab.warehouse.data_api import DataApiClient
 
     if settings.redshift_iam_role is None:
-        raise SqlLoadError("the aws load needs TAXILAB_REDSHIFT_IAM_ROLE: the IAM role Redshift uses for "
-                           "COPY and Spectrum (S3 read + Glue catalog read)")
+        raise SqlLoadError(
+            "the aws load needs TAXILAB_REDSHIFT_IAM_ROLE: the IAM role Redshift uses for "
+            "COPY and Spectrum (S3 read + Glue catalog read)"
+        )
     script = month_script(settings, month, load_dir)
     api = DataApiClient(settings, client=client)
     api.execute_batch(ddl_statements())
@@ -259,12 +271,16 @@ def stats_sql(settings: Settings, month: str) -> str:
     schema = settings.warehouse_schema
     if not _IDENT.match(schema):
         raise SqlLoadError(f"warehouse schema {schema!r} is not a plain identifier")
-    parts = [f"SELECT 'fct_trips' AS table_name, COUNT(*) AS row_count, CAST(NULL AS BIGINT) AS trip_count, "
-             f"SUM(total_amount) AS amount FROM {schema}.fct_trips "
-             f"WHERE pickup_date >= '{start.isoformat()}' AND pickup_date < '{end.isoformat()}'"]
+    parts = [
+        f"SELECT 'fct_trips' AS table_name, COUNT(*) AS row_count, CAST(NULL AS BIGINT) AS trip_count, "
+        f"SUM(total_amount) AS amount FROM {schema}.fct_trips "
+        f"WHERE pickup_date >= '{start.isoformat()}' AND pickup_date < '{end.isoformat()}'"
+    ]
     for name in CURATED:
-        parts.append(f"SELECT '{name}', COUNT(*), SUM(trip_count), SUM(total_revenue) FROM {schema}.{name} "
-                     f"WHERE pickup_month = {m}")
+        parts.append(
+            f"SELECT '{name}', COUNT(*), SUM(trip_count), SUM(total_revenue) FROM {schema}.{name} "
+            f"WHERE pickup_month = {m}"
+        )
     return "\nUNION ALL\n".join(parts)
 
 

@@ -103,20 +103,41 @@ def build_trips() -> list[dict]:
         fare, tip = D(fare), D(tip)
         afee = D(afee) if afee else None
         total = fare + tip + (afee or 0) + D("1.00")  # + mta_tax 0.50 + improvement 0.50
-        trips.append({
-            "vendor_id": vendor, "pickup_datetime": pickup, "dropoff_datetime": pickup + timedelta(minutes=minutes),
-            "passenger_count": pax, "trip_distance": miles, "ratecode_id": rate, "pu_location_id": pu,
-            "do_location_id": do, "payment_type": pay, "fare_amount": fare, "mta_tax": D("0.50"),
-            "tip_amount": tip, "improvement_surcharge": D("0.50"), "total_amount": total, "airport_fee": afee,
-            "trip_duration_min": minutes, "avg_speed_mph": miles / (minutes / 60), "pickup_hour": pickup.hour,
-            "pickup_weekday": pickup.isoweekday(), "is_weekend": pickup.isoweekday() >= 6,
-            "tip_pct": float(tip) / float(fare) * 100 if fare > 0 else None,
-            "fare_per_mile": float(fare) / miles if miles > 0 else None, "distance_category": _category(miles),
-            "pu_borough": zones[pu][0], "pu_zone": zones[pu][1], "do_borough": zones[do][0],
-            "do_zone": zones[do][1], "is_airport_trip": pu in AIRPORT_ZONES or do in AIRPORT_ZONES,
-            "pickup_date": pickup.date(), "time_of_day_category": _time_of_day(pickup.hour),
-            "source_file": "fixture",
-        })
+        trips.append(
+            {
+                "vendor_id": vendor,
+                "pickup_datetime": pickup,
+                "dropoff_datetime": pickup + timedelta(minutes=minutes),
+                "passenger_count": pax,
+                "trip_distance": miles,
+                "ratecode_id": rate,
+                "pu_location_id": pu,
+                "do_location_id": do,
+                "payment_type": pay,
+                "fare_amount": fare,
+                "mta_tax": D("0.50"),
+                "tip_amount": tip,
+                "improvement_surcharge": D("0.50"),
+                "total_amount": total,
+                "airport_fee": afee,
+                "trip_duration_min": minutes,
+                "avg_speed_mph": miles / (minutes / 60),
+                "pickup_hour": pickup.hour,
+                "pickup_weekday": pickup.isoweekday(),
+                "is_weekend": pickup.isoweekday() >= 6,
+                "tip_pct": float(tip) / float(fare) * 100 if fare > 0 else None,
+                "fare_per_mile": float(fare) / miles if miles > 0 else None,
+                "distance_category": _category(miles),
+                "pu_borough": zones[pu][0],
+                "pu_zone": zones[pu][1],
+                "do_borough": zones[do][0],
+                "do_zone": zones[do][1],
+                "is_airport_trip": pu in AIRPORT_ZONES or do in AIRPORT_ZONES,
+                "pickup_date": pickup.date(),
+                "time_of_day_category": _time_of_day(pickup.hour),
+                "source_file": "fixture",
+            }
+        )
     return trips
 
 
@@ -216,14 +237,24 @@ def mean(values) -> float:
 
 def test_fixture_has_the_trips_and_curated_tables_agree_with_them(wh):
     assert wh.execute("SELECT count(*), sum(total_amount) FROM taxi.fct_trips").fetchone() == (
-        len(TRIPS), money(TRIPS))
-    for table in ("daily_summary", "hourly_patterns", "payment_analysis", "distance_analysis", "location_analysis"):
+        len(TRIPS),
+        money(TRIPS),
+    )
+    for table in (
+        "daily_summary",
+        "hourly_patterns",
+        "payment_analysis",
+        "distance_analysis",
+        "location_analysis",
+    ):
         assert wh.execute(f"SELECT sum(trip_count), sum(total_revenue) FROM taxi.{table}").fetchone() == (
-            len(TRIPS), money(TRIPS)), table
+            len(TRIPS),
+            money(TRIPS),
+        ), table
 
 
 def test_every_analytics_query_has_a_test_here():
-    tested = {n[len("test_"):] for n in globals() if n.startswith("test_")}
+    tested = {n[len("test_") :] for n in globals() if n.startswith("test_")}
     assert set(queries.list_names()) <= tested, set(queries.list_names()) - tested
     assert len(queries.list_names()) >= 25
 
@@ -231,15 +262,19 @@ def test_every_analytics_query_has_a_test_here():
 # ---- one test per query -----------------------------------------------------------------------
 def test_daily_revenue(wh):
     rows = [t for t in TRIPS if date(2023, 11, 4) <= t["pickup_date"] <= date(2023, 11, 13)]
-    exp = [(d, len(g), money(g), money(g, "tip_amount"), m2(money(g) / len(g)))
-           for d, g in sorted(group(rows, lambda t: t["pickup_date"]).items())]
+    exp = [
+        (d, len(g), money(g), money(g, "tip_amount"), m2(money(g) / len(g)))
+        for d, g in sorted(group(rows, lambda t: t["pickup_date"]).items())
+    ]
     assert run(wh, "daily_revenue", start_date="2023-11-04", end_date="2023-11-13") == exp
 
 
 def test_weekly_revenue(wh):
     g = group(NOV, lambda t: t["pickup_date"] - timedelta(days=t["pickup_date"].weekday()))
-    exp = [(w, len({t["pickup_date"] for t in ts}), len(ts), money(ts), m2(money(ts) / len(ts)))
-           for w, ts in sorted(g.items())]
+    exp = [
+        (w, len({t["pickup_date"] for t in ts}), len(ts), money(ts), m2(money(ts) / len(ts)))
+        for w, ts in sorted(g.items())
+    ]
     assert run(wh, "weekly_revenue", month=MONTH) == exp
 
 
@@ -247,21 +282,30 @@ def test_revenue_moving_average(wh):
     daily = sorted((d, money(g)) for d, g in group(NOV, lambda t: t["pickup_date"]).items())
     exp = []
     for i, (d, rev) in enumerate(daily):
-        window = [r for _, r in daily[max(0, i - 6): i + 1]]
+        window = [r for _, r in daily[max(0, i - 6) : i + 1]]
         exp.append((d, rev, m2(sum(window) / len(window))))
     assert run(wh, "revenue_moving_average", month=MONTH) == exp
 
 
 def test_day_over_day_change(wh):
     daily = sorted((d, len(g)) for d, g in group(NOV, lambda t: t["pickup_date"]).items())
-    exp = [(d, n, None if i == 0 else daily[i - 1][1], None if i == 0 else pct(n - daily[i - 1][1], daily[i - 1][1]))
-           for i, (d, n) in enumerate(daily)]
+    exp = [
+        (
+            d,
+            n,
+            None if i == 0 else daily[i - 1][1],
+            None if i == 0 else pct(n - daily[i - 1][1], daily[i - 1][1]),
+        )
+        for i, (d, n) in enumerate(daily)
+    ]
     assert run(wh, "day_over_day_change", month=MONTH) == exp
 
 
 def test_peak_hour_heatmap(wh):
     g = group(NOV, lambda t: (t["pickup_weekday"], t["pickup_hour"]))
-    assert run(wh, "peak_hour_heatmap", month=MONTH) == [(*k, len(ts), money(ts)) for k, ts in sorted(g.items())]
+    assert run(wh, "peak_hour_heatmap", month=MONTH) == [
+        (*k, len(ts), money(ts)) for k, ts in sorted(g.items())
+    ]
 
 
 def test_busiest_hours(wh):
@@ -278,16 +322,23 @@ def test_time_of_day_revenue(wh):
 
 
 def test_top_pickup_zones(wh):
-    g = sorted(group(NOV, lambda t: (t["pu_location_id"], t["pu_borough"], t["pu_zone"])).items(),
-               key=lambda kv: (-len(kv[1]), kv[0][0]))
-    exp = [(i + 1, *k, len(ts), money(ts), m2(money(ts, "fare_amount") / len(ts))) for i, (k, ts) in enumerate(g[:4])]
+    g = sorted(
+        group(NOV, lambda t: (t["pu_location_id"], t["pu_borough"], t["pu_zone"])).items(),
+        key=lambda kv: (-len(kv[1]), kv[0][0]),
+    )
+    exp = [
+        (i + 1, *k, len(ts), money(ts), m2(money(ts, "fare_amount") / len(ts)))
+        for i, (k, ts) in enumerate(g[:4])
+    ]
     assert run(wh, "top_pickup_zones", month=MONTH, top_n=4) == exp
 
 
 def test_borough_revenue(wh):
     g = group(NOV, lambda t: t["pu_borough"])
     total = money(NOV)
-    exp = sorted(((b, len(ts), money(ts), pct(money(ts), total)) for b, ts in g.items()), key=lambda r: (-r[2], r[0]))
+    exp = sorted(
+        ((b, len(ts), money(ts), pct(money(ts), total)) for b, ts in g.items()), key=lambda r: (-r[2], r[0])
+    )
     assert run(wh, "borough_revenue", month=MONTH) == exp
 
 
@@ -298,20 +349,34 @@ def test_borough_flows(wh):
 
 
 def test_top_routes(wh):
-    g = sorted(group(NOV, lambda t: (t["pu_location_id"], t["pu_zone"], t["do_location_id"], t["do_zone"])).items(),
-               key=lambda kv: (-len(kv[1]), kv[0][0], kv[0][2]))
+    g = sorted(
+        group(NOV, lambda t: (t["pu_location_id"], t["pu_zone"], t["do_location_id"], t["do_zone"])).items(),
+        key=lambda kv: (-len(kv[1]), kv[0][0], kv[0][2]),
+    )
     exp = [(i + 1, *k, len(ts), m2(money(ts) / len(ts))) for i, (k, ts) in enumerate(g[:5])]
     assert run(wh, "top_routes", month=MONTH, top_n=5) == exp
 
 
 def test_airport_trips(wh):
     zones = _zones()
+
     def key(t):
         frm = t["pu_location_id"] in AIRPORT_ZONES
         return zones[t["pu_location_id"] if frm else t["do_location_id"]][1], "from" if frm else "to"
+
     g = group([t for t in NOV if t["is_airport_trip"]], key)
-    exp = [(*k, len(ts), money(ts), sum((t["airport_fee"] for t in ts if t["airport_fee"]), D(0))
-            if any(t["airport_fee"] for t in ts) else None, m2(money(ts) / len(ts))) for k, ts in sorted(g.items())]
+    exp = [
+        (
+            *k,
+            len(ts),
+            money(ts),
+            sum((t["airport_fee"] for t in ts if t["airport_fee"]), D(0))
+            if any(t["airport_fee"] for t in ts)
+            else None,
+            m2(money(ts) / len(ts)),
+        )
+        for k, ts in sorted(g.items())
+    ]
     assert run(wh, "airport_trips", month=MONTH) == exp
 
 
@@ -349,7 +414,9 @@ def test_distance_categories(wh):
     rows = []
     for c, ts in g.items():
         miles = sum(t["trip_distance"] for t in ts)
-        rows.append((miles / len(ts), (c, len(ts), money(ts), f2(miles), f2(float(money(ts, "fare_amount")) / miles))))
+        rows.append(
+            (miles / len(ts), (c, len(ts), money(ts), f2(miles), f2(float(money(ts, "fare_amount")) / miles)))
+        )
     assert run(wh, "distance_categories", month=MONTH) == [r for _, r in sorted(rows)]
 
 
@@ -364,15 +431,19 @@ def test_fare_per_mile_by_borough(wh):
 
 def test_speed_by_hour(wh):
     g = group(NOV, lambda t: t["pickup_hour"])
-    exp = [(h, len(ts), f2(mean(t["avg_speed_mph"] for t in ts)), f2(mean(t["trip_duration_min"] for t in ts)))
-           for h, ts in sorted(g.items())]
+    exp = [
+        (h, len(ts), f2(mean(t["avg_speed_mph"] for t in ts)), f2(mean(t["trip_duration_min"] for t in ts)))
+        for h, ts in sorted(g.items())
+    ]
     assert run(wh, "speed_by_hour", month=MONTH) == exp
 
 
 def test_speed_by_zone(wh):
     g = {k: ts for k, ts in group(NOV, lambda t: (t["pu_location_id"], t["pu_zone"])).items() if len(ts) >= 3}
-    rows = sorted(((mean(t["avg_speed_mph"] for t in ts), k, len(ts)) for k, ts in g.items()),
-                  key=lambda r: (r[0], r[1][0]))
+    rows = sorted(
+        ((mean(t["avg_speed_mph"] for t in ts), k, len(ts)) for k, ts in g.items()),
+        key=lambda r: (r[0], r[1][0]),
+    )
     assert run(wh, "speed_by_zone", month=MONTH, min_trips=3) == [(*k, n, f2(s)) for s, k, n in rows]
 
 
@@ -385,8 +456,13 @@ def test_anomaly_days(wh):
 
 
 def test_anomalous_trips(wh):
-    exp = (len(NOV), sum(t["avg_speed_mph"] > 60 for t in NOV), sum(t["trip_distance"] == 0 for t in NOV),
-           sum(t["trip_duration_min"] > 180 for t in NOV), sum(t["tip_amount"] > t["fare_amount"] for t in NOV))
+    exp = (
+        len(NOV),
+        sum(t["avg_speed_mph"] > 60 for t in NOV),
+        sum(t["trip_distance"] == 0 for t in NOV),
+        sum(t["trip_duration_min"] > 180 for t in NOV),
+        sum(t["tip_amount"] > t["fare_amount"] for t in NOV),
+    )
     assert exp[1:] == (1, 1, 1, 1)  # each anomaly occurs once in the fixture
     assert run(wh, "anomalous_trips", month=MONTH, max_speed_mph=60) == [exp]
 
@@ -394,8 +470,16 @@ def test_anomalous_trips(wh):
 def test_executive_summary(wh):
     daily = group(NOV, lambda t: t["pickup_date"])
     busiest = sorted(daily.items(), key=lambda kv: (-len(kv[1]), kv[0]))[0][0]
-    exp = (len(daily), len(NOV), money(NOV), money(NOV, "tip_amount"), m2(money(NOV) / len(NOV)),
-           m2(D(len(NOV)) / len(daily)), pct(sum(t["is_airport_trip"] for t in NOV), len(NOV)), busiest)
+    exp = (
+        len(daily),
+        len(NOV),
+        money(NOV),
+        money(NOV, "tip_amount"),
+        m2(money(NOV) / len(NOV)),
+        m2(D(len(NOV)) / len(daily)),
+        pct(sum(t["is_airport_trip"] for t in NOV), len(NOV)),
+        busiest,
+    )
     assert run(wh, "executive_summary", month=MONTH) == [exp]
 
 
@@ -431,22 +515,38 @@ def test_vendor_share(wh):
 def test_passenger_count_mix(wh):
     g = group(NOV, lambda t: t["passenger_count"])
     keys = sorted(k for k in g if k is not None) + ([None] if None in g else [])
-    assert run(wh, "passenger_count_mix", month=MONTH) == [(k, len(g[k]), m2(money(g[k]) / len(g[k]))) for k in keys]
+    assert run(wh, "passenger_count_mix", month=MONTH) == [
+        (k, len(g[k]), m2(money(g[k]) / len(g[k]))) for k in keys
+    ]
 
 
 def test_trip_duration_buckets(wh):
     def bucket(m):
-        return next(b for lim, b in [(5, "00-05 min"), (15, "05-15 min"), (30, "15-30 min"), (60, "30-60 min"),
-                                     (float("inf"), "60+ min")] if m < lim)
+        return next(
+            b
+            for lim, b in [
+                (5, "00-05 min"),
+                (15, "05-15 min"),
+                (30, "15-30 min"),
+                (60, "30-60 min"),
+                (float("inf"), "60+ min"),
+            ]
+            if m < lim
+        )
+
     g = group(NOV, lambda t: bucket(t["trip_duration_min"]))
     assert run(wh, "trip_duration_buckets", month=MONTH) == [
-        (b, len(ts), m2(money(ts, "fare_amount") / len(ts))) for b, ts in sorted(g.items())]
+        (b, len(ts), m2(money(ts, "fare_amount") / len(ts))) for b, ts in sorted(g.items())
+    ]
 
 
 # ---- the dashboard's queries (dashboard/, issue 14) ----------------------------------------------
 def test_loaded_months(wh):
     g = group(TRIPS, lambda t: t["pickup_date"].strftime("%Y-%m"))
-    exp = [(m, len({t["pickup_date"] for t in ts}), len(ts), money(ts)) for m, ts in sorted(g.items(), reverse=True)]
+    exp = [
+        (m, len({t["pickup_date"] for t in ts}), len(ts), money(ts))
+        for m, ts in sorted(g.items(), reverse=True)
+    ]
     assert [r[0] for r in exp] == ["2023-12", MONTH]
     assert run(wh, "loaded_months") == exp
 
@@ -454,8 +554,10 @@ def test_loaded_months(wh):
 @pytest.mark.parametrize("borough", ["All", "Manhattan", "Queens"])
 def test_daily_trips_by_borough(wh, borough):
     rows = [t for t in NOV if borough == "All" or t["pu_borough"] == borough]
-    exp = [(d, d.isoweekday(), d.isoweekday() >= 6, len(ts), money(ts))
-           for d, ts in sorted(group(rows, lambda t: t["pickup_date"]).items())]
+    exp = [
+        (d, d.isoweekday(), d.isoweekday() >= 6, len(ts), money(ts))
+        for d, ts in sorted(group(rows, lambda t: t["pickup_date"]).items())
+    ]
     assert exp
     assert run(wh, "daily_trips_by_borough", month=MONTH, borough=borough) == exp
 
@@ -463,18 +565,27 @@ def test_daily_trips_by_borough(wh, borough):
 @pytest.mark.parametrize(("borough", "top_n"), [("All", 4), ("Manhattan", 3), ("Queens", 10)])
 def test_top_pickup_zones_by_borough(wh, borough, top_n):
     rows = [t for t in NOV if borough == "All" or t["pu_borough"] == borough]
-    g = sorted(group(rows, lambda t: (t["pu_location_id"], t["pu_borough"], t["pu_zone"])).items(),
-               key=lambda kv: (-len(kv[1]), kv[0][0]))
+    g = sorted(
+        group(rows, lambda t: (t["pu_location_id"], t["pu_borough"], t["pu_zone"])).items(),
+        key=lambda kv: (-len(kv[1]), kv[0][0]),
+    )
     exp = [(i + 1, *k, len(ts), money(ts), pct(len(ts), len(rows))) for i, (k, ts) in enumerate(g[:top_n])]
     assert run(wh, "top_pickup_zones_by_borough", month=MONTH, borough=borough, top_n=top_n) == exp
 
 
 def test_airport_share(wh):
     zones = _zones()
-    g = group([t for t in NOV if t["is_airport_trip"]],
-              lambda t: zones[t["pu_location_id"] if t["pu_location_id"] in AIRPORT_ZONES else t["do_location_id"]][1])
+    g = group(
+        [t for t in NOV if t["is_airport_trip"]],
+        lambda t: zones[t["pu_location_id"] if t["pu_location_id"] in AIRPORT_ZONES else t["do_location_id"]][
+            1
+        ],
+    )
     assert set(g) == {"JFK Airport", "LaGuardia Airport", "Newark Airport"}
-    exp = [(a, len(ts), money(ts), pct(len(ts), len(NOV)), pct(money(ts), money(NOV))) for a, ts in sorted(g.items())]
+    exp = [
+        (a, len(ts), money(ts), pct(len(ts), len(NOV)), pct(money(ts), money(NOV)))
+        for a, ts in sorted(g.items())
+    ]
     assert run(wh, "airport_share", month=MONTH) == exp
 
 
@@ -482,9 +593,18 @@ def test_distance_category_speed(wh):
     rows = []
     for c, ts in group(NOV, lambda t: t["distance_category"]).items():
         miles = sum(t["trip_distance"] for t in ts)
-        rows.append((miles / len(ts), (c, len(ts), f2(float(money(ts, "fare_amount")) / miles),
-                                       f2(mean(t["avg_speed_mph"] for t in ts)),
-                                       f2(mean(t["trip_duration_min"] for t in ts)))))
+        rows.append(
+            (
+                miles / len(ts),
+                (
+                    c,
+                    len(ts),
+                    f2(float(money(ts, "fare_amount")) / miles),
+                    f2(mean(t["avg_speed_mph"] for t in ts)),
+                    f2(mean(t["trip_duration_min"] for t in ts)),
+                ),
+            )
+        )
     assert run(wh, "distance_category_speed", month=MONTH) == [r for _, r in sorted(rows)]
 
 
@@ -492,13 +612,21 @@ def test_congestion_fee(wh):
     # Before 2025 no file records the fee: the month's trips, nothing recorded, nothing charged.
     assert run(wh, "congestion_fee", month=MONTH) == [(len(NOV), 0, 0, D("0.00"), None)]
     with wh.transaction() as tx:  # 2025 files: 0.75 on Manhattan pickups from 05:00 to 20:59, 0.00 otherwise
+
         def fee(t):
             return D("0.75") if t["pu_borough"] == "Manhattan" and 5 <= t["pickup_hour"] <= 20 else D("0.00")
+
         wh.execute("""UPDATE taxi.fct_trips SET cbd_congestion_fee = CASE WHEN pu_borough = 'Manhattan'
                       AND pickup_hour BETWEEN 5 AND 20 THEN 0.75 ELSE 0.00 END WHERE pickup_date < '2023-12-01'""")
         charged = [t for t in NOV if fee(t) > 0]
         assert 0 < len(charged) < len(NOV)
-        exp = (len(NOV), len(NOV), len(charged), pct(len(charged), len(NOV)), sum((fee(t) for t in NOV), D(0)))
+        exp = (
+            len(NOV),
+            len(NOV),
+            len(charged),
+            pct(len(charged), len(NOV)),
+            sum((fee(t) for t in NOV), D(0)),
+        )
         assert run(wh, "congestion_fee", month=MONTH) == [exp]
         assert run(wh, "congestion_fee", month="2023-12") == [(2, 0, 0, D("0.00"), None)]
         raise psycopg.Rollback(tx)
@@ -553,7 +681,9 @@ def test_validation_queries_find_nothing_on_consistent_layers(wh):
 
 def test_validation_queries_name_what_is_broken(wh):
     with wh.transaction() as tx:
-        wh.execute("UPDATE taxi.daily_summary SET trip_count = trip_count + 1 WHERE pickup_date = '2023-11-05'")
+        wh.execute(
+            "UPDATE taxi.daily_summary SET trip_count = trip_count + 1 WHERE pickup_date = '2023-11-05'"
+        )
         wh.execute("DELETE FROM taxi.dim_zone WHERE location_id = 61")
         assert [r[0] for r in validate(wh, "curated_matches_fct_trips")] == ["daily_summary"]
         assert [r[0] for r in validate(wh, "daily_summary_matches_fct_trips")] == [date(2023, 11, 5)]

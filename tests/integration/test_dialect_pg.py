@@ -40,35 +40,55 @@ CASES = [
 
 @pytest.mark.parametrize(("part", "start", "end", "expected"), CASES)
 def test_datediff_counts_boundaries_crossed_like_redshift(pg, lab_settings, part, start, end, expected):
-    res = redshift.execute(pg, lab_settings, f"SELECT DATEDIFF({part}, '{start}'::timestamp, '{end}'::timestamp) AS d")
+    res = redshift.execute(
+        pg, lab_settings, f"SELECT DATEDIFF({part}, '{start}'::timestamp, '{end}'::timestamp) AS d"
+    )
     assert res.rows == [(expected,)]
 
 
 def test_datediff_on_dates_and_quoted_part(pg, lab_settings):
-    res = redshift.execute(pg, lab_settings, "SELECT DATEDIFF('day', DATE '2024-01-01', DATE '2024-03-01'), "
-                                     "DATEDIFF(month, DATE '2024-01-31', '2024-02-01 00:00:01'::timestamp)")
+    res = redshift.execute(
+        pg,
+        lab_settings,
+        "SELECT DATEDIFF('day', DATE '2024-01-01', DATE '2024-03-01'), "
+        "DATEDIFF(month, DATE '2024-01-31', '2024-02-01 00:00:01'::timestamp)",
+    )
     assert res.rows == [(60, 1)]
 
 
 @pytest.fixture()
 def items(pg, lab_settings):
     redshift.execute(pg, lab_settings, "DROP TABLE IF EXISTS public.it_listagg")
-    redshift.execute(pg, lab_settings, "CREATE TABLE public.it_listagg (g INTEGER, x INTEGER, y VARCHAR(4)) DISTSTYLE EVEN")
-    redshift.execute(pg, lab_settings, "INSERT INTO public.it_listagg VALUES (1, 30, 'a'), (1, 10, 'c'), (1, 20, 'b'), "
-                               "(1, 20, 'd'), (2, 5, 'z'), (2, NULL, 'y')")
+    redshift.execute(
+        pg, lab_settings, "CREATE TABLE public.it_listagg (g INTEGER, x INTEGER, y VARCHAR(4)) DISTSTYLE EVEN"
+    )
+    redshift.execute(
+        pg,
+        lab_settings,
+        "INSERT INTO public.it_listagg VALUES (1, 30, 'a'), (1, 10, 'c'), (1, 20, 'b'), "
+        "(1, 20, 'd'), (2, 5, 'z'), (2, NULL, 'y')",
+    )
     yield
     redshift.execute(pg, lab_settings, "DROP TABLE public.it_listagg")
 
 
 def test_listagg_within_group_runs_on_postgres_in_order(pg, lab_settings, items):
-    res = redshift.execute(pg, lab_settings, "SELECT g, LISTAGG(x, ',') WITHIN GROUP (ORDER BY y) AS xs, "
-                                     "LISTAGG(y, '|') WITHIN GROUP (ORDER BY x DESC, y) AS ys "
-                                     "FROM public.it_listagg GROUP BY g ORDER BY g")
+    res = redshift.execute(
+        pg,
+        lab_settings,
+        "SELECT g, LISTAGG(x, ',') WITHIN GROUP (ORDER BY y) AS xs, "
+        "LISTAGG(y, '|') WITHIN GROUP (ORDER BY x DESC, y) AS ys "
+        "FROM public.it_listagg GROUP BY g ORDER BY g",
+    )
     # NULL values are skipped, as Redshift's LISTAGG does.
     assert res.rows == [(1, "30,20,10,20", "a|b|d|c"), (2, "5", "y|z")]
 
 
 def test_listagg_distinct_and_without_delimiter(pg, lab_settings, items):
-    res = redshift.execute(pg, lab_settings, "SELECT LISTAGG(DISTINCT x, ';') WITHIN GROUP (ORDER BY x), "
-                                     "LISTAGG(y) WITHIN GROUP (ORDER BY y) FROM public.it_listagg WHERE g = 1")
+    res = redshift.execute(
+        pg,
+        lab_settings,
+        "SELECT LISTAGG(DISTINCT x, ';') WITHIN GROUP (ORDER BY x), "
+        "LISTAGG(y) WITHIN GROUP (ORDER BY y) FROM public.it_listagg WHERE g = 1",
+    )
     assert res.rows == [("10;20;30", "abcd")]

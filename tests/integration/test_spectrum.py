@@ -68,8 +68,12 @@ def seed(settings) -> None:
 
 def create(pg, settings, schema: str, database: str | None = None, extra: str = "") -> Result:
     db = database or settings.catalog_databases["staging"]
-    return redshift.execute(pg, settings, f"CREATE EXTERNAL SCHEMA {schema} FROM DATA CATALOG DATABASE '{db}' "
-                                          f"IAM_ROLE '{ROLE}' REGION 'us-east-1'{extra};")
+    return redshift.execute(
+        pg,
+        settings,
+        f"CREATE EXTERNAL SCHEMA {schema} FROM DATA CATALOG DATABASE '{db}' "
+        f"IAM_ROLE '{ROLE}' REGION 'us-east-1'{extra};",
+    )
 
 
 def q(pg, settings, sql: str) -> list[tuple]:
@@ -80,8 +84,12 @@ def test_external_table_answers_a_group_by_straight_from_the_lake(pg, lake, sche
     seed(lake)
     res = create(pg, lake, schema_name)
     assert "1 external tables (3 partitions)" in res.message
-    rows = q(pg, lake, f"SELECT pickup_date, time_of_day_category, vendorid, COUNT(*) AS n, SUM(total_amount) AS amt "
-                       f"FROM {schema_name}.nyc_taxi GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+    rows = q(
+        pg,
+        lake,
+        f"SELECT pickup_date, time_of_day_category, vendorid, COUNT(*) AS n, SUM(total_amount) AS amt "
+        f"FROM {schema_name}.nyc_taxi GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    )
     assert rows == [
         (date(2019, 3, 1), "am", 1, 1, Decimal("10.00")),
         (date(2019, 3, 1), "am", 2, 2, Decimal("25.75")),
@@ -89,33 +97,57 @@ def test_external_table_answers_a_group_by_straight_from_the_lake(pg, lake, sche
         (date(2019, 3, 2), "am", 2, 2, Decimal("3.30")),
     ]
     # Glue columns (lower case, as Redshift shows them) then the partition keys, with mapped types.
-    cols = pg.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s "
-                      "AND table_name = 'nyc_taxi' ORDER BY ordinal_position", [schema_name]).fetchall()
-    assert cols == [("vendorid", "integer"), ("total_amount", "numeric"), ("distance", "double precision"),
-                    ("zone", "text"), ("pickup_date", "date"), ("time_of_day_category", "text")]
+    cols = pg.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s "
+        "AND table_name = 'nyc_taxi' ORDER BY ordinal_position",
+        [schema_name],
+    ).fetchall()
+    assert cols == [
+        ("vendorid", "integer"),
+        ("total_amount", "numeric"),
+        ("distance", "double precision"),
+        ("zone", "text"),
+        ("pickup_date", "date"),
+        ("time_of_day_category", "text"),
+    ]
     # Nulls and quotes in strings survive the CSV hop.
-    assert q(pg, lake, f"SELECT zone FROM {schema_name}.nyc_taxi WHERE pickup_date = '2019-03-01' "
-                       "AND time_of_day_category = 'am' ORDER BY total_amount") == [("C'x",), ("A",), (None,)]
+    assert q(
+        pg,
+        lake,
+        f"SELECT zone FROM {schema_name}.nyc_taxi WHERE pickup_date = '2019-03-01' "
+        "AND time_of_day_category = 'am' ORDER BY total_amount",
+    ) == [("C'x",), ("A",), (None,)]
     # Shaped like Redshift's SVV_EXTERNAL_* views.
-    assert pg.execute("SELECT schemaname, databasename, esoptions FROM lab_meta.svv_external_schemas "
-                      "WHERE schemaname = %s", [schema_name]).fetchall() == [
-        (schema_name, lake.catalog_databases["staging"], f'{{"IAM_ROLE": "{ROLE}", "REGION": "us-east-1"}}')]
-    assert pg.execute("SELECT tablename, location FROM lab_meta.svv_external_tables WHERE schemaname = %s",
-                      [schema_name]).fetchall() == [("nyc_taxi", f"s3://{lake.bucket}/staging/nyc_taxi/")]
-    assert pg.execute("SELECT count(*), min(\"values\") FROM lab_meta.svv_external_partitions WHERE schemaname = %s",
-                      [schema_name]).fetchone() == (3, '["2019-03-01", "am"]')
+    assert pg.execute(
+        "SELECT schemaname, databasename, esoptions FROM lab_meta.svv_external_schemas WHERE schemaname = %s",
+        [schema_name],
+    ).fetchall() == [
+        (schema_name, lake.catalog_databases["staging"], f'{{"IAM_ROLE": "{ROLE}", "REGION": "us-east-1"}}')
+    ]
+    assert pg.execute(
+        "SELECT tablename, location FROM lab_meta.svv_external_tables WHERE schemaname = %s", [schema_name]
+    ).fetchall() == [("nyc_taxi", f"s3://{lake.bucket}/staging/nyc_taxi/")]
+    assert pg.execute(
+        'SELECT count(*), min("values") FROM lab_meta.svv_external_partitions WHERE schemaname = %s',
+        [schema_name],
+    ).fetchone() == (3, '["2019-03-01", "am"]')
 
 
 def test_external_table_joins_a_local_table(pg, lake, schema_name):
     seed(lake)
     create(pg, lake, schema_name)
     redshift.execute(pg, lake, "DROP TABLE IF EXISTS public.it_spectrum_vendor")
-    redshift.execute(pg, lake, "CREATE TABLE public.it_spectrum_vendor (vendor_id INTEGER, name VARCHAR(16)) "
-                               "DISTSTYLE ALL")
+    redshift.execute(
+        pg, lake, "CREATE TABLE public.it_spectrum_vendor (vendor_id INTEGER, name VARCHAR(16)) DISTSTYLE ALL"
+    )
     redshift.execute(pg, lake, "INSERT INTO public.it_spectrum_vendor VALUES (1, 'Creative'), (2, 'Curb')")
     try:
-        rows = q(pg, lake, f"SELECT v.name, COUNT(*) AS trips, SUM(t.total_amount) AS amt FROM {schema_name}.nyc_taxi t "
-                           "JOIN public.it_spectrum_vendor v ON v.vendor_id = t.vendorid GROUP BY v.name ORDER BY v.name")
+        rows = q(
+            pg,
+            lake,
+            f"SELECT v.name, COUNT(*) AS trips, SUM(t.total_amount) AS amt FROM {schema_name}.nyc_taxi t "
+            "JOIN public.it_spectrum_vendor v ON v.vendor_id = t.vendorid GROUP BY v.name ORDER BY v.name",
+        )
     finally:
         redshift.execute(pg, lake, "DROP TABLE public.it_spectrum_vendor")
     assert rows == [("Creative", 2, Decimal("17.00")), ("Curb", 4, Decimal("29.05"))]
@@ -124,18 +156,28 @@ def test_external_table_joins_a_local_table(pg, lake, schema_name):
 def test_predicate_on_partition_keys_prunes_the_other_partitions_scans(pg, lake, schema_name):
     seed(lake)
     create(pg, lake, schema_name)
-    sql = (f"SELECT COUNT(*) FROM {schema_name}.nyc_taxi WHERE pickup_date = '2019-03-01' "
-           "AND time_of_day_category = 'pm'")
+    sql = (
+        f"SELECT COUNT(*) FROM {schema_name}.nyc_taxi WHERE pickup_date = '2019-03-01' "
+        "AND time_of_day_category = 'pm'"
+    )
     assert q(pg, lake, sql) == [(1,)]
-    plan = "\n".join(r[0] for r in pg.execute(
-        f"EXPLAIN (ANALYZE, VERBOSE) SELECT count(*) FROM {schema_name}.nyc_taxi "
-        "WHERE pickup_date = '2019-03-01' AND time_of_day_category = 'pm'").fetchall())
+    plan = "\n".join(
+        r[0]
+        for r in pg.execute(
+            f"EXPLAIN (ANALYZE, VERBOSE) SELECT count(*) FROM {schema_name}.nyc_taxi "
+            "WHERE pickup_date = '2019-03-01' AND time_of_day_category = 'pm'"
+        ).fetchall()
+    )
     # Only the matching partition's scan is in the plan (and ran once): the others are never executed.
     assert plan.count("Function Scan on lab_meta.spectrum_scan") == 1, plan
     assert "pickup_date=2019-03-01/time_of_day_category=pm/" in plan
     assert "time_of_day_category=am/" not in plan
-    ranged = "\n".join(r[0] for r in pg.execute(
-        f"EXPLAIN SELECT * FROM {schema_name}.nyc_taxi WHERE pickup_date >= '2019-03-02'").fetchall())
+    ranged = "\n".join(
+        r[0]
+        for r in pg.execute(
+            f"EXPLAIN SELECT * FROM {schema_name}.nyc_taxi WHERE pickup_date >= '2019-03-02'"
+        ).fetchall()
+    )
     assert ranged.count("Function Scan") == 1, ranged
 
 
@@ -164,22 +206,34 @@ def test_missing_glue_database_fails_naming_it_and_creates_nothing(pg, lake, sch
         create(pg, lake, schema_name, database="no_such_db")
     assert pg.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema_name]).fetchone() is None
     # CREATE EXTERNAL DATABASE IF NOT EXISTS creates it (empty): the schema exists with no tables.
-    res = create(pg, lake, schema_name, database=f"{lake.catalog_databases['staging']}_new",
-                 extra=" CREATE EXTERNAL DATABASE IF NOT EXISTS")
+    res = create(
+        pg,
+        lake,
+        schema_name,
+        database=f"{lake.catalog_databases['staging']}_new",
+        extra=" CREATE EXTERNAL DATABASE IF NOT EXISTS",
+    )
     assert "0 external tables" in res.message
 
 
 def test_an_object_that_is_not_parquet_fails_the_query_naming_it(pg, lake, schema_name):
     seed(lake)
     create(pg, lake, schema_name)
-    client("s3", lake).put_object(Bucket=lake.bucket, Key=key("2019-03-01", "pm", "part-9"), Body=b"not parquet")
+    client("s3", lake).put_object(
+        Bucket=lake.bucket, Key=key("2019-03-01", "pm", "part-9"), Body=b"not parquet"
+    )
     with pytest.raises(redshift.StatementFailed) as e:
         q(pg, lake, f"SELECT COUNT(*) FROM {schema_name}.nyc_taxi")
     msg = str(e.value)
-    assert f"s3://{lake.bucket}/staging/nyc_taxi/pickup_date=2019-03-01/time_of_day_category=pm/part-9.parquet" in msg
+    assert (
+        f"s3://{lake.bucket}/staging/nyc_taxi/pickup_date=2019-03-01/time_of_day_category=pm/part-9.parquet"
+        in msg
+    )
     assert "Parquet" in msg
     # Pruned away, the bad file is never read.
-    assert q(pg, lake, f"SELECT COUNT(*) FROM {schema_name}.nyc_taxi WHERE time_of_day_category = 'am'") == [(5,)]
+    assert q(pg, lake, f"SELECT COUNT(*) FROM {schema_name}.nyc_taxi WHERE time_of_day_category = 'am'") == [
+        (5,)
+    ]
 
 
 def test_dropped_objects_and_tables(pg, lake, schema_name):
@@ -193,7 +247,9 @@ def test_dropped_objects_and_tables(pg, lake, schema_name):
     for o in s3.list_objects_v2(Bucket=lake.bucket)["Contents"]:
         s3.delete_object(Bucket=lake.bucket, Key=o["Key"])
     s3.delete_bucket(Bucket=lake.bucket)
-    with pytest.raises(redshift.StatementFailed, match=f"Spectrum scan of s3://{lake.bucket}/staging/nyc_taxi/"):
+    with pytest.raises(
+        redshift.StatementFailed, match=f"Spectrum scan of s3://{lake.bucket}/staging/nyc_taxi/"
+    ):
         q(pg, lake, f"SELECT COUNT(*) FROM {schema_name}.nyc_taxi")
     pg.rollback()
     # A table dropped from the catalog is gone after refresh: querying it names it.
@@ -202,8 +258,9 @@ def test_dropped_objects_and_tables(pg, lake, schema_name):
     with pytest.raises(redshift.StatementFailed, match=f'relation "{schema_name}.nyc_taxi" does not exist'):
         q(pg, lake, f"SELECT COUNT(*) FROM {schema_name}.nyc_taxi")
     pg.rollback()
-    assert pg.execute("SELECT count(*) FROM lab_meta.svv_external_tables WHERE schemaname = %s",
-                      [schema_name]).fetchone() == (0,)
+    assert pg.execute(
+        "SELECT count(*) FROM lab_meta.svv_external_tables WHERE schemaname = %s", [schema_name]
+    ).fetchone() == (0,)
 
 
 def test_create_twice_and_drop_schema(pg, lake, schema_name):
@@ -212,8 +269,12 @@ def test_create_twice_and_drop_schema(pg, lake, schema_name):
     with pytest.raises(spectrum.SpectrumError, match="already exists"):
         create(pg, lake, schema_name)
     db = lake.catalog_databases["staging"]
-    again = redshift.execute(pg, lake, f"CREATE EXTERNAL SCHEMA IF NOT EXISTS {schema_name} FROM DATA CATALOG "
-                                       f"DATABASE '{db}' IAM_ROLE '{ROLE}'")
+    again = redshift.execute(
+        pg,
+        lake,
+        f"CREATE EXTERNAL SCHEMA IF NOT EXISTS {schema_name} FROM DATA CATALOG "
+        f"DATABASE '{db}' IAM_ROLE '{ROLE}'",
+    )
     assert "skipping" in again.message
     res = redshift.execute(pg, lake, f"DROP SCHEMA {schema_name}")
     assert "external schema dropped" in res.message
@@ -224,26 +285,57 @@ def test_create_twice_and_drop_schema(pg, lake, schema_name):
 
 
 def test_unpartitioned_table_reads_every_visible_file_under_its_location(pg, lake, schema_name):
-    first = pa.table({"zone": ["A", "B"], "trips": pa.array([3, 4], pa.int64()),
-                      "at": pa.array([datetime(2019, 3, 1, 10, 0, 0, 123456), None], pa.timestamp("ns", tz="UTC")),
-                      "ok": [True, False], "day": pa.array([date(2019, 3, 1), None], pa.date32())})
+    first = pa.table(
+        {
+            "zone": ["A", "B"],
+            "trips": pa.array([3, 4], pa.int64()),
+            "at": pa.array([datetime(2019, 3, 1, 10, 0, 0, 123456), None], pa.timestamp("ns", tz="UTC")),
+            "ok": [True, False],
+            "day": pa.array([date(2019, 3, 1), None], pa.date32()),
+        }
+    )
     put(lake, "curated/zone_totals/part-0.parquet", first)
-    put(lake, "curated/zone_totals/sub/part-1.parquet", pa.table({"zone": ["C"], "trips": pa.array([5], pa.int64())}))
-    put(lake, "curated/zone_totals/.hidden.parquet", pa.table({"zone": ["X"], "trips": pa.array([99], pa.int64())}))
+    put(
+        lake,
+        "curated/zone_totals/sub/part-1.parquet",
+        pa.table({"zone": ["C"], "trips": pa.array([5], pa.int64())}),
+    )
+    put(
+        lake,
+        "curated/zone_totals/.hidden.parquet",
+        pa.table({"zone": ["X"], "trips": pa.array([99], pa.int64())}),
+    )
     db = lake.catalog_databases["curated"]
     glue = client("glue", lake)
     glue.create_database(DatabaseInput={"Name": db})
-    glue.create_table(DatabaseName=db, TableInput={
-        "Name": "zone_totals", "TableType": "EXTERNAL_TABLE", "Parameters": {"classification": "parquet"},
-        "StorageDescriptor": {"Location": f"s3://{lake.bucket}/curated/zone_totals/",
-                              "Columns": [{"Name": "zone", "Type": "varchar(8)"}, {"Name": "trips", "Type": "bigint"},
-                                          {"Name": "note", "Type": "string"}, {"Name": "at", "Type": "timestamp"},
-                                          {"Name": "ok", "Type": "boolean"}, {"Name": "day", "Type": "date"}],
-                              "InputFormat": spectrum.PARQUET_INPUT}})
+    glue.create_table(
+        DatabaseName=db,
+        TableInput={
+            "Name": "zone_totals",
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"classification": "parquet"},
+            "StorageDescriptor": {
+                "Location": f"s3://{lake.bucket}/curated/zone_totals/",
+                "Columns": [
+                    {"Name": "zone", "Type": "varchar(8)"},
+                    {"Name": "trips", "Type": "bigint"},
+                    {"Name": "note", "Type": "string"},
+                    {"Name": "at", "Type": "timestamp"},
+                    {"Name": "ok", "Type": "boolean"},
+                    {"Name": "day", "Type": "date"},
+                ],
+                "InputFormat": spectrum.PARQUET_INPUT,
+            },
+        },
+    )
     create(pg, lake, schema_name, database=db)
-    assert q(pg, lake, f"SELECT zone, trips, note, at, ok, day FROM {schema_name}.zone_totals ORDER BY zone") == [
+    assert q(
+        pg, lake, f"SELECT zone, trips, note, at, ok, day FROM {schema_name}.zone_totals ORDER BY zone"
+    ) == [
         ("A", 3, None, datetime(2019, 3, 1, 10, 0, 0, 123456), True, date(2019, 3, 1)),
-        ("B", 4, None, None, False, None), ("C", 5, None, None, None, None)]
+        ("B", 4, None, None, False, None),
+        ("C", 5, None, None, None, None),
+    ]
 
 
 def test_parse_errors_name_the_problem():
@@ -251,7 +343,14 @@ def test_parse_errors_name_the_problem():
         spectrum.parse_create("CREATE EXTERNAL SCHEMA s FROM HIVE METASTORE DATABASE 'd' URI 'h'")
     with pytest.raises(RedshiftStatementError, match="DATABASE 'glue_database' is required"):
         spectrum.parse_create(f"CREATE EXTERNAL SCHEMA s FROM DATA CATALOG IAM_ROLE '{ROLE}'")
-    stmt = spectrum.parse_create(f"create external schema if not exists Spec from data catalog database 'db' "
-                                 f"iam_role '{ROLE}' create external database if not exists")
-    assert (stmt.schema, stmt.database, stmt.if_not_exists, stmt.create_database) == ("spec", "db", True, True)
+    stmt = spectrum.parse_create(
+        f"create external schema if not exists Spec from data catalog database 'db' "
+        f"iam_role '{ROLE}' create external database if not exists"
+    )
+    assert (stmt.schema, stmt.database, stmt.if_not_exists, stmt.create_database) == (
+        "spec",
+        "db",
+        True,
+        True,
+    )
     assert iam_role_span(f"CREATE EXTERNAL SCHEMA s FROM DATA CATALOG DATABASE 'd' IAM_ROLE '{ROLE}'")

@@ -22,11 +22,11 @@ from spark_jobs.io import paths
 from spark_jobs.jobs import aggregates, etl
 from spark_jobs.month import Month
 from spark_jobs.schemas.contracts import CURATED
+from taxilab import resources
 from taxilab.core.clients import client
 from taxilab.core.runs import job_argv
 from taxilab.ingest import raw
 from taxilab.ingest.raw import SourceFile
-from taxilab import resources
 from taxilab.warehouse import loader, sql_load
 from taxilab.warehouse.aggregates_wh import AGG_TABLES
 from taxilab.warehouse.dims import DIM_TABLES
@@ -40,12 +40,16 @@ NATIVE_DB = "taxilab_sqlload_native"
 # The month's filter per table (fct_trips and dim_date by date, curated by pickup_month, aggregates by
 # date or month_start); dim_zone and the code tables are replaced whole.
 START, END = Month.parse(MONTH).bounds()
-WHERE = {"fct_trips": ("pickup_date >= %s AND pickup_date < %s", [START, END]),
-         **{t: ("pickup_month = %s", [MONTH]) for t in CURATED},
-         "dim_date": ("date_key >= %s AND date_key < %s", [START, END]),
-         "dim_zone": ("true", []), "dim_payment_type": ("true", []), "dim_rate_code": ("true", []),
-         "agg_trips_daily": ("pickup_date >= %s AND pickup_date < %s", [START, END]),
-         **{t: ("month_start = %s", [START]) for t in AGG_TABLES if t != "agg_trips_daily"}}
+WHERE = {
+    "fct_trips": ("pickup_date >= %s AND pickup_date < %s", [START, END]),
+    **{t: ("pickup_month = %s", [MONTH]) for t in CURATED},
+    "dim_date": ("date_key >= %s AND date_key < %s", [START, END]),
+    "dim_zone": ("true", []),
+    "dim_payment_type": ("true", []),
+    "dim_rate_code": ("true", []),
+    "agg_trips_daily": ("pickup_date >= %s AND pickup_date < %s", [START, END]),
+    **{t: ("month_start = %s", [START]) for t in AGG_TABLES if t != "agg_trips_daily"},
+}
 TABLES = ["fct_trips", *CURATED, *DIM_TABLES, *AGG_TABLES]
 
 
@@ -54,11 +58,20 @@ def _trips() -> list[dict]:
     rows = []
     for i in range(19):
         day, hour = (3, 12, 27)[i % 3], (1, 8, 13, 18, 22)[i % 5]
-        rows.append(trip(datetime(2022, 6, day, hour, (7 * i) % 60), minutes=5 + 3 * i,
-                         PULocationID=(161, 132, 236, 138)[i % 4], DOLocationID=(236, 161, 1)[i % 3],
-                         payment_type=(1, 2, 1, 4)[i % 4], passenger_count=(1, 2, 0, 3)[i % 4],
-                         trip_distance=0.4 + 1.3 * i, fare_amount=5.0 + i, tip_amount=round(0.25 * i, 2),
-                         total_amount=round(9.5 + i + 0.25 * i, 2)))
+        rows.append(
+            trip(
+                datetime(2022, 6, day, hour, (7 * i) % 60),
+                minutes=5 + 3 * i,
+                PULocationID=(161, 132, 236, 138)[i % 4],
+                DOLocationID=(236, 161, 1)[i % 3],
+                payment_type=(1, 2, 1, 4)[i % 4],
+                passenger_count=(1, 2, 0, 3)[i % 4],
+                trip_distance=0.4 + 1.3 * i,
+                fare_amount=5.0 + i,
+                tip_amount=round(0.25 * i, 2),
+                total_amount=round(9.5 + i + 0.25 * i, 2),
+            )
+        )
     return rows
 
 
@@ -69,8 +82,12 @@ def _db_dsn(settings, dbname: str) -> str:
 @pytest.fixture(scope="module")
 def lake(lab_settings, spark, tmp_path_factory):
     tag = uuid.uuid4().hex[:8]
-    s = lab_settings.model_copy(update={"bucket": "taxilab-it-sqlload",
-                                        "catalog_databases": {z: f"sqlload_{tag}_{z}" for z in crawler.ZONES}})
+    s = lab_settings.model_copy(
+        update={
+            "bucket": "taxilab-it-sqlload",
+            "catalog_databases": {z: f"sqlload_{tag}_{z}" for z in crawler.ZONES},
+        }
+    )
     raw.ensure_bucket(s)
     raw.land_zone_lookup(s)
     f = write_era(tmp_path_factory.mktemp("sqlload") / f"{MONTH}.parquet", "2022", _trips())
@@ -87,7 +104,9 @@ def native(lake):
     """The native load (the local default) into a database of its own."""
     from emulation import pg_auth
 
-    with psycopg.connect(lake.warehouse_admin_dsn, autocommit=True) as admin:  # the app role cannot create one
+    with psycopg.connect(
+        lake.warehouse_admin_dsn, autocommit=True
+    ) as admin:  # the app role cannot create one
         admin.execute(f"DROP DATABASE IF EXISTS {NATIVE_DB}")
         admin.execute(f"CREATE DATABASE {NATIVE_DB}")
     admin_dsn = make_conninfo(**{**conninfo_to_dict(lake.warehouse_admin_dsn), "dbname": NATIVE_DB})
@@ -117,9 +136,14 @@ def via_sql(lake, pg_conn_factory):
 
 def _rows(conn, table: str) -> list[tuple]:
     """Every column but loaded_at (the load's own clock), sorted: a row set to compare exactly."""
-    cols = [r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'taxi' AND table_name = %s"
-        " AND column_name <> 'loaded_at' ORDER BY ordinal_position", [table]).fetchall()]
+    cols = [
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'taxi' AND table_name = %s"
+            " AND column_name <> 'loaded_at' ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
     where, params = WHERE[table]
     rows = conn.execute(f"SELECT {', '.join(cols)} FROM taxi.{table} WHERE {where}", params).fetchall()
     conn.rollback()
@@ -136,7 +160,10 @@ def test_the_sql_script_builds_the_same_warehouse_as_the_native_load(native, via
     # What the pipeline reports and reconciles is the same on both paths.
     assert sres["tables"] == {t: {"rows": v["rows"]} for t, v in nres["tables"].items()}
     assert (sres["rows_in"], sres["rows_loaded"], sres["fct_trips_total_amount"]) == (
-        nres["rows_in"], nres["rows_loaded"], nres["fct_trips_total_amount"])
+        nres["rows_in"],
+        nres["rows_loaded"],
+        nres["fct_trips_total_amount"],
+    )
     assert sres["dims"] == nres["dims"] and sres["aggregates"]["rows"] == nres["aggregates"]["rows"]
     assert loader.warehouse_stats(ss, MONTH) == loader.warehouse_stats(ns, MONTH)
 

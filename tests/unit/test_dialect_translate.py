@@ -39,8 +39,10 @@ def test_datediff_unsupported_part_is_refused_naming_it():
 
 
 def test_listagg_within_group_becomes_string_agg_with_order_by_inside():
-    assert one("SELECT LISTAGG(x, ',') WITHIN GROUP (ORDER BY y DESC) FROM t") == \
-        "SELECT STRING_AGG(CAST(x AS TEXT), ',' ORDER BY y DESC) FROM t"
+    assert (
+        one("SELECT LISTAGG(x, ',') WITHIN GROUP (ORDER BY y DESC) FROM t")
+        == "SELECT STRING_AGG(CAST(x AS TEXT), ',' ORDER BY y DESC) FROM t"
+    )
 
 
 def test_listagg_without_delimiter_concatenates_with_nothing_between():
@@ -48,13 +50,20 @@ def test_listagg_without_delimiter_concatenates_with_nothing_between():
 
 
 def test_listagg_distinct_orders_by_the_aggregated_text():
-    assert one("SELECT LISTAGG(DISTINCT x, ';') WITHIN GROUP (ORDER BY x) FROM t") == \
-        "SELECT STRING_AGG(DISTINCT CAST(x AS TEXT), ';' ORDER BY CAST(x AS TEXT)) FROM t"
+    assert (
+        one("SELECT LISTAGG(DISTINCT x, ';') WITHIN GROUP (ORDER BY x) FROM t")
+        == "SELECT STRING_AGG(DISTINCT CAST(x AS TEXT), ';' ORDER BY CAST(x AS TEXT)) FROM t"
+    )
 
 
 def test_named_queries_get_the_same_rewrites():
-    q = NamedQuery("q", Path("q.sql"), "SELECT LISTAGG(z, ',') WITHIN GROUP (ORDER BY z), "
-                   "DATEDIFF(day, :start_date, b) FROM t", "", ("start_date",))
+    q = NamedQuery(
+        "q",
+        Path("q.sql"),
+        "SELECT LISTAGG(z, ',') WITHIN GROUP (ORDER BY z), DATEDIFF(day, :start_date, b) FROM t",
+        "",
+        ("start_date",),
+    )
     out = q.postgres()
     assert "STRING_AGG(CAST(z AS TEXT), ',' ORDER BY z)" in out
     assert "CAST(CAST(%(start_date)s AS TIMESTAMP) AS DATE)" in out

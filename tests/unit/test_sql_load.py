@@ -25,9 +25,21 @@ TARGET = {"WorkgroupName": "taxilab-wg", "Database": "taxi", "SecretArn": SECRET
 
 
 def aws(**kw):
-    base = {"profile": "aws", "bucket": "prod-lake", "redshift_workgroup": "taxilab-wg", "redshift_database": "taxi",
-            "redshift_secret_arn": SECRET, "redshift_iam_role": ROLE, "redshift_statement_timeout_s": 5.0,
-            "catalog_databases": {"raw": "p_raw", "staging": "p_staging", "quarantine": "p_q", "curated": "p_curated"}}
+    base = {
+        "profile": "aws",
+        "bucket": "prod-lake",
+        "redshift_workgroup": "taxilab-wg",
+        "redshift_database": "taxi",
+        "redshift_secret_arn": SECRET,
+        "redshift_iam_role": ROLE,
+        "redshift_statement_timeout_s": 5.0,
+        "catalog_databases": {
+            "raw": "p_raw",
+            "staging": "p_staging",
+            "quarantine": "p_q",
+            "curated": "p_curated",
+        },
+    }
     return load_settings(**{**base, **kw})
 
 
@@ -35,8 +47,9 @@ def finished(stub, sid: str, rows: list[int] | None = None) -> None:
     """describe_statement FINISHED for `sid`; with rows, a batch whose sub-statements affected them."""
     desc = {"Id": sid, "Status": "FINISHED"}
     if rows is not None:
-        desc["SubStatements"] = [{"Id": f"{sid}:{i + 1}", "Status": "FINISHED", "ResultRows": n}
-                                 for i, n in enumerate(rows)]
+        desc["SubStatements"] = [
+            {"Id": f"{sid}:{i + 1}", "Status": "FINISHED", "ResultRows": n} for i, n in enumerate(rows)
+        ]
     stub.add_response("describe_statement", desc, {"Id": sid})
 
 
@@ -57,17 +70,21 @@ def test_month_script_replaces_every_table_from_the_lake_in_file_order():
 def test_month_values_are_rendered_as_literals_and_nothing_else_changes():
     s = aws()
     fct = sql_load.month_script(s, "2024-02")[1].sql
-    assert "FROM lake_staging.nyc_taxi\nWHERE pickup_date >= TO_DATE('2024-02', 'YYYY-MM')\n" \
-           "  AND pickup_date < DATEADD(month, 1, TO_DATE('2024-02', 'YYYY-MM'))" in fct
+    assert (
+        "FROM lake_staging.nyc_taxi\nWHERE pickup_date >= TO_DATE('2024-02', 'YYYY-MM')\n"
+        "  AND pickup_date < DATEADD(month, 1, TO_DATE('2024-02', 'YYYY-MM'))" in fct
+    )
     assert ":" not in fct  # no placeholder left
     cols = [c for c, _ in STAGING_COLUMNS]
     # every staging column by name, the Hive partition columns included (Spectrum reads them from folders)
     assert fct.split("SELECT")[1].split("FROM")[0].replace("\n", " ").split(",")[-1].strip() == cols[-1]
     assert all(c in fct for c in cols)
     [copy] = [st.sql for st in sql_load.month_script(s, "2024-02") if st.kind == "COPY"]
-    assert copy == ("COPY taxi.dim_zone (location_id, borough, zone, service_zone)\n"
-                    "FROM 's3://prod-lake/reference/taxi_zone_lookup/taxi_zone_lookup.csv'\n"
-                    f"IAM_ROLE '{ROLE}'\nCSV IGNOREHEADER 1")
+    assert copy == (
+        "COPY taxi.dim_zone (location_id, borough, zone, service_zone)\n"
+        "FROM 's3://prod-lake/reference/taxi_zone_lookup/taxi_zone_lookup.csv'\n"
+        f"IAM_ROLE '{ROLE}'\nCSV IGNOREHEADER 1"
+    )
 
 
 def test_a_month_a_quote_or_an_unknown_placeholder_never_reaches_the_sql():
@@ -82,15 +99,19 @@ def test_a_month_a_quote_or_an_unknown_placeholder_never_reaches_the_sql():
         sql_load.render("SELECT :nope", {"month": "2024-02"})
     # strings, comments and casts are not placeholders; a quote in a value is escaped
     text = "SELECT ':month', x::int, :month -- :month\n FROM lake_staging.nyc_taxi"
-    assert sql_load.render(text, {"month": "it's"}, "yellow") == \
-        "SELECT ':month', x::int, 'it''s' -- :month\n FROM lake_staging.yellow"
+    assert (
+        sql_load.render(text, {"month": "it's"}, "yellow")
+        == "SELECT ':month', x::int, 'it''s' -- :month\n FROM lake_staging.yellow"
+    )
 
 
 def test_load_sql_passes_the_dialect_guard_and_matches_the_python_code_tables():
     for st in sql_load.month_script(aws(), "2024-02"):
         if st.kind != "COPY":
             assert guard.violations(st.sql) == [], st.source
-    text = {st.table: st.sql for st in sql_load.month_script(aws(), "2024-02") if st.kind in ("INSERT", "UPDATE")}
+    text = {
+        st.table: st.sql for st in sql_load.month_script(aws(), "2024-02") if st.kind in ("INSERT", "UPDATE")
+    }
     for code, name in PAYMENT_TYPES.items():
         assert f"({code}, '{name}')" in text["taxi.dim_payment_type"]
     for code, name in RATE_CODES.items():
@@ -100,14 +121,18 @@ def test_load_sql_passes_the_dialect_guard_and_matches_the_python_code_tables():
 
 def test_the_native_pre_aggregate_build_reads_only_the_agg_files():
     assert sorted({q.name.split("#")[0] for q in load_statements()}) == [
-        "040_agg_trips_daily", "041_agg_trips_zone_pair", "042_agg_trips_hourly_profile",
-        "043_agg_trip_speed_distribution"]
+        "040_agg_trips_daily",
+        "041_agg_trips_zone_pair",
+        "042_agg_trips_hourly_profile",
+        "043_agg_trip_speed_distribution",
+    ]
 
 
 def test_external_schemas_map_the_crawled_glue_databases_with_the_role():
     assert sql_load.external_schema_statements(aws()) == [
         f"CREATE EXTERNAL SCHEMA IF NOT EXISTS lake_staging FROM DATA CATALOG DATABASE 'p_staging' IAM_ROLE '{ROLE}'",
-        f"CREATE EXTERNAL SCHEMA IF NOT EXISTS lake_curated FROM DATA CATALOG DATABASE 'p_curated' IAM_ROLE '{ROLE}'"]
+        f"CREATE EXTERNAL SCHEMA IF NOT EXISTS lake_curated FROM DATA CATALOG DATABASE 'p_curated' IAM_ROLE '{ROLE}'",
+    ]
 
 
 # ---------------------------------------------------------------------------------- the Data API
@@ -124,7 +149,9 @@ def test_aws_load_sends_ddl_then_external_schemas_then_the_month_as_one_batch(st
         stub.add_response("execute_statement", {"Id": f"es{i}"}, {**TARGET, "Sql": statement})
         finished(stub, f"es{i}")
     # The month: every statement, in order, in ONE BatchExecuteStatement (Redshift runs it as one transaction).
-    stub.add_response("batch_execute_statement", {"Id": "month"}, {**TARGET, "Sqls": [st.sql for st in script]})
+    stub.add_response(
+        "batch_execute_statement", {"Id": "month"}, {**TARGET, "Sqls": [st.sql for st in script]}
+    )
     rows = [{"INSERT": 7, "COPY": 265}.get(st.kind, 3) for st in script]
     stub.add_response("describe_statement", {"Id": "month", "Status": "STARTED"}, {"Id": "month"})
     finished(stub, "month", rows)
@@ -136,14 +163,32 @@ def test_aws_load_sends_ddl_then_external_schemas_then_the_month_as_one_batch(st
 def test_a_failed_statement_fails_the_whole_batch_naming_it(stubbed):
     client, stub = stubbed
     stub.add_response("batch_execute_statement", {"Id": "b1"})
-    stub.add_response("describe_statement", {
-        "Id": "b1", "Status": "FAILED", "Error": "batch failed",
-        "SubStatements": [{"Id": "b1:1", "Status": "FINISHED", "QueryString": "DELETE FROM taxi.fct_trips"},
-                          {"Id": "b1:2", "Status": "FAILED", "QueryString": "COPY taxi.dim_zone FROM 's3://x'",
-                           "Error": "ERROR: S3ServiceException: Access Denied"}]}, {"Id": "b1"})
-    with pytest.raises(DataApiError, match=r"b1 FAILED: ERROR: S3ServiceException: Access Denied .*rolled back; "
-                                           r"statement b1:2: COPY taxi.dim_zone"):
-        DataApiClient(aws(), client=client).execute_batch(["DELETE FROM taxi.fct_trips", "COPY taxi.dim_zone ..."])
+    stub.add_response(
+        "describe_statement",
+        {
+            "Id": "b1",
+            "Status": "FAILED",
+            "Error": "batch failed",
+            "SubStatements": [
+                {"Id": "b1:1", "Status": "FINISHED", "QueryString": "DELETE FROM taxi.fct_trips"},
+                {
+                    "Id": "b1:2",
+                    "Status": "FAILED",
+                    "QueryString": "COPY taxi.dim_zone FROM 's3://x'",
+                    "Error": "ERROR: S3ServiceException: Access Denied",
+                },
+            ],
+        },
+        {"Id": "b1"},
+    )
+    with pytest.raises(
+        DataApiError,
+        match=r"b1 FAILED: ERROR: S3ServiceException: Access Denied .*rolled back; "
+        r"statement b1:2: COPY taxi.dim_zone",
+    ):
+        DataApiClient(aws(), client=client).execute_batch(
+            ["DELETE FROM taxi.fct_trips", "COPY taxi.dim_zone ..."]
+        )
 
 
 def test_a_batch_too_big_for_one_transaction_is_refused_before_sending():
@@ -155,9 +200,13 @@ def test_warehouse_stats_on_aws_is_one_query_through_the_data_api(stubbed, monke
     client, stub = stubbed
     s = aws()
     stub.add_response("execute_statement", {"Id": "q"}, {**TARGET, "Sql": sql_load.stats_sql(s, "2024-02")})
-    stub.add_response("describe_statement", {"Id": "q", "Status": "FINISHED", "HasResultSet": True}, {"Id": "q"})
+    stub.add_response(
+        "describe_statement", {"Id": "q", "Status": "FINISHED", "HasResultSet": True}, {"Id": "q"}
+    )
     records = [[{"stringValue": "fct_trips"}, {"longValue": 3}, {"isNull": True}, {"stringValue": "40.10"}]]
-    records += [[{"stringValue": t}, {"longValue": 1}, {"longValue": 3}, {"stringValue": "40.1"}] for t in CURATED]
+    records += [
+        [{"stringValue": t}, {"longValue": 1}, {"longValue": 3}, {"stringValue": "40.1"}] for t in CURATED
+    ]
     stub.add_response("get_statement_result", {"Records": records, "TotalNumRows": len(records)}, {"Id": "q"})
     monkeypatch.setattr("taxilab.core.clients.client", lambda service, settings: client)
     stats = resources.warehouse(s).stats("2024-02")
@@ -187,19 +236,41 @@ def test_the_glue_load_job_on_aws_loads_the_month_through_the_data_api(stubbed, 
     for i, statement in enumerate(sql_load.external_schema_statements(s)):
         stub.add_response("execute_statement", {"Id": f"es{i}"}, {**TARGET, "Sql": statement})
         finished(stub, f"es{i}")
-    stub.add_response("batch_execute_statement", {"Id": "month"}, {**TARGET, "Sqls": [st.sql for st in script]})
+    stub.add_response(
+        "batch_execute_statement", {"Id": "month"}, {**TARGET, "Sqls": [st.sql for st in script]}
+    )
     finished(stub, "month", [2 if st.kind == "INSERT" else 0 for st in script])
     stub.add_response("execute_statement", {"Id": "q"}, {**TARGET, "Sql": sql_load.stats_sql(s, "2024-02")})
-    stub.add_response("describe_statement", {"Id": "q", "Status": "FINISHED", "HasResultSet": True}, {"Id": "q"})
+    stub.add_response(
+        "describe_statement", {"Id": "q", "Status": "FINISHED", "HasResultSet": True}, {"Id": "q"}
+    )
     records = [[{"stringValue": "fct_trips"}, {"longValue": 2}, {"isNull": True}, {"stringValue": "20.00"}]]
-    records += [[{"stringValue": t}, {"longValue": 2}, {"longValue": 2}, {"stringValue": "20.00"}] for t in CURATED]
+    records += [
+        [{"stringValue": t}, {"longValue": 2}, {"longValue": 2}, {"stringValue": "20.00"}] for t in CURATED
+    ]
     stub.add_response("get_statement_result", {"Records": records}, {"Id": "q"})
     monkeypatch.setattr("taxilab.core.clients.client", lambda service, settings: client)
 
     local = s.model_copy(update={"profile": "local", "redshift_workgroup": None, "redshift_iam_role": None})
-    argv = ["glue_load.py", "--JOB_NAME", "taxilab-load-warehouse", "--bucket", "prod-lake", "--dataset", "nyc_taxi",
-            "--month", "2024-02", "--step", "load", "--profile", "aws", "--redshift_workgroup", "taxilab-wg",
-            "--redshift_iam_role", ROLE]
+    argv = [
+        "glue_load.py",
+        "--JOB_NAME",
+        "taxilab-load-warehouse",
+        "--bucket",
+        "prod-lake",
+        "--dataset",
+        "nyc_taxi",
+        "--month",
+        "2024-02",
+        "--step",
+        "load",
+        "--profile",
+        "aws",
+        "--redshift_workgroup",
+        "taxilab-wg",
+        "--redshift_iam_role",
+        ROLE,
+    ]
     res = glue_load.main(argv, local)
     assert res["path"] == "sql" and res["rows_in"] == 2 * (1 + len(CURATED)) and res["rows_loaded"] == 12
     with pytest.raises(glue_load.GlueLoadError, match="--profile: profile must be one of"):
