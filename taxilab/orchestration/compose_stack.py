@@ -9,6 +9,7 @@ Every command is an argument list (no shell); the project name is checked before
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shutil
@@ -16,11 +17,9 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-try:  # the layout refactor (docs/adr/0012) moves settings to taxilab.core
-    from taxilab.core.settings import PROJECT_ROOT
-except ImportError:  # pragma: no cover - before the refactor lands
-    from taxilab.settings import PROJECT_ROOT
+from taxilab.core.settings import PROJECT_ROOT
 
 PROJECT = "taxilab"
 LAB_BASE_IMAGE = "taxilab/debian-base:bookworm"
@@ -36,7 +35,10 @@ class ComposeError(RuntimeError):
 def compose_tool() -> list[str] | None:
     """`docker compose` (v2) when the docker CLI has it, else `docker-compose` (1.29), else None."""
     docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30).returncode == 0:
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True, timeout=30).returncode == 0
+    ):
         return [docker, "compose"]
     legacy = shutil.which("docker-compose")
     return [legacy] if legacy else None
@@ -45,7 +47,9 @@ def compose_tool() -> list[str] | None:
 def engine_problem() -> str | None:
     """None when a Docker engine answers, else one line saying why not."""
     try:
-        import docker
+        docker = importlib.import_module(
+            "docker"
+        )  # the SDK (the repository's docker/ folder is not a package)
 
         docker.from_env(timeout=10).ping()
         return None
@@ -61,10 +65,13 @@ class ComposeStack:
 
     def __post_init__(self):
         if not _PROJECT_NAME.match(self.project):
-            raise ComposeError(f"compose project name {self.project!r}: lowercase letters, digits, '-' or '_' only")
-        self.tool = compose_tool()
-        if self.tool is None:
+            raise ComposeError(
+                f"compose project name {self.project!r}: lowercase letters, digits, '-' or '_' only"
+            )
+        tool = compose_tool()
+        if tool is None:
             raise ComposeError("no compose tool: install Compose v2 (docker compose) or docker-compose")
+        self.tool: list[str] = tool
 
     def command(self, *args: str) -> list[str]:
         cmd = [*self.tool, "--project-directory", str(self.project_dir), "-p", self.project]
@@ -73,12 +80,15 @@ class ComposeStack:
         return [*cmd, *args]
 
     def run(self, *args: str, timeout: float = 1800, capture: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(self.command(*args), cwd=self.project_dir, capture_output=capture, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(
+            self.command(*args), cwd=self.project_dir, capture_output=capture, text=True, timeout=timeout
+        )
         if proc.returncode != 0:
             err = (proc.stderr or proc.stdout or "").strip().splitlines()[-5:] if capture else []
-            raise ComposeError(f"`{' '.join(self.command(*args)[len(self.tool):])}` failed "
-                               f"(exit {proc.returncode}): {' | '.join(err)}")
+            raise ComposeError(
+                f"`{' '.join(self.command(*args)[len(self.tool) :])}` failed "
+                f"(exit {proc.returncode}): {' | '.join(err)}"
+            )
         return proc
 
     def config(self) -> dict:
@@ -100,9 +110,13 @@ class ComposeStack:
         if not self.needs_lab_base():
             return 0.0
         t0 = time.monotonic()
-        proc = subprocess.run([str(BASE_SCRIPT), LAB_BASE_IMAGE], capture_output=True, text=True, timeout=1800)
+        proc = subprocess.run(
+            [str(BASE_SCRIPT), LAB_BASE_IMAGE], capture_output=True, text=True, timeout=1800
+        )
         if proc.returncode != 0:
-            raise ComposeError(f"building {LAB_BASE_IMAGE} failed: {(proc.stderr or proc.stdout).strip()[-600:]}")
+            raise ComposeError(
+                f"building {LAB_BASE_IMAGE} failed: {(proc.stderr or proc.stdout).strip()[-600:]}"
+            )
         return time.monotonic() - t0
 
     def build(self, *services: str) -> float:
@@ -121,12 +135,16 @@ class ComposeStack:
     def down(self, volumes: bool = False, timeout: float = 300) -> None:
         self.run("down", *(["-v"] if volumes else []), "--remove-orphans", timeout=timeout)
 
-    def containers(self) -> dict[str, object]:
+    def containers(self) -> dict[str, Any]:
         """service name -> docker SDK container (all states)."""
-        import docker
+        docker = importlib.import_module(
+            "docker"
+        )  # the SDK (the repository's docker/ folder is not a package)
 
         client = docker.from_env(timeout=30)
-        found = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={self.project}"})
+        found = client.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={self.project}"}
+        )
         return {c.labels.get("com.docker.compose.service", c.name): c for c in found}
 
     def states(self) -> dict[str, str]:
@@ -167,11 +185,17 @@ def cli_action(action: str, settings) -> list[str]:
         raise ComposeError(f"unknown compose action {action!r}")
     t0 = time.monotonic()
     states = stack.up()
-    lines = [f"compose project {project!r} up in {time.monotonic() - t0:.0f} s ({' '.join(stack.tool)}): "
-             + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))]
-    lines.append(f"S3/SQS/SNS/CloudWatch: {settings.endpoint('s3')}   Glue Data Catalog: {settings.endpoint('glue')}")
+    lines = [
+        f"compose project {project!r} up in {time.monotonic() - t0:.0f} s ({' '.join(stack.tool)}): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
+    ]
+    lines.append(
+        f"S3/SQS/SNS/CloudWatch: {settings.endpoint('s3')}   Glue Data Catalog: {settings.endpoint('glue')}"
+    )
     lines.append(f"warehouse (PostgreSQL 16): {settings.warehouse_dsn}")
     jupyter = stack.containers().get("jupyter")
-    lines.append(f"Jupyter: http://127.0.0.1:8888 (its token: `docker logs {jupyter.name if jupyter else 'the jupyter container'}`)")
+    lines.append(
+        f"Jupyter: http://127.0.0.1:8888 (its token: `docker logs {jupyter.name if jupyter else 'the jupyter container'}`)"
+    )
     lines.append("jobs run in the `glue` container; stop with `make down PROFILE=compose`")
     return lines

@@ -16,16 +16,14 @@ dict. A failed run raises ContainerJobError naming the job, the service and the 
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import time
 from collections import deque
 from pathlib import Path, PurePosixPath
 
-try:  # the layout refactor (docs/adr/0012) moves settings to taxilab.core
-    from taxilab.core.settings import PROJECT_ROOT, Settings
-except ImportError:  # pragma: no cover - before the refactor lands
-    from taxilab.settings import PROJECT_ROOT, Settings
+from taxilab.core.settings import PROJECT_ROOT, Settings
 
 METRICS_PREFIX = "TAXILAB_JOB_METRICS "
 COMPOSE_PROJECT = "taxilab"
@@ -43,15 +41,21 @@ class ContainerJobError(RuntimeError):
 
 def _docker_client():
     try:
-        import docker
+        docker = importlib.import_module(
+            "docker"
+        )  # the SDK (the repository's docker/ folder is not a package)
     except ImportError as e:  # pragma: no cover - docker is a pinned dependency
-        raise ContainerJobError("the compose profile runs jobs through the docker SDK: pip install docker") from e
+        raise ContainerJobError(
+            "the compose profile runs jobs through the docker SDK: pip install docker"
+        ) from e
     try:
         client = docker.from_env(timeout=30)
         client.ping()
     except Exception as e:  # noqa: BLE001 - DockerException / connection errors of any kind
-        raise ContainerJobError(f"no Docker engine answers ({str(e).splitlines()[0][:200]}): start it, "
-                                "or use the embedded default (TAXILAB_PROFILE=local)") from None
+        raise ContainerJobError(
+            f"no Docker engine answers ({str(e).splitlines()[0][:200]}): start it, "
+            "or use the embedded default (TAXILAB_PROFILE=local)"
+        ) from None
     return client
 
 
@@ -63,13 +67,15 @@ def container_spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     conf = spark_conf(settings, jars=[])
     for key in ("spark.jars", "spark.driver.extraJavaOptions", "spark.master"):
         conf.pop(key, None)  # jars are in the image; logs go to the captured stderr; master is an argument
-    conf.update({
-        "spark.app.name": app_name,
-        "spark.log.level": "WARN",  # Spark 3.5: the driver's log level from the start (stderr goes to the job log)
-        "spark.local.dir": str(SCRATCH / "local"),
-        "spark.hadoop.fs.s3a.buffer.dir": str(SCRATCH / "s3a-buffer"),
-        "spark.hadoop.fs.s3a.committer.staging.tmp.path": f"file://{SCRATCH / 'staging'}",
-    })
+    conf.update(
+        {
+            "spark.app.name": app_name,
+            "spark.log.level": "WARN",  # Spark 3.5: the driver's log level from the start (stderr goes to the job log)
+            "spark.local.dir": str(SCRATCH / "local"),
+            "spark.hadoop.fs.s3a.buffer.dir": str(SCRATCH / "s3a-buffer"),
+            "spark.hadoop.fs.s3a.committer.staging.tmp.path": f"file://{SCRATCH / 'staging'}",
+        }
+    )
     return conf
 
 
@@ -100,8 +106,15 @@ def _job_name(args: list[str], script: str) -> str:
 class ContainerJobRunner:
     """Runs Glue job scripts in the compose project's `glue` service; `run()` returns the job's metrics."""
 
-    def __init__(self, settings: Settings, project: str | None = None, service: str = GLUE_SERVICE,
-                 repo_root: Path = PROJECT_ROOT, client=None, container=None):
+    def __init__(
+        self,
+        settings: Settings,
+        project: str | None = None,
+        service: str = GLUE_SERVICE,
+        repo_root: Path = PROJECT_ROOT,
+        client=None,
+        container=None,
+    ):
         """container: a docker SDK container (or its name) to run in instead of the compose service's."""
         self.settings = settings
         self._container = container
@@ -119,21 +132,36 @@ class ContainerJobRunner:
     def container(self):
         """The running container of the glue service (ContainerJobError if there is none)."""
         if self._container is not None:
-            c = self._container if not isinstance(self._container, str) else self.client.containers.get(self._container)
+            c = (
+                self._container
+                if not isinstance(self._container, str)
+                else self.client.containers.get(self._container)
+            )
             c.reload()
             if c.status != "running":
                 raise ContainerJobError(f"job container {c.name} is {c.status}, not running")
             return c
-        found = self.client.containers.list(all=True, filters={"label": [
-            f"com.docker.compose.project={self.project}", f"com.docker.compose.service={self.service}"]})
+        found = self.client.containers.list(
+            all=True,
+            filters={
+                "label": [
+                    f"com.docker.compose.project={self.project}",
+                    f"com.docker.compose.service={self.service}",
+                ]
+            },
+        )
         if not found:
-            raise ContainerJobError(f"service {self.service!r} of compose project {self.project!r} has no container: "
-                                    "start the stack (make up PROFILE=compose)")
+            raise ContainerJobError(
+                f"service {self.service!r} of compose project {self.project!r} has no container: "
+                "start the stack (make up PROFILE=compose)"
+            )
         c = found[0]
         c.reload()
         if c.status != "running":
-            raise ContainerJobError(f"service {self.service!r} (container {c.name}) is {c.status}, not running: "
-                                    "make up PROFILE=compose")
+            raise ContainerJobError(
+                f"service {self.service!r} (container {c.name}) is {c.status}, not running: "
+                "make up PROFILE=compose"
+            )
         return c
 
     def container_script(self, script_path: str) -> PurePosixPath:
@@ -142,15 +170,19 @@ class ContainerJobRunner:
         host = (path if path.is_absolute() else self.repo_root / path).resolve()
         jobs_root = self.repo_root / "spark_jobs"
         if host.suffix != ".py" or not host.is_relative_to(jobs_root) or not host.is_file():
-            raise ContainerJobError(f"job script {script_path!r}: not a .py file under {jobs_root} "
-                                    "(the folder the glue container mounts)")
+            raise ContainerJobError(
+                f"job script {script_path!r}: not a .py file under {jobs_root} "
+                "(the folder the glue container mounts)"
+            )
         return CONTAINER_ROOT / host.relative_to(self.repo_root).as_posix()
 
     def command(self, script_path: str, argv: list[str]) -> list[str]:
         args = _validate_argv(argv)
         script = self.container_script(script_path)
         cmd = ["spark-submit", "--master", self.settings.spark.master]
-        for key, value in container_spark_conf(self.settings, f"taxilab-{_job_name(args, script.name)}").items():
+        for key, value in container_spark_conf(
+            self.settings, f"taxilab-{_job_name(args, script.name)}"
+        ).items():
             cmd += ["--conf", f"{key}={value}"]
         return [*cmd, str(script), *args]
 
@@ -175,11 +207,19 @@ class ContainerJobRunner:
         pending = {"stdout": "", "stderr": ""}
         t0 = time.monotonic()
         with open(log, "w", encoding="utf-8") as out:
-            out.write(f"# job {job} in {self.project}/{self.service} ({container.name})\n# {json.dumps(cmd)}\n")
+            out.write(
+                f"# job {job} in {self.project}/{self.service} ({container.name})\n# {json.dumps(cmd)}\n"
+            )
             out.flush()
             # SPARK_LOCAL_IP: Spark would otherwise look up the host's name and bind a non-loopback address.
-            exec_id = api.exec_create(container.id, cmd, stdout=True, stderr=True, workdir=str(CONTAINER_ROOT),
-                                      environment={"SPARK_LOCAL_IP": "127.0.0.1"})["Id"]
+            exec_id = api.exec_create(
+                container.id,
+                cmd,
+                stdout=True,
+                stderr=True,
+                workdir=str(CONTAINER_ROOT),
+                environment={"SPARK_LOCAL_IP": "127.0.0.1"},
+            )["Id"]
             for stdout, stderr in api.exec_start(exec_id, stream=True, demux=True):
                 for stream, chunk in (("stdout", stdout), ("stderr", stderr)):
                     if not chunk:
@@ -204,13 +244,17 @@ class ContainerJobRunner:
             out.write(f"# exit code {code} after {time.monotonic() - t0:.1f} s\n")
         if code != 0:
             why = error_line or " | ".join(list(tail)[-5:])[-1200:]
-            raise ContainerJobError(f"job {job} ({script_path}) failed in service {self.service!r} "
-                                    f"({container.name}) with exit code {code}: {why[:1200]}; log {log}")
+            raise ContainerJobError(
+                f"job {job} ({script_path}) failed in service {self.service!r} "
+                f"({container.name}) with exit code {code}: {why[:1200]}; log {log}"
+            )
         if metrics_line is None:
-            raise ContainerJobError(f"job {job} ({script_path}) in service {self.service!r} exited 0 but printed no "
-                                    f"'{METRICS_PREFIX.strip()}' line; log {log}")
+            raise ContainerJobError(
+                f"job {job} ({script_path}) in service {self.service!r} exited 0 but printed no "
+                f"'{METRICS_PREFIX.strip()}' line; log {log}"
+            )
         try:
-            metrics = json.loads(metrics_line[len(METRICS_PREFIX):])
+            metrics = json.loads(metrics_line[len(METRICS_PREFIX) :])
         except ValueError as e:
             raise ContainerJobError(f"job {job}: unreadable metrics line ({e}); log {log}") from None
         if not isinstance(metrics, dict):
