@@ -52,18 +52,33 @@ def land(settings: Settings, month: str, source: str, rows: int, seed: int = 42)
     return f"raw {landed.action} ({landed.rows:,} rows)"
 
 
-def backfill(settings: Settings, start: str, end: str, *, force: bool = False, continue_on_failure: bool = False,
-             defs: Definitions | None = None, source: str | None = None, rows: int = 100_000, seed: int = 42,
-             runner: Callable[[str], wfm.WorkflowRun] | None = None, stop: wfm.StopControl | None = None,
-             on_month: Callable[[MonthResult], None] | None = None, **run_kwargs) -> list[MonthResult]:
+def backfill(
+    settings: Settings,
+    start: str,
+    end: str,
+    *,
+    force: bool = False,
+    continue_on_failure: bool = False,
+    defs: Definitions | None = None,
+    source: str | None = None,
+    rows: int = 100_000,
+    seed: int = 42,
+    runner: Callable[[str], wfm.WorkflowRun] | None = None,
+    stop: wfm.StopControl | None = None,
+    on_month: Callable[[MonthResult], None] | None = None,
+    **run_kwargs,
+) -> list[MonthResult]:
     """Run the range; returns one MonthResult per month of the range, in order."""
     from taxilab.core.runs import RunInProgress
 
     months = months_between(start, end)
     defs = defs or load_definitions()
     control = stop or wfm.StopControl()
-    runner = runner or (lambda month: run_workflow(settings, month, defs, started_by=f"backfill {start}..{end}",
-                                                       stop=control, **run_kwargs))
+    runner = runner or (
+        lambda month: run_workflow(
+            settings, month, defs, started_by=f"backfill {start}..{end}", stop=control, **run_kwargs
+        )
+    )
     name = defs.workflow["name"]
     out: list[MonthResult] = []
     halted = ""
@@ -74,7 +89,9 @@ def backfill(settings: Settings, start: str, end: str, *, force: bool = False, c
             else:
                 res = _one(settings, month, name, force, source, rows, seed, runner, RunInProgress)
                 if res.status not in ("COMPLETED", "SKIPPED") and not continue_on_failure:
-                    halted = f"backfill halted after {month} {res.status} (use --continue-on-failure to go on)"
+                    halted = (
+                        f"backfill halted after {month} {res.status} (use --continue-on-failure to go on)"
+                    )
                 if res.status == "STOPPED":
                     halted = f"backfill stopped at {month}"
             out.append(res)
@@ -86,22 +103,37 @@ def backfill(settings: Settings, start: str, end: str, *, force: bool = False, c
 def _one(settings, month, workflow, force, source, rows, seed, runner, run_in_progress) -> MonthResult:
     done = [r for r in wfm.workflow_runs(settings, workflow, month) if r["status"] == "COMPLETED"]
     if done and not force:
-        return MonthResult(month, "SKIPPED", done[-1].get("seconds"), done[-1]["id"],
-                           f"already COMPLETED on {done[-1]['completed_on']} (--force to rerun)")
+        return MonthResult(
+            month,
+            "SKIPPED",
+            done[-1].get("seconds"),
+            done[-1]["id"],
+            f"already COMPLETED on {done[-1]['completed_on']} (--force to rerun)",
+        )
     t0 = time.monotonic()
     note = ""
     if source:
         try:
             note = land(settings, month, source, rows, seed)
         except Exception as e:  # noqa: BLE001 - the month's row names the problem
-            return MonthResult(month, "INGEST_FAILED", round(time.monotonic() - t0, 1), None,
-                               f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            return MonthResult(
+                month,
+                "INGEST_FAILED",
+                round(time.monotonic() - t0, 1),
+                None,
+                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+            )
     try:
         wf = runner(month)
     except run_in_progress as e:
         return MonthResult(month, "REFUSED", round(time.monotonic() - t0, 1), None, str(e))
     failed = [r for r in wf.runs if r.state != "SUCCEEDED"]
     if failed and wf.status != "COMPLETED":
+        from taxilab.orchestration.pipeline import half_done
+
         last = failed[-1]
         note = (note + "; " if note else "") + f"{last.job} {last.state}: {last.error or ''}".strip()
+        half = half_done(month, [r.job for r in wf.runs if r.state == "SUCCEEDED"])
+        if half:
+            note += f"; {half}"
     return MonthResult(month, wf.status, round(time.monotonic() - t0, 1), wf.id, note)
