@@ -83,6 +83,10 @@ def as_boto(out: dict) -> dict:
             "Name": c["name"],
             "DatabaseName": c["database"],
             "Targets": {"S3Targets": [{"Path": c["path"], "Exclusions": c["exclusions"]}]},
+            "SchemaChangePolicy": {
+                "UpdateBehavior": c["update_behavior"],
+                "DeleteBehavior": c["delete_behavior"],
+            },
         }
         for c in out["crawlers"].values()
     ]
@@ -126,7 +130,9 @@ def as_boto(out: dict) -> dict:
 def lab_view(graph_file: Path, settings: Settings, scripts_prefix: str = "scripts") -> dict:
     d = jobgraph.Definitions(json.loads(graph_file.read_text()), graph_file)
     kw = jobgraph.to_aws(d, settings, ROLE, scripts_prefix)
-    kw["crawlers"] = [{k: c[k] for k in ("Name", "DatabaseName", "Targets")} for c in kw["crawlers"]]
+    kw["crawlers"] = [
+        {k: c[k] for k in ("Name", "DatabaseName", "Targets", "SchemaChangePolicy")} for c in kw["crawlers"]
+    ]
     return kw
 
 
@@ -175,6 +181,7 @@ def test_a_changed_declaration_changes_what_terraform_creates(tmp_path):
         }
     )
     graph["workflow"]["triggers"][0]["schedule"] = "cron(0 6 1 * ? *)"
+    graph["crawlers"][0]["schema_change_policy"] = {"UpdateBehavior": "LOG"}  # DeleteBehavior: Glue's default
     changed = tmp_path / "jobgraph.json"
     changed.write_text(json.dumps(graph))
     settings = Settings(bucket="other-lake", dataset="other_set")
@@ -189,6 +196,8 @@ def test_a_changed_declaration_changes_what_terraform_creates(tmp_path):
     assert "--job-bookmark-option" not in notify["default_arguments"]
     assert out["triggers"]["taxilab-start"]["schedule"] == "cron(0 6 1 * ? *)"
     assert out["jobs"]["taxilab-etl"]["default_arguments"]["--bucket"] == "other-lake"
+    crawler = out["crawlers"]["taxilab-crawler-raw"]
+    assert (crawler["update_behavior"], crawler["delete_behavior"]) == ("LOG", "DELETE_FROM_DATABASE")
 
 
 def test_comparison_catches_a_difference(tmp_path):
@@ -200,13 +209,14 @@ def test_comparison_catches_a_difference(tmp_path):
         assert_same(tf_kw, lab_kw)
 
 
-def test_catalog_crawler_policies_equal_the_labs():
+def test_catalog_crawlers_take_the_declared_schema_change_policy_and_the_labs_recrawl_policy():
     lab = jobgraph.to_aws(jobgraph.load(), Settings(), ROLE, "scripts")["crawlers"][0]
     (crawler,) = tf.resources(tf.DEPLOY / "modules" / "catalog", "aws_glue_crawler").values()
     scp = tf.strip(crawler["schema_change_policy"][0])
-    assert {"UpdateBehavior": scp["update_behavior"], "DeleteBehavior": scp["delete_behavior"]} == lab[
-        "SchemaChangePolicy"
-    ]
+    assert (scp["update_behavior"], scp["delete_behavior"]) == (
+        "each.value.update_behavior",
+        "each.value.delete_behavior",
+    )
     assert {"RecrawlBehavior": tf.strip(crawler["recrawl_policy"][0]["recrawl_behavior"])} == lab[
         "RecrawlPolicy"
     ]

@@ -1,4 +1,5 @@
-# Glue Data Catalog: one database per zone, one crawler per declared crawler and zone.
+# Glue Data Catalog: one database per zone, one crawler per declared crawler and zone (schema change policy
+# as declared in the job graph).
 
 resource "aws_glue_catalog_database" "zone" {
   for_each    = var.catalog_databases
@@ -19,8 +20,8 @@ resource "aws_glue_crawler" "zone" {
   }
 
   schema_change_policy {
-    update_behavior = "UPDATE_IN_DATABASE"
-    delete_behavior = "DELETE_FROM_DATABASE"
+    update_behavior = each.value.update_behavior
+    delete_behavior = each.value.delete_behavior
   }
 
   recrawl_policy {

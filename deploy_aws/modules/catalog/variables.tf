@@ -6,12 +6,14 @@ variable "catalog_databases" {
 variable "crawlers" {
   description = "Crawlers from the job graph module (name, zone, path, exclusions)"
   type = map(object({
-    name       = string
-    declared   = string
-    zone       = string
-    database   = string
-    path       = string
-    exclusions = list(string)
+    name            = string
+    declared        = string
+    zone            = string
+    database        = string
+    path            = string
+    exclusions      = list(string)
+    update_behavior = string
+    delete_behavior = string
   }))
 }
 

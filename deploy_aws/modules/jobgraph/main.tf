@@ -47,6 +47,9 @@ locals {
         database   = var.catalog_databases[z]
         path       = "s3://${var.bucket}/${z}/"
         exclusions = ["**/_*", "**/.*"]
+        # Glue's defaults where the declaration leaves a field out (as taxilab.core.jobgraph does)
+        update_behavior = try(c.schema_change_policy.UpdateBehavior, "UPDATE_IN_DATABASE")
+        delete_behavior = try(c.schema_change_policy.DeleteBehavior, "DELETE_FROM_DATABASE")
       }
     }
   ]...)
