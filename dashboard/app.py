@@ -133,8 +133,10 @@ def insights(s) -> None:
     ).properties(height=220), width="stretch")
 
     st.header("Congestion relief zone fee")
-    fee = query(s, "congestion_fee", month=month).iloc[0]
-    if not fee["fee_recorded_trips"]:
+    # Only TLC files of the 2025- era carry cbd_congestion_fee (spark_jobs/schemas/tlc.py): for an earlier
+    # month the answer is known without scanning the month's trips (the one query without a pre-aggregate).
+    fee = query(s, "congestion_fee", month=month).iloc[0] if data.records_congestion_fee(month) else None
+    if fee is None or not fee["fee_recorded_trips"]:
         st.info(f"No congestion fee in {month}: Manhattan's congestion relief zone fee is charged from "
                 "5 January 2025 and recorded in the TLC files from 2025 (cbd_congestion_fee).")
     else:

@@ -139,6 +139,13 @@ def loaded_months(wh: Warehouse) -> list[str]:
     return list(df["pickup_month"])
 
 
+def records_congestion_fee(month: str) -> bool:
+    """Whether the TLC files of `month`'s schema era have the cbd_congestion_fee column (2025 onward)."""
+    from spark_jobs.schemas.tlc import era_of_month
+
+    return any(column.startswith("cbd_congestion_fee") for column, _ in era_of_month(month).differences)
+
+
 # ---- run reports ------------------------------------------------------------------------------------
 def run_reports(runs_dir: Path, limit: int = 20) -> list[dict]:
     """The newest `limit` run reports (<runs_dir>/<run_id>.json), newest first by run id (a UTC time)."""

@@ -137,6 +137,14 @@ def test_insights_show_the_named_queries_results_for_the_picked_month(lab, pg, m
     fee = q(pg, "congestion_fee", month=month)[0]
     assert fee["trip_count"] == s["trip_count"] and fee["fee_recorded_trips"] == 0  # synthetic files carry no fee
     assert any(f"No congestion fee in {month}" in i.value for i in at.info)
+    assert not [m for m in at.metric if m.label == "Trips charged the fee"]
+
+
+def test_congestion_fee_is_looked_up_only_for_months_whose_files_carry_it():
+    from dashboard.data import records_congestion_fee
+
+    assert [records_congestion_fee(m) for m in ("2019-05", "2024-12", "2025-01", "2025-02")] == [
+        False, False, True, True]
 
 
 def test_changing_the_month_changes_every_figure_to_that_months(lab, pg):
@@ -265,3 +273,57 @@ def test_empty_warehouse_shows_what_to_load(monkeypatch, tmp_path, empty_db):
     at = app()
     assert not at.exception and len(at.error) == 1
     assert "A named query failed" in at.error[0].value and "loaded_months" in at.error[0].value
+
+
+# ---- a 2025 month whose trips carry the congestion fee ---------------------------------------------------
+# (pickup, PU zone, DO zone, payment, fare, tip, cbd_congestion_fee): Manhattan pickups pay 0.75 from 2025-01-05.
+FEE_TRIPS = [("2025-01-06 08:10", 161, 236, 1, "12.00", "3.00", "0.75"),
+             ("2025-01-06 09:20", 236, 161, 2, "9.50", "0.00", "0.75"),
+             ("2025-01-06 22:40", 132, 161, 1, "70.00", "14.00", "0.00"),
+             ("2025-01-07 07:05", 79, 230, 1, "15.00", "3.00", "0.75"),
+             ("2025-01-07 13:30", 138, 7, 2, "30.00", "0.00", "0.00")]
+
+
+def test_a_month_with_the_congestion_fee_shows_it(monkeypatch, tmp_path, empty_db, lab_settings):
+    from datetime import datetime
+    from decimal import Decimal
+
+    from emulation.redshift.dialect import apply_ddl
+    from taxilab.warehouse.aggregates_wh import build_aggregates
+    from taxilab.warehouse.dims import load_dims
+    from tests.integration.test_analytics_queries import CURATED_SQL, ZONES_CSV, _zones
+
+    zones = _zones()
+    with psycopg.connect(empty_db) as conn:
+        apply_ddl(conn, Path(__file__).resolve().parents[2] / "sql" / "ddl")
+        load_dims(conn, ZONES_CSV, "2025-01")
+        for when, pu, do, pay, fare, tip, fee in FEE_TRIPS:
+            t = datetime.fromisoformat(when)
+            conn.execute(
+                "INSERT INTO taxi.fct_trips (pickup_datetime, pickup_date, time_of_day_category, pickup_hour,"
+                " pickup_weekday, is_weekend, pu_location_id, do_location_id, pu_borough, pu_zone, do_borough,"
+                " do_zone, payment_type, fare_amount, tip_amount, total_amount, cbd_congestion_fee, trip_distance,"
+                " avg_speed_mph, trip_duration_min, distance_category, is_airport_trip)"
+                " VALUES (%s, %s, 'midday', %s, %s, false, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 3.0, 12.0,"
+                " 15.0, '1-3 mi', %s)",
+                (t, t.date(), t.hour, t.isoweekday(), pu, do, *zones[pu], *zones[do], pay, Decimal(fare),
+                 Decimal(tip), Decimal(fare) + Decimal(tip) + Decimal(fee), Decimal(fee),
+                 pu in (1, 132, 138) or do in (1, 132, 138)))
+        for statement in CURATED_SQL:
+            conn.execute(statement)
+        build_aggregates(conn, "2025-01")
+        conn.commit()
+        fee = q(conn, "congestion_fee", month="2025-01")[0]
+    charged = [t for t in FEE_TRIPS if Decimal(t[6]) > 0]
+    assert (fee["fee_recorded_trips"], fee["charged_trips"], fee["total_fee"]) == (
+        len(FEE_TRIPS), len(charged), sum(Decimal(t[6]) for t in charged))
+    monkeypatch.setenv("TAXILAB_PROFILE", "compose")
+    monkeypatch.setenv("TAXILAB_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("TAXILAB_WAREHOUSE_DSN", empty_db)
+    at = app()
+    assert at.sidebar.selectbox(key="month").options == ["2025-01"]
+    assert metric(at, "Trips") == num(len(FEE_TRIPS))
+    assert metric(at, "Trips charged the fee") == num(fee["charged_trips"])
+    assert metric(at, "Share of trips charged") == pct(fee["charged_share_pct"])
+    assert metric(at, "Congestion fees collected") == money(fee["total_fee"])
+    assert not any("No congestion fee" in i.value for i in at.info)
