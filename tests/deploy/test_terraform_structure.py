@@ -263,3 +263,14 @@ def test_role_policies_name_only_the_labs_bucket_and_databases(actor):
                 assert r.rsplit("/", 1)[1] in dbs, r
             if ":table/" in r:
                 assert r.split(":table/")[1].split("/")[0] in dbs, r
+
+
+def test_drops_queue_and_notification_are_the_ones_the_lab_refreshes():
+    from taxilab.orchestration import drops
+
+    (root_locals,) = tf.module_blocks(tf.DEPLOY)["locals"]
+    assert tf.strip(root_locals["drops_notification_id"]) == drops.NOTIFICATION_ID
+    assert tf.strip(root_locals["drops_queue_name"]) == 'substr("${var.bucket}-raw-drops", 0, 80)'
+    assert drops.queue_name(Settings(bucket="b" * 90)) == ("b" * 90 + "-raw-drops")[:80]
+    assert tf.strip(tf.named(tf.DEPLOY, "module")["events"]["raw_prefix"]) == "raw/dataset=${var.dataset}/"
+    assert drops.raw_dataset_prefix(Settings()) == f"raw/dataset={Settings().dataset}/"
