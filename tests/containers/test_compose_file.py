@@ -67,7 +67,11 @@ def agreement_problems(spec: dict, settings) -> list[str]:
     wh = spec["services"]["warehouse"]
     env = wh.get("environment", {})
     env = dict(e.split("=", 1) for e in env) if isinstance(env, list) else env
-    want = {"POSTGRES_USER": dsn.username, "POSTGRES_PASSWORD": dsn.password, "POSTGRES_DB": dsn.path.lstrip("/")}
+    want = {
+        "POSTGRES_USER": dsn.username,
+        "POSTGRES_PASSWORD": dsn.password,
+        "POSTGRES_DB": dsn.path.lstrip("/"),
+    }
     for key, value in want.items():
         if str(env.get(key)) != value:
             problems.append(f"warehouse {key}={env.get(key)!r} but the settings' DSN has {value!r}")
@@ -78,16 +82,22 @@ def agreement_problems(spec: dict, settings) -> list[str]:
     for name, svc in spec["services"].items():
         mode = svc.get("network_mode", "")
         if name != "net" and mode not in ("service:net", "host"):
-            problems.append(f"{name}: network_mode {mode!r}: the settings' 127.0.0.1 endpoints would not reach it")
+            problems.append(
+                f"{name}: network_mode {mode!r}: the settings' 127.0.0.1 endpoints would not reach it"
+            )
     jupyter_env = spec["services"]["jupyter"].get("environment", {})
     if jupyter_env.get("TAXILAB_PROFILE") != "compose":
         problems.append("jupyter does not run the lab on the compose profile")
     if jupyter_env.get("TAXILAB_BUCKET") != settings.bucket:
-        problems.append(f"jupyter's TAXILAB_BUCKET {jupyter_env.get('TAXILAB_BUCKET')!r} is not the settings' "
-                        f"bucket {settings.bucket!r}")
+        problems.append(
+            f"jupyter's TAXILAB_BUCKET {jupyter_env.get('TAXILAB_BUCKET')!r} is not the settings' "
+            f"bucket {settings.bucket!r}"
+        )
     ls_image = spec["services"]["localstack"].get("image", "")
     if not re.fullmatch(r"localstack/localstack:4\.14\.0|taxilab/moto:[\d.]+", ls_image):
-        problems.append(f"localstack image {ls_image!r} is neither LocalStack 4.14.0 nor the lab's moto stand-in")
+        problems.append(
+            f"localstack image {ls_image!r} is neither LocalStack 4.14.0 nor the lab's moto stand-in"
+        )
     return problems
 
 
@@ -120,8 +130,9 @@ def test_compose_file_agrees_with_the_compose_profile_settings(compose_settings_
 
 def test_agreement_check_names_a_port_password_or_binding_that_differs(compose_settings_here):
     broken = copy.deepcopy(_interpolated(_load(COMPOSE)))
-    broken["services"]["net"]["ports"] = [p.replace("127.0.0.1:5439", "0.0.0.0:5440") for p in
-                                          broken["services"]["net"]["ports"]]
+    broken["services"]["net"]["ports"] = [
+        p.replace("127.0.0.1:5439", "0.0.0.0:5440") for p in broken["services"]["net"]["ports"]
+    ]
     broken["services"]["warehouse"]["environment"]["POSTGRES_PASSWORD"] = "other"
     broken["services"]["jupyter"]["environment"]["TAXILAB_BUCKET"] = "another-bucket"
     problems = agreement_problems(broken, compose_settings_here)
@@ -131,9 +142,14 @@ def test_agreement_check_names_a_port_password_or_binding_that_differs(compose_s
     assert any("TAXILAB_BUCKET" in p for p in problems), problems
 
 
-@pytest.mark.parametrize("files", [("docker-compose.yml",), ("docker-compose.yml", "docker-compose.lab.yml")],
-                         ids=["laptop", "lab-override"])
-def test_the_compose_tool_here_parses_the_files_and_the_result_agrees_with_settings(files, compose_settings_here):
+@pytest.mark.parametrize(
+    "files",
+    [("docker-compose.yml",), ("docker-compose.yml", "docker-compose.lab.yml")],
+    ids=["laptop", "lab-override"],
+)
+def test_the_compose_tool_here_parses_the_files_and_the_result_agrees_with_settings(
+    files, compose_settings_here
+):
     tool = compose_stack.compose_tool()
     if tool is None:
         pytest.skip("no compose tool installed (docker compose / docker-compose)")
@@ -141,7 +157,8 @@ def test_the_compose_tool_here_parses_the_files_and_the_result_agrees_with_setti
     merged = stack.config()  # raises ComposeError with the tool's message on a file it rejects
     assert agreement_problems(merged, compose_settings_here) == []
     if len(files) == 2:
-        assert all(svc.get("network_mode") == "host" for svc in merged["services"].values())
+        modes = {name: svc.get("network_mode") for name, svc in merged["services"].items()}
+        assert modes.pop("net") == "none" and set(modes.values()) == {"host"}, modes
         assert merged["services"]["localstack"]["image"] == "taxilab/moto:5.2.5"
 
 
