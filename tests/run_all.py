@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SUITES = [("unit", ["tests/unit"]), ("integration", ["tests/integration"])]
+SUITES = [("unit", ["tests/unit"]), ("integration", ["tests/integration"]), ("containers", ["tests/containers"])]
 
 
 def main() -> int:
