@@ -57,7 +57,9 @@ def ensure_passwords(state_dir: Path, app_role: str) -> dict[str, str]:
     if missing:
         for user in missing:
             users[user] = secrets.token_urlsafe(32)  # [A-Za-z0-9_-]: nothing libpq's passfile must escape
-        lines = ["# The lab's PostgreSQL passwords (libpq passfile: host:port:database:user:password). Keep 0600."]
+        lines = [
+            "# The lab's PostgreSQL passwords (libpq passfile: host:port:database:user:password). Keep 0600."
+        ]
         for user, password in users.items():
             lines += [f"127.0.0.1:*:*:{user}:{password}", f"localhost:*:*:{user}:{password}"]
         tmp = pf.with_name(".pgpass.tmp")
@@ -74,8 +76,10 @@ def ensure_passwords(state_dir: Path, app_role: str) -> dict[str, str]:
 
 def dsn(state_dir: Path, port: int, user: str, database: str) -> str:
     """A libpq URI without a password: libpq reads it from the passfile."""
-    return (f"postgresql://{quote(user)}@127.0.0.1:{port}/{quote(database)}"
-            f"?passfile={quote(str(passfile(state_dir)))}&connect_timeout=10")
+    return (
+        f"postgresql://{quote(user)}@127.0.0.1:{port}/{quote(database)}"
+        f"?passfile={quote(str(passfile(state_dir)))}&connect_timeout=10"
+    )
 
 
 def write_hba(pgdata: Path, owner: str | None) -> bool:
@@ -114,14 +118,22 @@ def setup_roles(conn, database: str, app_role: str, passwords: dict[str, str]) -
 
     role = sql.Identifier(app_role)
     conn.execute("SET password_encryption = 'scram-sha-256'")
-    conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(ADMIN_USER),
-                                                             sql.Literal(scram_verifier(passwords[ADMIN_USER]))))
+    conn.execute(
+        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(ADMIN_USER), sql.Literal(scram_verifier(passwords[ADMIN_USER]))
+        )
+    )
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [app_role]).fetchone()
     verb = "ALTER" if exists else "CREATE"
-    conn.execute(sql.SQL(verb + " ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                         "NOBYPASSRLS INHERIT PASSWORD {}").format(role, sql.Literal(scram_verifier(passwords[app_role]))))
+    conn.execute(
+        sql.SQL(
+            verb + " ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+            "NOBYPASSRLS INHERIT PASSWORD {}"
+        ).format(role, sql.Literal(scram_verifier(passwords[app_role])))
+    )
     grant_database(conn, database, app_role)
-    conn.execute(sql.SQL("""
+    conn.execute(
+        sql.SQL("""
 DO $$
 DECLARE r record;
 BEGIN
@@ -135,7 +147,8 @@ BEGIN
              AND n.nspname NOT IN ('information_schema', 'lab_meta') AND n.nspname NOT LIKE 'pg\\_%'
              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')
                              AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass) LOOP
-    EXECUTE format('ALTER TABLE %s OWNER TO %I', r.rel, {role});
+    EXECUTE format('ALTER %s %s OWNER TO %I', CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                   WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, r.rel, {role});
   END LOOP;
   FOR r IN SELECT c.oid::regclass AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE c.relowner = 'postgres'::regrole AND c.relkind = 'r' AND n.nspname = 'lab_meta'
@@ -143,7 +156,8 @@ BEGIN
     EXECUTE format('ALTER TABLE %s OWNER TO %I', r.rel, {role});
   END LOOP;
 END
-$$""").format(role=sql.Literal(app_role)))
+$$""").format(role=sql.Literal(app_role))
+    )
 
 
 def scram_verifier(password: str, iterations: int = 4096) -> str:

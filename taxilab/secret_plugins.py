@@ -36,6 +36,21 @@ def _is_scan_spec(value: str) -> bool:
     return isinstance(spec, dict) and str(spec.get("location", "")).startswith("s3://")
 
 
+_DIGEST_KEY = re.compile(
+    r"(?i)[\"']?(?:sha-?256|sha-?1|md5|digest|checksum|e_?tag|content_?hash)[\"']?\s*[:=]"
+)
+
+
+def is_content_digest(secret: str, line: str) -> bool:
+    """detect-secrets filter: a hex SHA-256/SHA-1/MD5 under a digest key (a run report's `"sha256": ...` of
+    a landed file, a manifest's checksum) is a fingerprint of data, not a secret."""
+    return (
+        len(secret) in (32, 40, 64)
+        and not secret.strip("0123456789abcdef")
+        and _DIGEST_KEY.search(line) is not None
+    )
+
+
 def is_documented_fake(secret: str) -> bool:
     """detect-secrets filter: the lab's documented fakes, template placeholders and Spectrum scan specs."""
     return not _real(secret) or _is_scan_spec(secret)
@@ -52,7 +67,9 @@ class LibpqPasswordDetector(_Filtered):
     """libpq key=value connection strings (quoted or not)."""
 
     secret_type = "libpq password"  # pragma: allowlist secret
-    denylist = (re.compile(r"(?<![A-Za-z_])password\s*=\s*('(?:[^'\\]|\\.)+'|[^\s'\",;)]+)"),)  # pragma: allowlist secret
+    denylist = (
+        re.compile(r"(?<![A-Za-z_])password\s*=\s*('(?:[^'\\]|\\.)+'|[^\s'\",;)]+)"),
+    )  # pragma: allowlist secret
 
 
 class PgPasswordEnvDetector(_Filtered):
@@ -68,8 +85,10 @@ class AwsSecretFieldDetector(_Filtered):
 
     secret_type = "AWS secret access key or session token"  # pragma: allowlist secret
     denylist = (
-        re.compile(r"(?i)[\"']?(?:aws_?)?(?:secret_?access_?key|session_?token|security_?token)[\"']?"  # pragma: allowlist secret
-                   r"\s*[:=]\s*[\"']?([A-Za-z0-9/+=]{8,})"),
+        re.compile(
+            r"(?i)[\"']?(?:aws_?)?(?:secret_?access_?key|session_?token|security_?token)[\"']?"  # pragma: allowlist secret
+            r"\s*[:=]\s*[\"']?([A-Za-z0-9/+=]{8,})"
+        ),
     )
 
     def analyze_string(self, string: str) -> Generator[str, None, None]:
@@ -82,4 +101,6 @@ class DsnPasswordDetector(_Filtered):
     other character but whitespace, quotes and `@`."""
 
     secret_type = "DSN password"  # pragma: allowlist secret
-    denylist = (re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@\"']+:([^\s@\"']+)@[^\s\"'@]+"),)  # pragma: allowlist secret
+    denylist = (
+        re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@\"']+:([^\s@\"']+)@[^\s\"'@]+"),
+    )  # pragma: allowlist secret

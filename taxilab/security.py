@@ -23,8 +23,12 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from taxilab.core.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from detect_secrets.core.potential_secret import PotentialSecret
 
 BASELINE = PROJECT_ROOT / ".secrets.baseline"
 PLUGINS_FILE = PROJECT_ROOT / "taxilab" / "secret_plugins.py"
@@ -35,8 +39,17 @@ ALLOWED_VALUES = {
     "taxilab": "the compose profile's throwaway PostgreSQL password for a loopback-only dev container",
 }
 
-SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", "jars", "node_modules",
-             "pg"}
+SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    "jars",
+    "node_modules",
+    "pg",
+}
 MAX_BYTES = 2 << 20
 
 
@@ -80,7 +93,7 @@ def _settings():
         yield s
 
 
-def _scan_files(files: Iterable[Path], root: Path | None = None) -> list[tuple[str, object]]:
+def _scan_files(files: Iterable[Path], root: Path | None = None) -> list[tuple[str, PotentialSecret]]:
     """[(file name as reported, PotentialSecret)] for the files (binary ones skipped)."""
     from detect_secrets import SecretsCollection
 
@@ -100,7 +113,7 @@ def _scan_files(files: Iterable[Path], root: Path | None = None) -> list[tuple[s
     return out
 
 
-def _finding(filename: str, secret) -> Finding:
+def _finding(filename: str, secret: PotentialSecret) -> Finding:
     return Finding(filename, secret.line_number or 0, secret.type, _redact(secret.secret_value))
 
 
@@ -113,7 +126,9 @@ def iter_files(roots: Iterable[Path]) -> Iterable[Path]:
         if not root.exists():
             continue
         for p in sorted(root.rglob("*")):
-            if any(part in SKIP_DIRS or part.endswith(".egg-info") for part in p.relative_to(root).parts[:-1]):
+            if any(
+                part in SKIP_DIRS or part.endswith(".egg-info") for part in p.relative_to(root).parts[:-1]
+            ):
                 continue
             if p.is_file() and p.stat().st_size <= MAX_BYTES:
                 yield p
@@ -128,13 +143,19 @@ def scan_text(text: str, path: str = "<text>") -> list[Finding]:
     with tempfile.TemporaryDirectory(prefix="taxilab-scan-") as d:
         f = Path(d) / "scanned.txt"
         f.write_text(text)
-        return [Finding(path, s.line_number or 0, s.type, _redact(s.secret_value)) for _, s in _scan_files([f])]
+        return [
+            Finding(path, s.line_number or 0, s.type, _redact(s.secret_value)) for _, s in _scan_files([f])
+        ]
 
 
 def repository_files(root: Path = PROJECT_ROOT) -> list[Path]:
     """The repository's files: tracked ones and untracked ones git does not ignore."""
-    r = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                       capture_output=True, check=True, timeout=60)
+    r = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     names = sorted({n for n in r.stdout.decode().split("\0") if n})
     return [root / n for n in names if (root / n).is_file() and (root / n).stat().st_size <= MAX_BYTES]
 

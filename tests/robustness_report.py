@@ -20,6 +20,7 @@ SUITES = [
     "tests/integration/test_pg_loss.py",  # warehouse connection lost mid-COPY
     "tests/integration/test_s3a_faults.py",  # faults in Spark's S3A traffic
     "tests/unit/test_secrets.py",
+    "tests/integration/test_sql_injection.py",  # Spectrum scan function: shell/DDL injection attempts
 ]
 
 
@@ -55,6 +56,7 @@ def main(argv: list[str]) -> int:
     kills = [e for e in col.entries if e["kind"] == "kill"]
     faults = [e for e in col.entries if e["kind"] == "fault"]
     rows = [e for e in col.entries if e["kind"] == "rows"]
+    injections = [e for e in col.entries if e["kind"] == "injection"]
     lost = sum(e["rows_in"] - e["rows_landed"] for e in rows)
     figures = [
         ("inputs tried", len(inputs)),
@@ -69,6 +71,8 @@ def main(argv: list[str]) -> int:
         ("  survived", sum(e.get("injected", 1) for e in faults if e["survived"])),
         ("rows checked end to end", sum(e["rows_in"] for e in rows)),
         ("rows lost (must be 0)", lost),
+        ("injection attempts tried", len(injections)),
+        ("  refused (must be all)", sum(e["refused"] for e in injections)),
         ("tests passed / failed", f"{col.outcomes['passed']} / {col.outcomes['failed']}"),
         ("seconds", round(time.monotonic() - t0, 1)),
     ]
@@ -77,7 +81,8 @@ def main(argv: list[str]) -> int:
         print(f"  {name:<42} {value}")
     for c in col.crashes:
         print(f"  crash: {c}")
-    return 1 if code != 0 or col.crashes or lost else 0
+    unrefused = sum(not e["refused"] for e in injections)
+    return 1 if code != 0 or col.crashes or lost or unrefused else 0
 
 
 if __name__ == "__main__":

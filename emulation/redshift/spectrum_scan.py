@@ -95,8 +95,13 @@ def main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     location = "?"
     try:
+        # The scan function only ever passes lower-case hex (it refuses anything else); checked again here.
+        if len(argv) != 2 or not argv[1] or len(argv[1]) % 2 or argv[1].strip("0123456789abcdef"):
+            raise ValueError("expected exactly one argument: the lower-case hex of the scan spec")
         spec = json.loads(bytes.fromhex(argv[1]).decode())
         location = spec["location"]
+        if not isinstance(location, str) or not location.startswith("s3://"):
+            raise ValueError(f"location {location!r} is not an s3:// URL")
         # COPY's CSV needs every field: an error row is the message, then empty (null) columns.
         width = len(spec["columns"])
         try:

@@ -29,7 +29,9 @@ def test_a_gzip_object_expanding_past_the_limit_is_refused_naming_it_and_the_lim
     run_statement(s, "CREATE TABLE IF NOT EXISTS public.it_bomb (id INTEGER, label VARCHAR(8))", pg)
     run_statement(s, "TRUNCATE public.it_bomb", pg)
     pg.commit()
-    with pytest.raises(Exception, match=rf"in/bomb\.txt\.gz expands beyond the limit of {expanded // 4} bytes"):
+    with pytest.raises(
+        Exception, match=rf"in/bomb\.txt\.gz expands beyond the limit of {expanded // 4} bytes"
+    ):
         run_statement(s, f"COPY public.it_bomb FROM 's3://{s.bucket}/in/' IAM_ROLE '{ROLE}' GZIP", pg)
     pg.rollback()
     assert pg.execute("SELECT count(*) FROM public.it_bomb").fetchone()[0] == 0

@@ -53,11 +53,15 @@ def test_postgres_refuses_the_app_role_server_side_escapes(app, what):
 
 
 def test_the_product_connects_as_the_app_role_which_is_no_superuser(lab_settings, app):
-    row = app.execute("SELECT current_user, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls "
-                      "FROM pg_roles WHERE rolname = current_user").fetchone()
+    row = app.execute(
+        "SELECT current_user, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls "
+        "FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
     assert row == (lab_settings.warehouse_app_role, False, False, False, False, False)
-    member_of = app.execute("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member "
-                            "WHERE r.rolname = current_user").fetchone()[0]
+    member_of = app.execute(
+        "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member "
+        "WHERE r.rolname = current_user"
+    ).fetchone()[0]
     assert member_of == 0  # no pg_read_server_files, pg_execute_server_program, ...
     with loader.connect(lab_settings) as conn:  # analytics queries, the dashboard and notebooks connect here
         assert conn.execute("SELECT current_user").fetchone()[0] == lab_settings.warehouse_app_role
@@ -80,16 +84,23 @@ def test_the_app_role_can_do_what_the_product_needs(lab_settings, app):
 
 def test_authentication_is_scram_on_loopback_and_no_password_is_accepted_without_the_file(lab_settings):
     with psycopg.connect(lab_settings.warehouse_admin_dsn) as admin:
-        rules = admin.execute("SELECT type, address, netmask, auth_method FROM pg_hba_file_rules "
-                              "WHERE error IS NULL").fetchall()
+        rules = admin.execute(
+            "SELECT type, address, netmask, auth_method FROM pg_hba_file_rules WHERE error IS NULL"
+        ).fetchall()
         listen = admin.execute("SHOW listen_addresses").fetchone()[0]
-        methods = admin.execute("SELECT DISTINCT left(rolpassword, 14) FROM pg_authid WHERE rolcanlogin").fetchall()
+        methods = admin.execute(
+            "SELECT DISTINCT left(rolpassword, 14) FROM pg_authid WHERE rolcanlogin"
+        ).fetchall()
     assert listen == "127.0.0.1"
-    assert {(t, a, m) for t, a, _, m in rules} == {("host", "127.0.0.1", "scram-sha-256"),
-                                                   ("host", "::1", "scram-sha-256")}
+    assert {(t, a, m) for t, a, _, m in rules} == {
+        ("host", "127.0.0.1", "scram-sha-256"),
+        ("host", "::1", "scram-sha-256"),
+    }
     assert methods == [("SCRAM-SHA-256$",)]
-    bare = make_conninfo(**{k: v for k, v in conninfo_to_dict(lab_settings.warehouse_dsn).items() if k != "passfile"},
-                         passfile="/dev/null")
+    bare = make_conninfo(
+        **{k: v for k, v in conninfo_to_dict(lab_settings.warehouse_dsn).items() if k != "passfile"},
+        passfile="/dev/null",
+    )
     with pytest.raises(psycopg.OperationalError, match="password"):
         psycopg.connect(bare, connect_timeout=10)
     wrong = make_conninfo(bare, password="not-the-password")  # pragma: allowlist secret

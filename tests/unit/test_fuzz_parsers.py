@@ -23,25 +23,88 @@ from emulation.redshift.statements import (
 from spark_jobs.schemas.tlc import check_source_schema
 from taxilab.ingest.raw import IngestError, SourceFile, refuse_unusable
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                       HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 # Pieces of COPY/UNLOAD statements, mixed with quoting, comments and stray characters.
 PIECES = [
-    "COPY", "UNLOAD", "taxi.fct_trips", "t", "(a, b)", "(", ")", ",", "FROM", "TO", "'s3://b/k/'", "'s3://b'",
-    "'s3:/x'", "'/etc/passwd'", "IAM_ROLE", "'arn:aws:iam::123456789012:role/r'", "DEFAULT", "FORMAT", "AS",
-    "PARQUET", "CSV", "JSON", "DELIMITER", "'|'", "'\\t'", "IGNOREHEADER", "1", "-1", "99999999999999999999",
-    "NULL", "GZIP", "MAXERROR", "MANIFEST", "HEADER", "PARTITION", "BY", "INCLUDE", "PARALLEL", "ON", "OFF",
-    "ALLOWOVERWRITE", "CLEANPATH", "('select 1')", "('select ''x''')", "'", "''", '"', '"q"', "$$", "$t$",
-    "--", "-- comment\n", "/*", "*/", "/* c */", "\\", "\n", ";", "; DROP TABLE t", "\0", "é", "\u202e",
-    "E'\\''", "'unterminated",
+    "COPY",
+    "UNLOAD",
+    "taxi.fct_trips",
+    "t",
+    "(a, b)",
+    "(",
+    ")",
+    ",",
+    "FROM",
+    "TO",
+    "'s3://b/k/'",
+    "'s3://b'",
+    "'s3:/x'",
+    "'/etc/passwd'",
+    "IAM_ROLE",
+    "'arn:aws:iam::123456789012:role/r'",
+    "DEFAULT",
+    "FORMAT",
+    "AS",
+    "PARQUET",
+    "CSV",
+    "JSON",
+    "DELIMITER",
+    "'|'",
+    "'\\t'",
+    "IGNOREHEADER",
+    "1",
+    "-1",
+    "99999999999999999999",
+    "NULL",
+    "GZIP",
+    "MAXERROR",
+    "MANIFEST",
+    "HEADER",
+    "PARTITION",
+    "BY",
+    "INCLUDE",
+    "PARALLEL",
+    "ON",
+    "OFF",
+    "ALLOWOVERWRITE",
+    "CLEANPATH",
+    "('select 1')",
+    "('select ''x''')",
+    "'",
+    "''",
+    '"',
+    '"q"',
+    "$$",
+    "$t$",
+    "--",
+    "-- comment\n",
+    "/*",
+    "*/",
+    "/* c */",
+    "\\",
+    "\n",
+    ";",
+    "; DROP TABLE t",
+    "\0",
+    "é",
+    "\u202e",
+    "E'\\''",
+    "'unterminated",
 ]
 statements = st.one_of(
     st.lists(st.sampled_from(PIECES), min_size=0, max_size=14).map(" ".join),
     st.lists(st.sampled_from(PIECES), min_size=1, max_size=14).map("".join),
     st.text(max_size=120),
-    st.builds(lambda head, tail: head + tail, st.sampled_from(["COPY ", "UNLOAD ", "copy t from ", "UNLOAD ('"]),
-              st.text(max_size=80)),
+    st.builds(
+        lambda head, tail: head + tail,
+        st.sampled_from(["COPY ", "UNLOAD ", "copy t from ", "UNLOAD ('"]),
+        st.text(max_size=80),
+    ),
 )
 
 
@@ -68,10 +131,44 @@ def test_unload_parser_accepts_or_refuses_with_its_own_error(sql):
 
 
 SQL_PIECES = [
-    "SELECT", "*", "a", "FROM", "t", "WHERE", "1", "=", "'x'", "GROUP BY", "ORDER BY", "LIMIT", "(", ")", ",",
-    "GENERATE_SERIES(1, 3)", "ARRAY[1]", "x::jsonb", "DISTINCT ON (a)", "ILIKE", "RETURNING a", "NOW()",
-    "CREATE TABLE t (a SERIAL)", "INSERT INTO t VALUES (1)", "--", "/*", "*/", "'", '"', "$$", "\\", ";", "\n",
-    "lab_meta.spectrum_scan('x','a text','00; id')", "AS s(a text)", "WITH", "q AS (SELECT 1)", "UNION ALL",
+    "SELECT",
+    "*",
+    "a",
+    "FROM",
+    "t",
+    "WHERE",
+    "1",
+    "=",
+    "'x'",
+    "GROUP BY",
+    "ORDER BY",
+    "LIMIT",
+    "(",
+    ")",
+    ",",
+    "GENERATE_SERIES(1, 3)",
+    "ARRAY[1]",
+    "x::jsonb",
+    "DISTINCT ON (a)",
+    "ILIKE",
+    "RETURNING a",
+    "NOW()",
+    "CREATE TABLE t (a SERIAL)",
+    "INSERT INTO t VALUES (1)",
+    "--",
+    "/*",
+    "*/",
+    "'",
+    '"',
+    "$$",
+    "\\",
+    ";",
+    "\n",
+    "lab_meta.spectrum_scan('x','a text','00; id')",
+    "AS s(a text)",
+    "WITH",
+    "q AS (SELECT 1)",
+    "UNION ALL",
 ]
 guarded = st.one_of(st.lists(st.sampled_from(SQL_PIECES), max_size=16).map(" ".join), st.text(max_size=120))
 
@@ -88,17 +185,60 @@ def test_dialect_guard_lists_violations_or_refuses_with_a_dialect_error(sql):
 
 
 # ---- the ingest schema checker ---------------------------------------------------------------------
-NAMES = ["VendorID", "vendorid", "tpep_pickup_datetime", "tpep_dropoff_datetime", "passenger_count",
-         "trip_distance", "RatecodeID", "store_and_fwd_flag", "PULocationID", "DOLocationID", "payment_type",
-         "fare_amount", "extra", "mta_tax", "tip_amount", "tolls_amount", "improvement_surcharge", "total_amount",
-         "congestion_surcharge", "Airport_fee", "airport_fee", "cbd_congestion_fee", "lpep_pickup_datetime",
-         "vendor_name", "Trip_Pickup_DateTime", "", " ", "é", "a.b"]
-TYPES = [pa.int8(), pa.int32(), pa.int64(), pa.float32(), pa.float64(), pa.string(), pa.large_string(), pa.null(),
-         pa.bool_(), pa.timestamp("us"), pa.timestamp("ns"), pa.timestamp("ms", tz="UTC"), pa.date32(),
-         pa.decimal128(10, 2), pa.binary(), pa.list_(pa.int32()), pa.struct([("x", pa.int8())]),
-         pa.dictionary(pa.int32(), pa.string())]
-schemas = st.lists(st.tuples(st.one_of(st.sampled_from(NAMES), st.text(max_size=12)), st.sampled_from(TYPES)),
-                   max_size=22).map(lambda fields: pa.schema([pa.field(n, t) for n, t in fields]))
+NAMES = [
+    "VendorID",
+    "vendorid",
+    "tpep_pickup_datetime",
+    "tpep_dropoff_datetime",
+    "passenger_count",
+    "trip_distance",
+    "RatecodeID",
+    "store_and_fwd_flag",
+    "PULocationID",
+    "DOLocationID",
+    "payment_type",
+    "fare_amount",
+    "extra",
+    "mta_tax",
+    "tip_amount",
+    "tolls_amount",
+    "improvement_surcharge",
+    "total_amount",
+    "congestion_surcharge",
+    "Airport_fee",
+    "airport_fee",
+    "cbd_congestion_fee",
+    "lpep_pickup_datetime",
+    "vendor_name",
+    "Trip_Pickup_DateTime",
+    "",
+    " ",
+    "é",
+    "a.b",
+]
+TYPES = [
+    pa.int8(),
+    pa.int32(),
+    pa.int64(),
+    pa.float32(),
+    pa.float64(),
+    pa.string(),
+    pa.large_string(),
+    pa.null(),
+    pa.bool_(),
+    pa.timestamp("us"),
+    pa.timestamp("ns"),
+    pa.timestamp("ms", tz="UTC"),
+    pa.date32(),
+    pa.decimal128(10, 2),
+    pa.binary(),
+    pa.list_(pa.int32()),
+    pa.struct([("x", pa.int8())]),
+    pa.dictionary(pa.int32(), pa.string()),
+]
+schemas = st.lists(
+    st.tuples(st.one_of(st.sampled_from(NAMES), st.text(max_size=12)), st.sampled_from(TYPES)), max_size=22
+).map(lambda fields: pa.schema([pa.field(n, t) for n, t in fields]))
 
 
 @FUZZ
@@ -130,4 +270,6 @@ def test_a_real_parquet_file_of_any_schema_is_accepted_or_refused_with_a_message
     except IngestError as e:
         assert "SOURCE fuzz: refused: " in str(e)
     else:
-        assert not check_source_schema(pq.read_schema(f), 0)  # accepted: the checker found nothing (and rows=0 refuses)
+        assert not check_source_schema(
+            pq.read_schema(f), 0
+        )  # accepted: the checker found nothing (and rows=0 refuses)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -32,8 +31,13 @@ def evil_maven(tmp_path):
     handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **k)  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield settings.model_copy(update={"spark": settings.spark.model_copy(
-        update={"maven_repo": f"http://127.0.0.1:{server.server_address[1]}"})})
+    yield settings.model_copy(
+        update={
+            "spark": settings.spark.model_copy(
+                update={"maven_repo": f"http://127.0.0.1:{server.server_address[1]}"}
+            )
+        }
+    )
     server.shutdown()
 
 
@@ -45,9 +49,13 @@ def test_committed_sums_cover_every_jar_the_lab_uses():
         assert name in sums and len(sums[name]) == 64, f"{name} has no SHA-256 in {SUMS}"
 
 
-def test_a_tampered_jar_with_a_matching_sha1_from_the_same_server_is_refused(evil_maven, tmp_path, monkeypatch):
+def test_a_tampered_jar_with_a_matching_sha1_from_the_same_server_is_refused(
+    evil_maven, tmp_path, monkeypatch
+):
     jars = tmp_path / "jars"
-    monkeypatch.setattr(spark, "jars_dir", lambda settings: jars)  # keep the checkout's real jar cache untouched
+    monkeypatch.setattr(
+        spark, "jars_dir", lambda settings: jars
+    )  # keep the checkout's real jar cache untouched
     with pytest.raises(spark.JarError, match=r"SHA-256 .* does not match .*jars\.sha256"):
         spark.ensure_jars(evil_maven, progress=False)
     assert not list(jars.glob("*.jar")), "a jar that failed verification was kept"
@@ -55,7 +63,9 @@ def test_a_tampered_jar_with_a_matching_sha1_from_the_same_server_is_refused(evi
 
 def test_a_cached_jar_whose_bytes_changed_is_not_trusted_for_its_marker(tmp_path, monkeypatch):
     settings = load_settings(state_dir=tmp_path / "state")
-    settings = settings.model_copy(update={"spark": settings.spark.model_copy(update={"maven_repo": "http://127.0.0.1:9"})})
+    settings = settings.model_copy(
+        update={"spark": settings.spark.model_copy(update={"maven_repo": "http://127.0.0.1:9"})}
+    )
     jars = tmp_path / "jars"
     jars.mkdir()
     monkeypatch.setattr(spark, "jars_dir", lambda settings: jars)

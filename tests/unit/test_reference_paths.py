@@ -14,19 +14,26 @@ from taxilab.reference import run_reference
 def _inputs(folder):
     folder.mkdir(parents=True)
     trips = folder / "trips.parquet"
-    pq.write_table(pa.table({
-        "VendorID": pa.array([1, 2], pa.int32()),
-        "tpep_pickup_datetime": [datetime(2024, 2, 1, 8), datetime(2024, 2, 2, 9)],
-        "tpep_dropoff_datetime": [datetime(2024, 2, 1, 8, 20), datetime(2024, 2, 2, 9, 10)],
-        "trip_distance": [2.5, 1.0],
-        "PULocationID": pa.array([1, 2], pa.int32()),
-        "DOLocationID": pa.array([2, 1], pa.int32()),
-        "payment_type": pa.array([1, 2], pa.int64()),
-        "fare_amount": [10.0, 5.5],
-        "total_amount": [12.5, 7.0],
-    }), trips)
+    pq.write_table(
+        pa.table(
+            {
+                "VendorID": pa.array([1, 2], pa.int32()),
+                "tpep_pickup_datetime": [datetime(2024, 2, 1, 8), datetime(2024, 2, 2, 9)],
+                "tpep_dropoff_datetime": [datetime(2024, 2, 1, 8, 20), datetime(2024, 2, 2, 9, 10)],
+                "trip_distance": [2.5, 1.0],
+                "PULocationID": pa.array([1, 2], pa.int32()),
+                "DOLocationID": pa.array([2, 1], pa.int32()),
+                "payment_type": pa.array([1, 2], pa.int64()),
+                "fare_amount": [10.0, 5.5],
+                "total_amount": [12.5, 7.0],
+            }
+        ),
+        trips,
+    )
     zones = folder / "zones.csv"
-    zones.write_text("LocationID,Borough,Zone,service_zone\n1,EWR,Newark Airport,EWR\n2,Queens,Jamaica Bay,Boro Zone\n")
+    zones.write_text(
+        "LocationID,Borough,Zone,service_zone\n1,EWR,Newark Airport,EWR\n2,Queens,Jamaica Bay,Boro Zone\n"
+    )
     return trips, zones
 
 
