@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.io import lake, paths
+from spark_jobs.month import Month
 from spark_jobs.runtime import JobContext, get_resolved_options
 from spark_jobs.schemas import tlc
 from spark_jobs.schemas.contracts import STAGING_PARTITIONS, ContractError
@@ -76,7 +77,8 @@ def run(spark: SparkSession, args: dict[str, str], files: list[str] | None = Non
         clock[0] = now
 
     bucket, dataset, month = args["bucket"], args["dataset"], args["month"]
-    year, mon = paths.split_month(month)
+    m = Month.parse(month)
+    year, mon = m.year, m.month
     if files is not None and not files:
         return {"job": args["JOB_NAME"], "month": month, "files": [], "rows_in": 0, "rows_out": 0, "quarantined": 0,
                 "quarantined_by_reason": {}, "stale_partitions_dropped": [], "phases": {}, "seconds": 0.0}
