@@ -10,12 +10,14 @@ emulator). This package imports nothing of the lab (docs/adr/0012-layout-and-lay
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from typing import Any
 
 # Arguments Glue itself passes to every job run; accepted and ignored like Glue does.
 _GLUE_RESERVED = ["job-bookmark-option", "continuation-option", "JOB_ID", "JOB_RUN_ID", "SECURITY_CONFIGURATION",
-                  "TempDir", "encryption-type", "RedshiftTempDir"]
+                  "TempDir", "encryption-type", "RedshiftTempDir", "WORKFLOW_NAME", "WORKFLOW_RUN_ID"]
+_PLACEHOLDER = re.compile(r"^\$\{[a-z_]+\}$")
 
 
 # SQL settings the jobs need on every runtime (set per session, so they apply on Glue too):
@@ -47,15 +49,23 @@ def set_session_provider(provider: Callable[[], Any] | None) -> None:
     _session_provider = provider
 
 
-def get_resolved_options(argv: list[str], options: list[str]) -> dict[str, str]:
+def get_resolved_options(argv: list[str], options: list[str], glue: Any = None) -> dict[str, str]:
     """Glue's getResolvedOptions: every name in options is a required `--NAME value` argument;
-    unknown arguments are ignored; returns {NAME: value}. Uses awsglue's own when present."""
+    unknown arguments are ignored; returns {NAME: value}. Uses awsglue's own when present.
+
+    A value that is still a declared placeholder (`${month}`: the deployed job's default argument) is taken
+    from the Glue workflow run's properties when the job was started by a workflow (Glue passes
+    --WORKFLOW_NAME and --WORKFLOW_RUN_ID); otherwise it is refused, naming the argument."""
     try:  # pragma: no cover - only on Glue
         from awsglue.utils import getResolvedOptions
 
-        return getResolvedOptions(argv, options)
+        resolved = dict(getResolvedOptions(argv, options))
     except ImportError:
-        pass
+        resolved = _parse(argv, options)
+    return _fill_placeholders(resolved, argv, glue)
+
+
+def _parse(argv: list[str], options: list[str]) -> dict[str, str]:
     parser = argparse.ArgumentParser(prog=argv[0] if argv else "job", add_help=False)
     for name in _GLUE_RESERVED:
         if name not in options:
@@ -69,6 +79,35 @@ def get_resolved_options(argv: list[str], options: list[str]) -> dict[str, str]:
         raise JobArgumentError(f"job arguments: missing required {['--' + m for m in missing]}") from None
     values = vars(known)
     return {name: values[name] for name in options}
+
+
+def _arg(argv: list[str], name: str) -> str | None:
+    for i, a in enumerate(argv):
+        if a == f"--{name}" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(f"--{name}="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def _fill_placeholders(values: dict[str, str], argv: list[str], glue: Any) -> dict[str, str]:
+    pending = {k: v[2:-1] for k, v in values.items() if isinstance(v, str) and _PLACEHOLDER.match(v)}
+    if not pending:
+        return values
+    workflow, run_id = _arg(argv, "WORKFLOW_NAME"), _arg(argv, "WORKFLOW_RUN_ID")
+    properties: dict[str, str] = {}
+    if workflow and run_id:
+        if glue is None:  # pragma: no cover - only on Glue
+            import boto3
+
+            glue = boto3.client("glue")
+        properties = glue.get_workflow_run_properties(Name=workflow, RunId=run_id).get("RunProperties", {})
+    missing = [f"--{k} ({'${' + p + '}'})" for k, p in pending.items() if p not in properties]
+    if missing:
+        where = f"workflow run {run_id} of {workflow} has no such run property" if workflow else "no workflow run"
+        raise JobArgumentError(f"job arguments {', '.join(missing)} are still placeholders ({where}): start the "
+                               "job with real values or from a workflow run with those run properties")
+    return {**values, **{k: properties[p] for k, p in pending.items()}}
 
 
 class JobContext:

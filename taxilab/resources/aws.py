@@ -139,26 +139,41 @@ class GlueJobRunner:
 
 
 class GlueCrawler:
-    """The deployed crawler (StartCrawler), polled until it is READY again; its last crawl's outcome."""
+    """The deployed crawlers (one per declared crawler and zone, `<name>-<zone>`, as jobgraph.to_aws and
+    deploy_aws create them): StartCrawler each, then poll until READY again; each last crawl's outcome."""
 
-    def __init__(self, settings: Settings, glue: Any = None, name: str = "taxilab-crawler", poll_s: float = 10.0,
-                 max_wait_s: float = 3600.0):
-        self.settings, self._glue, self.name, self.poll_s, self.max_wait_s = settings, glue, name, poll_s, max_wait_s
+    def __init__(self, settings: Settings, glue: Any = None, poll_s: float = 10.0, max_wait_s: float = 3600.0):
+        self.settings, self._glue, self.poll_s, self.max_wait_s = settings, glue, poll_s, max_wait_s
+
+    def names(self, zones: tuple[str, ...] | None = None) -> list[str]:
+        from taxilab.core.jobgraph import load as load_definitions
+
+        return [f"{c['name']}-{z}" for c in load_definitions().raw.get("crawlers", []) for z in c["zones"]
+                if zones is None or z in zones]
 
     def crawl(self, zones: tuple[str, ...] | None = None) -> list[Any]:
         glue = self._glue or client("glue", self.settings)
-        glue.start_crawler(Name=self.name)
+        names = self.names(zones)
+        for name in names:
+            glue.start_crawler(Name=name)
         deadline = time.monotonic() + self.max_wait_s
-        while True:
-            crawler = glue.get_crawler(Name=self.name)["Crawler"]
-            if crawler["State"] == "READY" and crawler.get("LastCrawl"):
+        done: dict[str, dict] = {}
+        while len(done) < len(names):
+            for name in names:
+                if name not in done:
+                    crawler = glue.get_crawler(Name=name)["Crawler"]
+                    if crawler["State"] == "READY" and crawler.get("LastCrawl"):
+                        done[name] = crawler["LastCrawl"]
+            if len(done) == len(names):
                 break
             if time.monotonic() > deadline:
-                raise GlueJobError(f"crawler {self.name} still {crawler['State']} after {self.max_wait_s:.0f} s")
+                waiting = sorted(set(names) - set(done))
+                raise GlueJobError(f"crawler(s) {', '.join(waiting)} still running after {self.max_wait_s:.0f} s")
             time.sleep(self.poll_s)
-        last = crawler["LastCrawl"]
-        if last.get("Status") != "SUCCEEDED":
-            raise GlueJobError(f"crawler {self.name} {last.get('Status')}: {last.get('ErrorMessage', '')}")
+        failed = {n: c for n, c in done.items() if c.get("Status") != "SUCCEEDED"}
+        if failed:
+            raise GlueJobError("; ".join(f"crawler {n} {c.get('Status')}: {c.get('ErrorMessage', '')}"
+                                         for n, c in failed.items()))
         return []
 
 

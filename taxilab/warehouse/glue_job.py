@@ -2,7 +2,7 @@
 load (taxilab.warehouse.loader.load_month) and reconciliation (taxilab.validation.reconcile).
 
 Arguments (Glue style): --JOB_NAME --bucket --dataset --month YYYY-MM [--step load|validate]
-[--profile aws] [--redshift_workgroup W | --redshift_cluster_id C] [--redshift_database D]
+[--profile aws] [--region R] [--redshift_workgroup W | --redshift_cluster_id C] [--redshift_database D]
 [--redshift_db_user U] [--redshift_secret_arn ARN] [--redshift_iam_role ARN]: a Glue job has no
 environment of its own, so the aws settings the load needs can come as job arguments (they override
 the environment's TAXILAB_* values).
@@ -35,7 +35,7 @@ class GlueLoadError(RuntimeError):
 
 
 # Optional job arguments that override settings (a Glue job has no TAXILAB_* environment).
-SETTINGS_ARGS = ("profile", "redshift_workgroup", "redshift_cluster_id", "redshift_database", "redshift_db_user",
+SETTINGS_ARGS = ("profile", "region", "redshift_workgroup", "redshift_cluster_id", "redshift_database", "redshift_db_user",
                  "redshift_secret_arn", "redshift_iam_role")
 
 

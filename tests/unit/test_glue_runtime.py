@@ -43,3 +43,23 @@ def test_the_local_runner_hands_jobs_their_session_through_the_one_seam():
         assert runtime.JobContext({"JOB_NAME": "etl"}).spark is marker
     finally:
         runtime.set_session_provider(None)
+
+
+def test_a_placeholder_month_comes_from_the_glue_workflow_runs_properties():
+    import boto3
+    from botocore.stub import Stubber
+
+    glue = boto3.client("glue", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    stub = Stubber(glue)
+    stub.add_response("get_workflow_run_properties", {"RunProperties": {"month": "2024-03"}},
+                      {"Name": "taxilab-monthly", "RunId": "wr_1"})
+    argv = ["etl.py", "--JOB_NAME", "taxilab-etl", "--month", "${month}", "--WORKFLOW_NAME", "taxilab-monthly",
+            "--WORKFLOW_RUN_ID", "wr_1"]
+    with stub:
+        assert get_resolved_options(argv, ["JOB_NAME", "month"], glue=glue) == {"JOB_NAME": "taxilab-etl",
+                                                                              "month": "2024-03"}
+
+
+def test_a_placeholder_left_without_a_workflow_run_is_refused_by_name():
+    with pytest.raises(JobArgumentError, match=r"--month \(\$\{month\}\).*no workflow run"):
+        get_resolved_options(["etl.py", "--JOB_NAME", "etl", "--month", "${month}"], ["JOB_NAME", "month"])
