@@ -8,6 +8,7 @@ assets: no map tiles, no CDN). A stopped or empty warehouse shows what to run, n
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,7 @@ from dashboard.fmt import money, num, pct  # noqa: E402
 PAGES = ("Insights", "Pipeline")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CACHE_TTL_S = 60
+BUILT_PREFIX = "page built in"
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -234,6 +236,7 @@ def pipeline(s) -> None:
 
 
 def main() -> None:
+    t0 = time.perf_counter()
     st.set_page_config(page_title="taxilab", page_icon=None, layout="wide")
     wanted = str(st.query_params.get("page", "Insights")).capitalize()
     page = st.sidebar.radio("Page", PAGES, index=PAGES.index(wanted) if wanted in PAGES else 0, key="page")
@@ -248,6 +251,8 @@ def main() -> None:
         show_unavailable(e)
     except data.QueryFailed as e:  # e.g. a role without the grant: the message, not a traceback
         st.error(f"**A named query failed.**\n\n{e}")
+    # The server-side build time of this run (queries + elements), read by dashboard/bench.py.
+    st.sidebar.caption(f"{BUILT_PREFIX} {time.perf_counter() - t0:.3f} s")
 
 
 main()
