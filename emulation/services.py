@@ -344,8 +344,13 @@ def _ensure_running(settings: Settings) -> ServiceState:
         moto_pid = _start_moto(settings, moto_port)
         lake_fresh = True
         retire_bookmarks(settings)
-    pg_port, pgdata = _start_postgres(settings, prev.get("postgres", {}).get("port"))
-    _ensure_database(settings, pg_port, pgdata)
+    try:
+        pg_port, pgdata = _start_postgres(settings, prev.get("postgres", {}).get("port"))
+        _ensure_database(settings, pg_port, pgdata)
+    except BaseException:
+        if lake_fresh:  # no state file will name the emulator started above: stop it rather than orphan it
+            _kill_moto(moto_pid)
+        raise
     _rearm_idle_watcher(settings)
     endpoint = f"http://127.0.0.1:{moto_port}"
     state = ServiceState(
@@ -361,6 +366,14 @@ def _ensure_running(settings: Settings) -> ServiceState:
     )
     write_json(settings.services_file, state.to_json(), indent=2)
     return state
+
+
+def _kill_moto(pid: int) -> None:
+    try:
+        os.killpg(os.getpgid(pid), signal.SIGTERM)
+        psutil.Process(pid).wait(10)
+    except (psutil.Error, ProcessLookupError, psutil.TimeoutExpired):
+        pass
 
 
 def stop(settings: Settings | None = None) -> list[str]:

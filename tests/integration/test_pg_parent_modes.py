@@ -57,3 +57,19 @@ def test_a_parent_the_postgres_user_cannot_traverse_fails_the_start_naming_it_un
     finally:
         services.stop(settings)
     assert _modes(state) == before
+    assert _emulators_logging_under(state) == [], "the failed start left its moto server running"
+
+
+def _emulators_logging_under(state: Path) -> list[int]:
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if "emulation.moto_server" in " ".join(proc.info["cmdline"] or []) and any(
+                f.path.startswith(str(state)) for f in proc.open_files()
+            ):
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
