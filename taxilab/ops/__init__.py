@@ -14,14 +14,19 @@ log = logging.getLogger(__name__)
 
 
 def after_run(settings, report) -> None:
+    from datetime import UTC, datetime
+
     from taxilab.ops import alarms, metrics
 
-    pub = metrics.publish_run(settings, report)
+    # One instant for the datapoints and their evaluation: with short periods, a clock read for each could
+    # put the run's datapoints in one period and the evaluation in the next (which would see none).
+    now = datetime.now(UTC)
+    pub = metrics.publish_run(settings, report, now=now)
     if pub.error:
         return
     try:
         rep = report if isinstance(report, dict) else report.to_dict()
-        changes = alarms.evaluate(settings, report=rep)
+        changes = alarms.evaluate(settings, report=rep, now=now)
     except Exception as e:  # noqa: BLE001 - alarms must never fail the run
         log.exception("alarm evaluation after run failed")
         _note(report, f"alarms not evaluated: {type(e).__name__}: {e}")
