@@ -11,11 +11,11 @@ import pytest
 
 from emulation.glue import crawler, workflow
 from spark_jobs.io import paths
+from spark_jobs.month import Month
 from taxilab.core.clients import client
 from taxilab.ingest import raw
 from taxilab.ingest.raw import SourceFile
 from taxilab.orchestration import backfill
-from spark_jobs.month import Month
 from tests.integration.tlcfiles import trip, write_era
 
 MONTHS = {"2021-09": 23, "2021-10": 17}  # month -> trips
