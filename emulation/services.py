@@ -431,8 +431,9 @@ def client_connections(port: int, state_dir: Path) -> int:
     import psycopg
 
     with psycopg.connect(pg_auth.dsn(state_dir, port, pg_auth.ADMIN_USER, "postgres"), autocommit=True) as c:
-        return int(c.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                             "AND pid <> pg_backend_pid()").fetchone()[0])
+        row = c.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                        "AND pid <> pg_backend_pid()").fetchone()
+        return int(row[0]) if row else 0
 
 
 def watch_idle(settings: Settings, minutes: float, poll_s: float = 15.0) -> str:

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from taxilab.core.settings import Settings
 
@@ -38,10 +39,29 @@ COMPARISONS = {
 TREATMENTS = ("missing", "notBreaching", "breaching", "ignore")
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
-ALARM_KEYS = ("alarm_name", "alarm_description", "metric_name", "dimensions", "statistic", "period",
-              "evaluation_periods", "datapoints_to_alarm", "threshold", "comparison_operator", "treat_missing_data")
-OVERRIDABLE = ("alarm_description", "period", "evaluation_periods", "datapoints_to_alarm", "threshold",
-               "treat_missing_data", "statistic", "comparison_operator")
+ALARM_KEYS = (
+    "alarm_name",
+    "alarm_description",
+    "metric_name",
+    "dimensions",
+    "statistic",
+    "period",
+    "evaluation_periods",
+    "datapoints_to_alarm",
+    "threshold",
+    "comparison_operator",
+    "treat_missing_data",
+)
+OVERRIDABLE = (
+    "alarm_description",
+    "period",
+    "evaluation_periods",
+    "datapoints_to_alarm",
+    "threshold",
+    "treat_missing_data",
+    "statistic",
+    "comparison_operator",
+)
 
 
 class DeclarationError(ValueError):
@@ -90,17 +110,25 @@ def _check_alarm(a: dict, where: str) -> None:
     missing = [k for k in ALARM_KEYS if k not in a]
     extra = [k for k in a if k not in ALARM_KEYS]
     if missing or extra:
-        raise DeclarationError(f"{where}: missing keys {missing}, unknown keys {extra} (keys are PutMetricAlarm's "
-                               "parameters in snake_case)")
+        raise DeclarationError(
+            f"{where}: missing keys {missing}, unknown keys {extra} (keys are PutMetricAlarm's "
+            "parameters in snake_case)"
+        )
     if a["comparison_operator"] not in COMPARISONS:
-        raise DeclarationError(f"{where}: comparison_operator {a['comparison_operator']!r}: expected one of {list(COMPARISONS)}")
+        raise DeclarationError(
+            f"{where}: comparison_operator {a['comparison_operator']!r}: expected one of {list(COMPARISONS)}"
+        )
     if a["treat_missing_data"] not in TREATMENTS:
-        raise DeclarationError(f"{where}: treat_missing_data {a['treat_missing_data']!r}: expected one of {list(TREATMENTS)}")
+        raise DeclarationError(
+            f"{where}: treat_missing_data {a['treat_missing_data']!r}: expected one of {list(TREATMENTS)}"
+        )
     if a["statistic"] not in STATISTICS:
         raise DeclarationError(f"{where}: statistic {a['statistic']!r}: expected one of {list(STATISTICS)}")
     p = a["period"]
     if not isinstance(p, int) or not (p in (10, 20, 30) or (p >= 60 and p % 60 == 0)):
-        raise DeclarationError(f"{where}: period {p!r}: CloudWatch allows 10, 20, 30 or a multiple of 60 seconds")
+        raise DeclarationError(
+            f"{where}: period {p!r}: CloudWatch allows 10, 20, 30 or a multiple of 60 seconds"
+        )
     n, m = a["evaluation_periods"], a["datapoints_to_alarm"]
     if not (isinstance(n, int) and isinstance(m, int) and 1 <= m <= n):
         raise DeclarationError(f"{where}: datapoints_to_alarm {m!r} must be 1..evaluation_periods ({n!r})")
@@ -108,7 +136,9 @@ def _check_alarm(a: dict, where: str) -> None:
         raise DeclarationError(f"{where}: threshold {a['threshold']!r} is not a number")
 
 
-def load_declarations(profile: str, path: Path = DECLARATIONS, override: Path | dict | None = None) -> Declarations:
+def load_declarations(
+    profile: str, path: Path = DECLARATIONS, override: Path | dict | None = None
+) -> Declarations:
     """The declarations with ${profile} filled in; `override` (a file or dict) replaces top-level keys and per
     alarm fields (only those in OVERRIDABLE)."""
     try:
@@ -136,7 +166,9 @@ def load_declarations(profile: str, path: Path = DECLARATIONS, override: Path | 
         a = dict(a)
         for k, v in changed.get(a["alarm_name"], {}).items():
             if k not in OVERRIDABLE:
-                raise DeclarationError(f"alarm override of {a['alarm_name']}: {k!r} cannot be overridden ({OVERRIDABLE})")
+                raise DeclarationError(
+                    f"alarm override of {a['alarm_name']}: {k!r} cannot be overridden ({OVERRIDABLE})"
+                )
             a[k] = v
         _check_alarm(a, f"{path} alarms[{i}] ({a.get('alarm_name')})")
         dims = {k: (profile if v == "${profile}" else v) for k, v in a["dimensions"].items()}
@@ -146,12 +178,20 @@ def load_declarations(profile: str, path: Path = DECLARATIONS, override: Path | 
     b = raw.get("budget", {})
     if not b or float(b.get("limit_usd", 0)) <= 0 or not b.get("thresholds_percent"):
         raise DeclarationError(f"{path}: budget needs limit_usd > 0 and thresholds_percent")
-    return Declarations(raw["namespace"], raw["sns_topic"], b, tuple(alarms), raw.get("glue_job_state_rule", {}),
-                        tuple(sorted(changed)) + tuple(k for k in ("namespace", "sns_topic", "budget") if k in over))
+    return Declarations(
+        raw["namespace"],
+        raw["sns_topic"],
+        b,
+        tuple(alarms),
+        raw.get("glue_job_state_rule", {}),
+        tuple(sorted(changed)) + tuple(k for k in ("namespace", "sns_topic", "budget") if k in over),
+    )
 
 
 def declarations_for(settings: Settings) -> Declarations:
-    return load_declarations(settings.profile, override=override_file(settings) if settings.uses_emulator else None)
+    return load_declarations(
+        settings.profile, override=override_file(settings) if settings.uses_emulator else None
+    )
 
 
 # ---- CloudWatch's evaluation rules ---------------------------------------------------------------------
@@ -165,7 +205,9 @@ class Evaluation:
     value: float | None  # the datapoint the message shows: newest breaching one in ALARM, else the newest
 
 
-def evaluate_series(alarm: Alarm, values: list[float | None], current: str = "INSUFFICIENT_DATA") -> Evaluation:
+def evaluate_series(
+    alarm: Alarm, values: list[float | None], current: str = "INSUFFICIENT_DATA"
+) -> Evaluation:
     """The state for the evaluation range `values` (oldest first, one per period, None = missing datapoint).
 
     - Enough real datapoints (>= datapoints_to_alarm): they alone decide; ALARM when at least M of them
@@ -184,15 +226,24 @@ def evaluate_series(alarm: Alarm, values: list[float | None], current: str = "IN
     k = len(real)
     newest_breach = next((v for v in reversed(values) if v is not None and alarm.breaches(v)), None)
     newest = next((v for v in reversed(values) if v is not None), None)
-    op = {"GreaterThanThreshold": ">", "GreaterThanOrEqualToThreshold": ">=", "LessThanThreshold": "<",
-          "LessThanOrEqualToThreshold": "<="}[alarm.comparison_operator]
+    op = {
+        "GreaterThanThreshold": ">",
+        "GreaterThanOrEqualToThreshold": ">=",
+        "LessThanThreshold": "<",
+        "LessThanOrEqualToThreshold": "<=",
+    }[alarm.comparison_operator]
     shown = ", ".join("-" if v is None else f"{v:g}" for v in values)
     t = alarm.treat_missing_data
     if k >= m:
         state = "ALARM" if b >= m else "OK"
         why = f"{b} of {k} datapoint(s) [{shown}] {op} {alarm.threshold:g} (need {m} of {n})"
     elif k == 0:
-        state = {"missing": "INSUFFICIENT_DATA", "ignore": current, "breaching": "ALARM", "notBreaching": "OK"}[t]
+        state = {
+            "missing": "INSUFFICIENT_DATA",
+            "ignore": current,
+            "breaching": "ALARM",
+            "notBreaching": "OK",
+        }[t]
         why = f"no datapoint in {n} period(s) of {alarm.period} s; missing data treated as {t}"
     else:
         missing = n - k
@@ -204,8 +255,10 @@ def evaluate_series(alarm: Alarm, values: list[float | None], current: str = "IN
             state = "ALARM" if b == k else "OK"
         else:  # ignore
             state = "OK" if b == 0 else current
-        why = (f"{b} of {k} real datapoint(s) [{shown}] {op} {alarm.threshold:g}, {missing} missing treated as {t} "
-               f"(need {m} of {n})")
+        why = (
+            f"{b} of {k} real datapoint(s) [{shown}] {op} {alarm.threshold:g}, {missing} missing treated as {t} "
+            f"(need {m} of {n})"
+        )
     value = newest_breach if state == "ALARM" and newest_breach is not None else newest
     return Evaluation(state, why, list(values), b, k, value)
 
@@ -215,7 +268,10 @@ def window(alarm: Alarm, now: datetime) -> list[datetime]:
     (a run's datapoints count as soon as they are put, as CloudWatch evaluates the current period)."""
     epoch = int(now.timestamp())
     newest = epoch - epoch % alarm.period
-    return [datetime.fromtimestamp(newest - i * alarm.period, UTC) for i in range(alarm.evaluation_periods - 1, -1, -1)]
+    return [
+        datetime.fromtimestamp(newest - i * alarm.period, UTC)
+        for i in range(alarm.evaluation_periods - 1, -1, -1)
+    ]
 
 
 # ---- state on disk ------------------------------------------------------------------------------------
@@ -299,28 +355,47 @@ def _context(alarm: Alarm, report: dict | None) -> dict:
         return {"job": job, "stage": stage, "month": None, "run_id": None}
     if job is None and stage is None:
         failed = [s["name"] for s in report.get("stages", []) if s.get("status") == "failed"]
-        by_metric = {"JobRunFailed": failed[0] if failed else None, "ReconciliationFailed": "validate",
-                     "QuarantineRate": "etl", "DropFreshness": "drops", "EndToEndDuration": "pipeline",
-                     "ProjectedMonthCost": "pipeline"}
+        by_metric = {
+            "JobRunFailed": failed[0] if failed else None,
+            "ReconciliationFailed": "validate",
+            "QuarantineRate": "etl",
+            "DropFreshness": "drops",
+            "EndToEndDuration": "pipeline",
+            "ProjectedMonthCost": "pipeline",
+        }
         stage = by_metric.get(alarm.metric_name)
         job = jobs_of.get(stage or "", "taxilab-pipeline" if stage else None)
     return {"job": job, "stage": stage, "month": report.get("month"), "run_id": report.get("run_id")}
 
 
-def fetch_values(settings: Settings, decl: Declarations, alarms: list[Alarm], now: datetime) -> dict[str, list[float | None]]:
+def fetch_values(
+    settings: Settings, decl: Declarations, alarms: list[Alarm], now: datetime
+) -> dict[str, list[float | None]]:
     """Each alarm's evaluation-range values, from the emulator's stored metrics (one GetMetricData call)."""
     from taxilab.core.clients import client
 
     cw = client("cloudwatch", settings)
     out: dict[str, list[float | None]] = {}
-    queries, ranges = [], {}
+    queries: list[dict[str, Any]] = []
+    ranges: dict[str, tuple[Alarm, list[datetime]]] = {}
     for i, a in enumerate(alarms):
         starts = window(a, now)
         ranges[f"a{i}"] = (a, starts)
-        queries.append({"Id": f"a{i}", "ReturnData": True, "MetricStat": {
-            "Metric": {"Namespace": decl.namespace, "MetricName": a.metric_name,
-                       "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(a.dimensions.items())]},
-            "Period": a.period, "Stat": a.statistic}})
+        queries.append(
+            {
+                "Id": f"a{i}",
+                "ReturnData": True,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": decl.namespace,
+                        "MetricName": a.metric_name,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(a.dimensions.items())],
+                    },
+                    "Period": a.period,
+                    "Stat": a.statistic,
+                },
+            }
+        )
     # One call per distinct range (alarms of different periods need different Start/End times).
     by_range: dict[tuple, list[dict]] = {}
     for q in queries:
@@ -330,24 +405,40 @@ def fetch_values(settings: Settings, decl: Declarations, alarms: list[Alarm], no
         resp = cw.get_metric_data(MetricDataQueries=qs, StartTime=start, EndTime=end)
         for r in resp["MetricDataResults"]:
             a, starts = ranges[r["Id"]]
-            got = {int(ts.timestamp()) - int(ts.timestamp()) % a.period: v for ts, v in zip(r["Timestamps"], r["Values"], strict=True)}
+            got = {
+                int(ts.timestamp()) - int(ts.timestamp()) % a.period: v
+                for ts, v in zip(r["Timestamps"], r["Values"], strict=True)
+            }
             out[a.alarm_name] = [got.get(int(s.timestamp())) for s in starts]
     return out
 
 
 def _put_alarm(cw, decl: Declarations, a: Alarm, topic_arn: str | None) -> None:
-    kwargs = dict(AlarmName=a.alarm_name, AlarmDescription=a.alarm_description, Namespace=decl.namespace,
-                  MetricName=a.metric_name, Dimensions=[{"Name": k, "Value": v} for k, v in sorted(a.dimensions.items())],
-                  Statistic=a.statistic, Period=a.period, EvaluationPeriods=a.evaluation_periods,
-                  DatapointsToAlarm=a.datapoints_to_alarm, Threshold=float(a.threshold),
-                  ComparisonOperator=a.comparison_operator, TreatMissingData=a.treat_missing_data)
+    kwargs = dict(
+        AlarmName=a.alarm_name,
+        AlarmDescription=a.alarm_description,
+        Namespace=decl.namespace,
+        MetricName=a.metric_name,
+        Dimensions=[{"Name": k, "Value": v} for k, v in sorted(a.dimensions.items())],
+        Statistic=a.statistic,
+        Period=a.period,
+        EvaluationPeriods=a.evaluation_periods,
+        DatapointsToAlarm=a.datapoints_to_alarm,
+        Threshold=float(a.threshold),
+        ComparisonOperator=a.comparison_operator,
+        TreatMissingData=a.treat_missing_data,
+    )
     if topic_arn:
         kwargs.update(AlarmActions=[topic_arn], OKActions=[topic_arn])
     cw.put_metric_alarm(**kwargs)
 
 
-def evaluate(settings: Settings, report: dict | None = None, now: datetime | None = None,
-             declarations: Declarations | None = None) -> list[Transition]:
+def evaluate(
+    settings: Settings,
+    report: dict | None = None,
+    now: datetime | None = None,
+    declarations: Declarations | None = None,
+) -> list[Transition]:
     """Evaluate every declared alarm (and the budget) now; record and publish each state change. Returns the
     changes. `report` (a run report's dict) names the job/stage, month and run in the messages; default the
     latest run report."""
@@ -368,8 +459,10 @@ def evaluate(settings: Settings, report: dict | None = None, now: datetime | Non
     with _locked(settings):
         states = read_states(settings)
         values = fetch_values(settings, decl, list(decl.alarms), now)
-        stored = {m["AlarmName"]: m for m in cw.describe_alarms(
-            AlarmNames=[a.alarm_name for a in decl.alarms])["MetricAlarms"]}
+        stored = {
+            m["AlarmName"]: m
+            for m in cw.describe_alarms(AlarmNames=[a.alarm_name for a in decl.alarms])["MetricAlarms"]
+        }
         for a in decl.alarms:
             prev = states.get(a.alarm_name, {})
             # Declared (again) when new, changed, or gone from an emulator that restarted empty.
@@ -378,18 +471,44 @@ def evaluate(settings: Settings, report: dict | None = None, now: datetime | Non
                 stored[a.alarm_name] = {"StateValue": None}
             current = prev.get("state", "INSUFFICIENT_DATA")
             ev = evaluate_series(a, values[a.alarm_name], current)
-            entry = {"state": ev.state, "reason": ev.reason, "value": ev.value, "threshold": a.threshold,
-                     "evaluated_at": now.isoformat(timespec="seconds"), "declared": _fingerprint(a),
-                     "since": prev.get("since") if ev.state == current else now.isoformat(timespec="seconds")}
+            entry = {
+                "state": ev.state,
+                "reason": ev.reason,
+                "value": ev.value,
+                "threshold": a.threshold,
+                "evaluated_at": now.isoformat(timespec="seconds"),
+                "declared": _fingerprint(a),
+                "since": prev.get("since") if ev.state == current else now.isoformat(timespec="seconds"),
+            }
             states[a.alarm_name] = entry
             if stored[a.alarm_name].get("StateValue") != ev.state:
-                cw.set_alarm_state(AlarmName=a.alarm_name, StateValue=ev.state, StateReason=ev.reason[:1000],
-                                   StateReasonData=json.dumps({"version": "1.0", "queryDate": now.isoformat(),
-                                                               "recentDatapoints": [v for v in ev.values if v is not None],
-                                                               "threshold": a.threshold}))
+                cw.set_alarm_state(
+                    AlarmName=a.alarm_name,
+                    StateValue=ev.state,
+                    StateReason=ev.reason[:1000],
+                    StateReasonData=json.dumps(
+                        {
+                            "version": "1.0",
+                            "queryDate": now.isoformat(),
+                            "recentDatapoints": [v for v in ev.values if v is not None],
+                            "threshold": a.threshold,
+                        }
+                    ),
+                )
             if ev.state != current:
-                t = Transition(a.alarm_name, current, ev.state, ev.reason, ev.value, a.threshold, a.comparison_operator,
-                               a.metric_name, a.dimensions, time=now.isoformat(timespec="seconds"), **_context(a, report))
+                t = Transition(
+                    a.alarm_name,
+                    current,
+                    ev.state,
+                    ev.reason,
+                    ev.value,
+                    a.threshold,
+                    a.comparison_operator,
+                    a.metric_name,
+                    a.dimensions,
+                    time=now.isoformat(timespec="seconds"),
+                    **_context(a, report),
+                )
                 changes.append(t)
         changes += budget.evaluate(settings, decl, states, now, report)
         _write_states(settings, states)

@@ -47,8 +47,11 @@ def month_to_date(settings: Settings, now: datetime | None = None, extra: dict |
     jg = load_jobgraph().raw
     key = now.strftime("%Y-%m")
     reports = [r for r in run_reports(settings) if r.get("started_at", "").startswith(key)]
-    if extra is not None and extra.get("started_at", "").startswith(key) and \
-            all(r.get("run_id") != extra.get("run_id") for r in reports):
+    if (
+        extra is not None
+        and extra.get("started_at", "").startswith(key)
+        and all(r.get("run_id") != extra.get("run_id") for r in reports)
+    ):
         reports.append(extra)
     total = sum((cost.report_total(r, jg) for r in reports), Decimal(0))
     glue = sum((cost.report_glue(r, jg) for r in reports), Decimal(0))
@@ -59,7 +62,10 @@ def month_to_date(settings: Settings, now: datetime | None = None, extra: dict |
 
 def thresholds(decl) -> list[tuple[str, int, Decimal]]:
     limit = Decimal(str(decl.budget["limit_usd"]))
-    return [(f"{decl.budget['name']}-{p}pct", int(p), limit * Decimal(p) / 100) for p in decl.budget["thresholds_percent"]]
+    return [
+        (f"{decl.budget['name']}-{p}pct", int(p), limit * Decimal(p) / 100)
+        for p in decl.budget["thresholds_percent"]
+    ]
 
 
 def evaluate(settings: Settings, decl, states: dict, now: datetime, report: dict | None) -> list:
@@ -72,15 +78,37 @@ def evaluate(settings: Settings, decl, states: dict, now: datetime, report: dict
         state = "ALARM" if mtd.total >= amount else "OK"
         prev = states.get(name, {})
         current = prev.get("state", "INSUFFICIENT_DATA")
-        reason = (f"month-to-date estimated cost ${mtd.total:.4f} ({mtd.month}, {mtd.runs} run(s)) "
-                  f"{'>=' if state == 'ALARM' else '<'} {pct}% of ${decl.budget['limit_usd']} = ${amount:.2f}")
-        states[name] = {"state": state, "reason": reason, "value": float(mtd.total), "threshold": float(amount),
-                        "evaluated_at": now.isoformat(timespec="seconds"), "kind": "budget",
-                        "since": prev.get("since") if state == current else now.isoformat(timespec="seconds")}
+        reason = (
+            f"month-to-date estimated cost ${mtd.total:.4f} ({mtd.month}, {mtd.runs} run(s)) "
+            f"{'>=' if state == 'ALARM' else '<'} {pct}% of ${decl.budget['limit_usd']} = ${amount:.2f}"
+        )
+        states[name] = {
+            "state": state,
+            "reason": reason,
+            "value": float(mtd.total),
+            "threshold": float(amount),
+            "evaluated_at": now.isoformat(timespec="seconds"),
+            "kind": "budget",
+            "since": prev.get("since") if state == current else now.isoformat(timespec="seconds"),
+        }
         if state != current:
-            changes.append(Transition(name, current, state, reason, float(mtd.total), float(amount),
-                                      "GreaterThanOrEqualToThreshold", "MonthToDateCost", {"budget": decl.budget["name"]},
-                                      job=None, stage=None, month=(report or {}).get("month"),
-                                      run_id=(report or {}).get("run_id"), time=now.isoformat(timespec="seconds"),
-                                      extra={"budget_month": mtd.month, "percent": pct}))
+            changes.append(
+                Transition(
+                    name,
+                    current,
+                    state,
+                    reason,
+                    float(mtd.total),
+                    float(amount),
+                    "GreaterThanOrEqualToThreshold",
+                    "MonthToDateCost",
+                    {"budget": decl.budget["name"]},
+                    job=None,
+                    stage=None,
+                    month=(report or {}).get("month"),
+                    run_id=(report or {}).get("run_id"),
+                    time=now.isoformat(timespec="seconds"),
+                    extra={"budget_month": mtd.month, "percent": pct},
+                )
+            )
     return changes

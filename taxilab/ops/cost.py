@@ -64,7 +64,9 @@ def billed_seconds(seconds: float, minimum: int) -> int:
 def glue_job(seconds: float, worker_type: str, workers: int, prices: dict | None = None) -> Decimal:
     g = (prices or load_prices())["glue"]
     if worker_type not in g["worker_dpu"]:
-        raise CostModelError(f"Glue worker type {worker_type!r}: expected one of {', '.join(g['worker_dpu'])}")
+        raise CostModelError(
+            f"Glue worker type {worker_type!r}: expected one of {', '.join(g['worker_dpu'])}"
+        )
     if int(workers) < 1:
         raise CostModelError(f"Glue number_of_workers {workers!r}: expected >= 1")
     dpus = _d(g["worker_dpu"][worker_type]) * int(workers)
@@ -73,19 +75,26 @@ def glue_job(seconds: float, worker_type: str, workers: int, prices: dict | None
 
 def glue_crawler(seconds: float, prices: dict | None = None) -> Decimal:
     g = (prices or load_prices())["glue"]
-    return (_d(g["crawler_dpus_assumed"]) * billed_seconds(seconds, g["crawler_minimum_seconds"]) / HOUR
-            * _d(g["usd_per_dpu_hour"]))
+    return (
+        _d(g["crawler_dpus_assumed"])
+        * billed_seconds(seconds, g["crawler_minimum_seconds"])
+        / HOUR
+        * _d(g["usd_per_dpu_hour"])
+    )
 
 
-def redshift_serverless(active_periods_s: list[float], prices: dict | None = None,
-                        base_rpu: int | None = None) -> Decimal:
+def redshift_serverless(
+    active_periods_s: list[float], prices: dict | None = None, base_rpu: int | None = None
+) -> Decimal:
     r = (prices or load_prices())["redshift_serverless"]
     rpu = _d(base_rpu or r["base_capacity_rpu"])
     billed = sum(billed_seconds(s, r["minimum_seconds_per_active_period"]) for s in active_periods_s)
     return rpu * billed / HOUR * _d(r["usd_per_rpu_hour"])
 
 
-def s3_storage(bytes_by_zone: dict[str, int], prices: dict | None = None, months: Decimal = Decimal(1)) -> dict[str, Decimal]:
+def s3_storage(
+    bytes_by_zone: dict[str, int], prices: dict | None = None, months: Decimal = Decimal(1)
+) -> dict[str, Decimal]:
     per_gb = (prices or load_prices())["s3"]["usd_per_gb_month"]
     out = {}
     for zone, n in bytes_by_zone.items():
@@ -97,30 +106,43 @@ def s3_storage(bytes_by_zone: dict[str, int], prices: dict | None = None, months
 
 def s3_requests(class_a: int, class_b: int, prices: dict | None = None) -> Decimal:
     s = (prices or load_prices())["s3"]
-    return Decimal(class_a) / 1000 * _d(s["usd_per_1000_class_a"]) + Decimal(class_b) / 1000 * _d(s["usd_per_1000_class_b"])
+    return Decimal(class_a) / 1000 * _d(s["usd_per_1000_class_a"]) + Decimal(class_b) / 1000 * _d(
+        s["usd_per_1000_class_b"]
+    )
 
 
 def per_request(n: int, usd_per_million: str) -> Decimal:
     return Decimal(n) / 1_000_000 * _d(usd_per_million)
 
 
-def cloudwatch_month(metrics: int, alarms: int, api_requests: int, prices: dict | None = None,
-                     free_tier: bool = True, high_resolution_alarms: int = 0) -> Decimal:
+def cloudwatch_month(
+    metrics: int,
+    alarms: int,
+    api_requests: int,
+    prices: dict | None = None,
+    free_tier: bool = True,
+    high_resolution_alarms: int = 0,
+) -> Decimal:
     c = (prices or load_prices())["cloudwatch"]
-    free_m, free_a, free_r = (c["free_metrics"], c["free_alarms"], c["free_api_requests_per_month"]) if free_tier else (0, 0, 0)
+    free_m, free_a, free_r = (
+        (c["free_metrics"], c["free_alarms"], c["free_api_requests_per_month"]) if free_tier else (0, 0, 0)
+    )
     std_alarms = alarms - high_resolution_alarms
     billable_std = max(0, std_alarms - free_a)
     billable_hr = max(0, high_resolution_alarms - max(0, free_a - std_alarms))
-    return (max(0, metrics - free_m) * _d(c["usd_per_metric_month"])
-            + billable_std * _d(c["usd_per_standard_alarm_month"])
-            + billable_hr * _d(c["usd_per_high_resolution_alarm_month"])
-            + Decimal(max(0, api_requests - free_r)) / 1000 * _d(c["usd_per_1000_api_requests"]))
+    return (
+        max(0, metrics - free_m) * _d(c["usd_per_metric_month"])
+        + billable_std * _d(c["usd_per_standard_alarm_month"])
+        + billable_hr * _d(c["usd_per_high_resolution_alarm_month"])
+        + Decimal(max(0, api_requests - free_r)) / 1000 * _d(c["usd_per_1000_api_requests"])
+    )
 
 
 # ---- one run -------------------------------------------------------------------------------------------
 @dataclass
 class RunUsage:
     """What one run used, in billing units' raw terms."""
+
     glue_jobs: list[dict] = field(default_factory=list)  # {"job", "seconds", "worker_type", "workers"}
     crawler_runs_s: list[float] = field(default_factory=list)
     redshift_active_s: list[float] = field(default_factory=list)
@@ -158,8 +180,14 @@ def usage_from_report(report: dict, jobgraph: dict) -> RunUsage:
 
     def job(local: str, seconds: float) -> None:
         spec = jobs[local]
-        u.glue_jobs.append({"job": spec["name"], "seconds": float(seconds), "worker_type": spec["worker_type"],
-                            "workers": int(spec["number_of_workers"])})
+        u.glue_jobs.append(
+            {
+                "job": spec["name"],
+                "seconds": float(seconds),
+                "worker_type": spec["worker_type"],
+                "workers": int(spec["number_of_workers"]),
+            }
+        )
 
     steps: list[tuple[str, float]] = []
     for st in report.get("stages", []):
@@ -195,46 +223,98 @@ def estimate(usage: RunUsage, prices: dict | None = None) -> dict:
     p = prices or load_prices()
     lines = []
     for j in usage.glue_jobs:
-        lines.append({"service": "glue", "item": j["job"],
-                      "quantity": f"{j['workers']} x {j['worker_type']}, {billed_seconds(j['seconds'], p['glue']['job_minimum_seconds'])} s billed ({j['seconds']:.1f} s run)",
-                      "usd": glue_job(j["seconds"], j["worker_type"], j["workers"], p)})
+        lines.append(
+            {
+                "service": "glue",
+                "item": j["job"],
+                "quantity": f"{j['workers']} x {j['worker_type']}, {billed_seconds(j['seconds'], p['glue']['job_minimum_seconds'])} s billed ({j['seconds']:.1f} s run)",
+                "usd": glue_job(j["seconds"], j["worker_type"], j["workers"], p),
+            }
+        )
     for s in usage.crawler_runs_s:
-        lines.append({"service": "glue", "item": "crawler",
-                      "quantity": f"{p['glue']['crawler_dpus_assumed']} DPU, {billed_seconds(s, p['glue']['crawler_minimum_seconds'])} s billed ({s:.1f} s run)",
-                      "usd": glue_crawler(s, p)})
+        lines.append(
+            {
+                "service": "glue",
+                "item": "crawler",
+                "quantity": f"{p['glue']['crawler_dpus_assumed']} DPU, {billed_seconds(s, p['glue']['crawler_minimum_seconds'])} s billed ({s:.1f} s run)",
+                "usd": glue_crawler(s, p),
+            }
+        )
     for s in usage.redshift_active_s:
         r = p["redshift_serverless"]
-        lines.append({"service": "redshift", "item": "serverless active period",
-                      "quantity": f"{r['base_capacity_rpu']} RPU, {billed_seconds(s, r['minimum_seconds_per_active_period'])} s billed ({s:.1f} s active)",
-                      "usd": redshift_serverless([s], p)})
+        lines.append(
+            {
+                "service": "redshift",
+                "item": "serverless active period",
+                "quantity": f"{r['base_capacity_rpu']} RPU, {billed_seconds(s, r['minimum_seconds_per_active_period'])} s billed ({s:.1f} s active)",
+                "usd": redshift_serverless([s], p),
+            }
+        )
     if usage.s3_class_a or usage.s3_class_b:
-        lines.append({"service": "s3", "item": "requests", "quantity": f"{usage.s3_class_a} class A, {usage.s3_class_b} class B",
-                      "usd": s3_requests(usage.s3_class_a, usage.s3_class_b, p)})
+        lines.append(
+            {
+                "service": "s3",
+                "item": "requests",
+                "quantity": f"{usage.s3_class_a} class A, {usage.s3_class_b} class B",
+                "usd": s3_requests(usage.s3_class_a, usage.s3_class_b, p),
+            }
+        )
     if usage.sqs_requests:
-        lines.append({"service": "sqs", "item": "requests", "quantity": str(usage.sqs_requests),
-                      "usd": per_request(usage.sqs_requests, p["sqs"]["usd_per_million_requests"])})
+        lines.append(
+            {
+                "service": "sqs",
+                "item": "requests",
+                "quantity": str(usage.sqs_requests),
+                "usd": per_request(usage.sqs_requests, p["sqs"]["usd_per_million_requests"]),
+            }
+        )
     if usage.sns_publishes:
-        lines.append({"service": "sns", "item": "publishes", "quantity": str(usage.sns_publishes),
-                      "usd": per_request(usage.sns_publishes, p["sns"]["usd_per_million_publishes"])})
+        lines.append(
+            {
+                "service": "sns",
+                "item": "publishes",
+                "quantity": str(usage.sns_publishes),
+                "usd": per_request(usage.sns_publishes, p["sns"]["usd_per_million_publishes"]),
+            }
+        )
     if usage.cloudwatch_requests:
-        lines.append({"service": "cloudwatch", "item": "API requests", "quantity": str(usage.cloudwatch_requests),
-                      "usd": Decimal(usage.cloudwatch_requests) / 1000 * _d(p["cloudwatch"]["usd_per_1000_api_requests"])})
+        lines.append(
+            {
+                "service": "cloudwatch",
+                "item": "API requests",
+                "quantity": str(usage.cloudwatch_requests),
+                "usd": Decimal(usage.cloudwatch_requests)
+                / 1000
+                * _d(p["cloudwatch"]["usd_per_1000_api_requests"]),
+            }
+        )
     by_service: dict[str, Decimal] = {}
     for ln in lines:
         by_service[ln["service"]] = by_service.get(ln["service"], Decimal(0)) + ln["usd"]
     return {"lines": lines, "by_service": by_service, "total": sum(by_service.values(), Decimal(0))}
 
 
-def run_cost(report: dict, jobgraph: dict, prices: dict | None = None, s3_class_a: int = 0, s3_class_b: int = 0,
-             cloudwatch_requests: int = 0, sns_publishes: int = 0) -> dict:
+def run_cost(
+    report: dict,
+    jobgraph: dict,
+    prices: dict | None = None,
+    s3_class_a: int = 0,
+    s3_class_b: int = 0,
+    cloudwatch_requests: int = 0,
+    sns_publishes: int = 0,
+) -> dict:
     """The JSON-able estimate stored in a run report's estimated_cost field."""
     u = usage_from_report(report, jobgraph)
     u.s3_class_a, u.s3_class_b = s3_class_a, s3_class_b
     u.cloudwatch_requests, u.sns_publishes = cloudwatch_requests, sns_publishes
     e = estimate(u, prices)
-    return {"total_usd": str(e["total"]), "by_service_usd": {k: str(v) for k, v in e["by_service"].items()},
-            "lines": [{**ln, "usd": str(ln["usd"])} for ln in e["lines"]], "usage": asdict(u),
-            "prices_recorded_on": (prices or load_prices())["recorded_on"]}
+    return {
+        "total_usd": str(e["total"]),
+        "by_service_usd": {k: str(v) for k, v in e["by_service"].items()},
+        "lines": [{**ln, "usd": str(ln["usd"])} for ln in e["lines"]],
+        "usage": asdict(u),
+        "prices_recorded_on": (prices or load_prices())["recorded_on"],
+    }
 
 
 def report_total(report: dict, jobgraph: dict, prices: dict | None = None) -> Decimal:
@@ -253,7 +333,9 @@ def report_glue(report: dict, jobgraph: dict, prices: dict | None = None) -> Dec
 
 
 # ---- a month ------------------------------------------------------------------------------------------
-def projected_month(month_to_date: Decimal, active_days: int, day_of_month: int, days_in_month: int) -> Decimal:
+def projected_month(
+    month_to_date: Decimal, active_days: int, day_of_month: int, days_in_month: int
+) -> Decimal:
     """Month to date plus, for each remaining day, the average cost of the days with runs so far (a pipeline
     that runs daily keeps running daily). No run yet: 0."""
     if active_days <= 0:
@@ -285,8 +367,16 @@ class Projection:
         return sum(self.per_month.values(), Decimal(0)) + sum(self.storage_first_month.values(), Decimal(0))
 
 
-def project_volume(reference: dict, raw_gb: float, gb_per_day: float, jobgraph: dict, zone_ratio: dict[str, float],
-                   local_cores: int, days: int = 30, prices: dict | None = None) -> Projection:
+def project_volume(
+    reference: dict,
+    raw_gb: float,
+    gb_per_day: float,
+    jobgraph: dict,
+    zone_ratio: dict[str, float],
+    local_cores: int,
+    days: int = 30,
+    prices: dict | None = None,
+) -> Projection:
     """A month of daily runs at gb_per_day of raw, scaled from a measured reference run of raw_gb.
 
     Spark jobs: seconds per GB measured locally, divided by the speed-up of the job's Glue executors over the
@@ -300,14 +390,20 @@ def project_volume(reference: dict, raw_gb: float, gb_per_day: float, jobgraph: 
     scale = gb_per_day / raw_gb
     jobs = _jobs_by_local(jobgraph)
     u = usage_from_report(reference, jobgraph)
-    day = RunUsage(s3_class_a=int(reference.get("estimated_cost", {}).get("usage", {}).get("s3_class_a", 0) * scale),
-                   s3_class_b=int(reference.get("estimated_cost", {}).get("usage", {}).get("s3_class_b", 0) * scale),
-                   cloudwatch_requests=int(reference.get("estimated_cost", {}).get("usage", {}).get("cloudwatch_requests", 0)))
+    day = RunUsage(
+        s3_class_a=int(reference.get("estimated_cost", {}).get("usage", {}).get("s3_class_a", 0) * scale),
+        s3_class_b=int(reference.get("estimated_cost", {}).get("usage", {}).get("s3_class_b", 0) * scale),
+        cloudwatch_requests=int(
+            reference.get("estimated_cost", {}).get("usage", {}).get("cloudwatch_requests", 0)
+        ),
+    )
     spark_locals = ("etl", "aggregates")
     for j in u.glue_jobs:
         local = next(k for k, v in jobs.items() if v["name"] == j["job"])
         if local in spark_locals:
-            glue_vcpus = max(1, (j["workers"] - 1)) * VCPU_PER_DPU * float(p["glue"]["worker_dpu"][j["worker_type"]])
+            glue_vcpus = (
+                max(1, (j["workers"] - 1)) * VCPU_PER_DPU * float(p["glue"]["worker_dpu"][j["worker_type"]])
+            )
             secs = j["seconds"] * scale * local_cores / glue_vcpus
         else:
             secs = j["seconds"] * scale

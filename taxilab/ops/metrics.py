@@ -108,8 +108,15 @@ def datapoints(report: dict, profile: str, now: datetime, cost: dict | None, mtd
 
     def put(name: str, value, unit: str, **dims) -> None:
         d = {k: str(v) for k, v in dims.items() if v is not None}
-        out.append({"MetricName": name, "Value": float(value), "Unit": unit, "Timestamp": now,
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(d.items())]})
+        out.append(
+            {
+                "MetricName": name,
+                "Value": float(value),
+                "Unit": unit,
+                "Timestamp": now,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(d.items())],
+            }
+        )
 
     failed = 0
     for st in report.get("stages", []):
@@ -123,7 +130,11 @@ def datapoints(report: dict, profile: str, now: datetime, cost: dict | None, mtd
         put("JobRunFailed", bad, "Count", **detail)
         if job:
             put("Duration", st.get("seconds") or 0, "Seconds", job=job, profile=profile)
-        for key, metric in (("rows_in", "RowsIn"), ("rows_out", "RowsOut"), ("quarantined", "RowsQuarantined")):
+        for key, metric in (
+            ("rows_in", "RowsIn"),
+            ("rows_out", "RowsOut"),
+            ("quarantined", "RowsQuarantined"),
+        ):
             if st.get(key) is not None:
                 put(metric, st[key], "Count", **detail)
         for reason, n in (st.get("quarantined_by_reason") or {}).items():
@@ -137,7 +148,15 @@ def datapoints(report: dict, profile: str, now: datetime, cost: dict | None, mtd
             seen.add(batch)
             for stage, secs in d.get("stages", {}).items():
                 job = jobs.get(stage)
-                put("Duration", secs, "Seconds", stage=f"drop:{stage}", job=job, month=d.get("month", month), profile=profile)
+                put(
+                    "Duration",
+                    secs,
+                    "Seconds",
+                    stage=f"drop:{stage}",
+                    job=job,
+                    month=d.get("month", month),
+                    profile=profile,
+                )
                 if job:
                     put("Duration", secs, "Seconds", job=job, profile=profile)
     if report.get("status") == "failed" and not report.get("stages"):
@@ -197,7 +216,7 @@ def publish_run(settings: Settings, report, now: datetime | None = None) -> Publ
         points = datapoints(rep, settings.profile, now, est, mtd)
         cw = client("cloudwatch", settings)
         for i in range(0, len(points), 1000):
-            cw.put_metric_data(Namespace=decl.namespace, MetricData=points[i:i + 1000])
+            cw.put_metric_data(Namespace=decl.namespace, MetricData=points[i : i + 1000])
             res.requests += 1
         res.datapoints, res.estimated_cost = len(points), est
     except Exception as e:  # noqa: BLE001 - metrics must never fail the run

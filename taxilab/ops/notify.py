@@ -37,7 +37,9 @@ def ensure_topic(settings: Settings, decl) -> str:
         q_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
         if not any(s["Endpoint"] == q_arn for s in subs):
-            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=q_arn, Attributes={"RawMessageDelivery": "true"})
+            sns.subscribe(
+                TopicArn=arn, Protocol="sqs", Endpoint=q_arn, Attributes={"RawMessageDelivery": "true"}
+            )
     return arn
 
 
@@ -47,10 +49,19 @@ def ensure_inbox(settings: Settings, decl) -> str:
     sqs = client("sqs", settings)
     url = sqs.create_queue(QueueName=queue_name(decl))["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    policy = {"Version": "2012-10-17", "Statement": [{
-        "Sid": "alerts-topic", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-        "Action": "sqs:SendMessage", "Resource": arn,
-        "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:sns:*:*:{decl.sns_topic}"}}}]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "alerts-topic",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:sns:*:*:{decl.sns_topic}"}},
+            }
+        ],
+    }
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
     return url
 
@@ -66,12 +77,24 @@ def publish(settings: Settings, decl, topic_arn: str, message: dict) -> None:
     from taxilab.core.clients import client
 
     subj = subject(message)
-    client("sns", settings).publish(TopicArn=topic_arn, Subject=subj, Message=json.dumps(message, default=str))
+    client("sns", settings).publish(
+        TopicArn=topic_arn, Subject=subj, Message=json.dumps(message, default=str)
+    )
     p = mailbox(settings)
     p.parent.mkdir(parents=True, exist_ok=True)
     with p.open("a") as f:
-        f.write(json.dumps({"to": decl.sns_topic, "subject": subj, "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                            "message": message}, default=str) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "to": decl.sns_topic,
+                    "subject": subj,
+                    "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "message": message,
+                },
+                default=str,
+            )
+            + "\n"
+        )
 
 
 def read_mailbox(settings: Settings) -> list[dict]:
@@ -87,7 +110,9 @@ def receive(settings: Settings, decl, wait_s: int = 1, max_messages: int = 100) 
     url = sqs.get_queue_url(QueueName=queue_name(decl))["QueueUrl"]
     out: list[dict] = []
     while len(out) < max_messages:
-        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s).get("Messages", [])
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s).get(
+            "Messages", []
+        )
         if not msgs:
             break
         for m in msgs:

@@ -19,15 +19,22 @@ def report_from_workflow(wf, profile: str) -> RunReport:
         rep.started_at = wf.started_on
     for r in wf.runs:
         m = r.metrics or {}
-        st = StageResult(stage_of.get(r.job, r.job), status="succeeded" if r.state == "SUCCEEDED" else "failed",
-                         rows_in=m.get("rows_in"), rows_out=m.get("rows_out"), quarantined=m.get("quarantined"),
-                         quarantined_by_reason=dict(m.get("quarantined_by_reason") or {}),
-                         seconds=float(r.execution_seconds or 0.0),
-                         detail={"job": r.job, "job_run_id": r.id, "attempt": r.attempt, "state": r.state},
-                         error=None if r.state == "SUCCEEDED" else f"{r.state}: {r.error or ''}".strip())
+        st = StageResult(
+            stage_of.get(r.job, r.job),
+            status="succeeded" if r.state == "SUCCEEDED" else "failed",
+            rows_in=m.get("rows_in"),
+            rows_out=m.get("rows_out"),
+            quarantined=m.get("quarantined"),
+            quarantined_by_reason=dict(m.get("quarantined_by_reason") or {}),
+            seconds=float(r.execution_seconds or 0.0),
+            detail={"job": r.job, "job_run_id": r.id, "attempt": r.attempt, "state": r.state},
+            error=None if r.state == "SUCCEEDED" else f"{r.state}: {r.error or ''}".strip(),
+        )
         rep.stages.append(st)
-    rep.finish("succeeded" if wf.status == "COMPLETED" else "failed",
-               None if wf.status == "COMPLETED" else f"workflow run {wf.status}")
+    rep.finish(
+        "succeeded" if wf.status == "COMPLETED" else "failed",
+        None if wf.status == "COMPLETED" else f"workflow run {wf.status}",
+    )
     if wf.seconds is not None:
         rep.seconds = round(wf.seconds, 2)
     return rep

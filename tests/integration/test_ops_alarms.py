@@ -29,8 +29,12 @@ pytestmark = pytest.mark.integration
 
 MONTH = "2023-11"
 ROWS = 20_000
-DRILLED = ("taxilab-job-failed", "taxilab-end-to-end-over-kpi", "taxilab-reconciliation-failed",
-           "taxilab-drop-freshness-over-sla")
+DRILLED = (
+    "taxilab-job-failed",
+    "taxilab-end-to-end-over-kpi",
+    "taxilab-reconciliation-failed",
+    "taxilab-drop-freshness-over-sla",
+)
 PERIOD = 10
 
 
@@ -68,8 +72,12 @@ def _changes(drill, alarm: str, state: str) -> tuple[dict, dict]:
     s, decl = drill["settings"], drill["decl"]
     drill["messages"] += notify.receive(s, decl, wait_s=2)
     got = [m for m in drill["messages"] if m["alarm"] == alarm and m["state"] == state]
-    assert got, f"no {state} message for {alarm} on the inbox; got {[(m['alarm'], m['state']) for m in drill['messages']]}"
-    mail = [m for m in notify.read_mailbox(s) if m["message"]["alarm"] == alarm and m["message"]["state"] == state]
+    assert got, (
+        f"no {state} message for {alarm} on the inbox; got {[(m['alarm'], m['state']) for m in drill['messages']]}"
+    )
+    mail = [
+        m for m in notify.read_mailbox(s) if m["message"]["alarm"] == alarm and m["message"]["state"] == state
+    ]
     assert mail and mail[-1]["to"] == drill["topic"] and alarm in mail[-1]["subject"]
     assert mail[-1]["message"] == got[-1]
     return got[-1], mail[-1]
@@ -94,12 +102,26 @@ def test_a_run_puts_its_metrics_into_the_emulators_cloudwatch(drill):
     etl = rep.get("etl")
 
     def series(name, **dims):  # this run's datapoints only: from its start
-        r = cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=[{
-            "Id": "m", "MetricStat": {"Metric": {"Namespace": drill["decl"].namespace, "MetricName": name,
-                                                 # sorted by name, as the lab puts them (moto 5.2.5's
-                                                 # Dimension.__lt__ is broken: unsorted queries miss)
-                                                 "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dims.items())]},
-                                      "Period": 600, "Stat": "Maximum"}}])
+        r = cw.get_metric_data(
+            StartTime=start,
+            EndTime=end,
+            MetricDataQueries=[
+                {
+                    "Id": "m",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": drill["decl"].namespace,
+                            "MetricName": name,
+                            # sorted by name, as the lab puts them (moto 5.2.5's
+                            # Dimension.__lt__ is broken: unsorted queries miss)
+                            "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dims.items())],
+                        },
+                        "Period": 600,
+                        "Stat": "Maximum",
+                    },
+                }
+            ],
+        )
         return r["MetricDataResults"][0]["Values"]
 
     detail = {"stage": "etl", "job": "taxilab-etl", "month": MONTH, "profile": "local"}
@@ -109,7 +131,9 @@ def test_a_run_puts_its_metrics_into_the_emulators_cloudwatch(drill):
     assert series("RowsQuarantined", reason=reason, **detail) == [float(n)]
     assert series("Duration", job="taxilab-etl", profile="local") == [pytest.approx(etl.seconds)]
     assert series("QuarantineRate", profile="local") == [pytest.approx(100 * etl.quarantined / etl.rows_in)]
-    assert series("EstimatedCost", month=MONTH, profile="local") == [pytest.approx(float(rep.estimated_cost["total_usd"]))]
+    assert series("EstimatedCost", month=MONTH, profile="local") == [
+        pytest.approx(float(rep.estimated_cost["total_usd"]))
+    ]
 
 
 def test_a_run_slower_than_the_lowered_end_to_end_threshold_raises_its_alarm(drill):
@@ -137,7 +161,9 @@ def test_a_failed_job_raises_the_job_alarm_and_a_good_run_clears_both(drill):
 
     try:
         with pytest.raises(StageError, match="(?s)stage 'etl' failed.*corrupt-drop.parquet"):
-            CorruptFileAfterIngest(PipelineOptions(MONTH, "synthetic", ROWS, 7, progress=False), settings=s).run()
+            CorruptFileAfterIngest(
+                PipelineOptions(MONTH, "synthetic", ROWS, 7, progress=False), settings=s
+            ).run()
     finally:
         s3.delete_object(Bucket=s.bucket, Key=bad_key)
     assert _state(drill, "taxilab-job-failed") == "ALARM"
@@ -168,8 +194,11 @@ def test_a_damaged_staging_file_raises_the_reconciliation_alarm_and_a_good_run_c
 
     s = drill["settings"]
     s3 = client("s3", s)
-    staged = [o["Key"] for o in s3.list_objects_v2(Bucket=s.bucket, Prefix=paths.staging_prefix(s.dataset))["Contents"]
-              if o["Key"].endswith(".parquet") and "pickup_date=2023-11-" in o["Key"]]
+    staged = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=s.bucket, Prefix=paths.staging_prefix(s.dataset))["Contents"]
+        if o["Key"].endswith(".parquet") and "pickup_date=2023-11-" in o["Key"]
+    ]
     key = sorted(staged)[0]
     table = pq.read_table(io.BytesIO(s3.get_object(Bucket=s.bucket, Key=key)["Body"].read()))
     buf = io.BytesIO()
@@ -192,8 +221,17 @@ def test_a_damaged_staging_file_raises_the_reconciliation_alarm_and_a_good_run_c
 
 
 def _drop_event(s, key: str, event_time: datetime) -> str:
-    return json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "eventTime": event_time.isoformat(),
-                                    "s3": {"bucket": {"name": s.bucket}, "object": {"key": key, "eTag": "e", "size": 1}}}]})
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventName": "ObjectCreated:Put",
+                    "eventTime": event_time.isoformat(),
+                    "s3": {"bucket": {"name": s.bucket}, "object": {"key": key, "eTag": "e", "size": 1}},
+                }
+            ]
+        }
+    )
 
 
 def _drop_run(drill, spark, event_time: datetime) -> RunReport:

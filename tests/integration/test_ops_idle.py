@@ -57,7 +57,9 @@ def test_postgres_stops_when_idle_and_the_next_command_starts_it_again(own_lab):
     assert _wait(lambda: not _pg_up(s), 30), "PostgreSQL still running after the idle time without clients"
     said = "PostgreSQL stopped after 0.05 min without a client connection"
     assert _wait(lambda: said in (s.logs_dir / "idle.log").read_text(), 10)
-    assert _wait(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 10)
+    assert _wait(
+        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 10
+    )
 
     live = services.ensure_running(s)  # what the next taxilab command does
     assert _pg_up(s)
@@ -83,7 +85,9 @@ def test_up_without_idle_minutes_turns_the_watcher_off(own_lab):
     pid = services.start_idle_watcher(s, 5, POLL_S)
     assert psutil.pid_exists(pid)
     services.start_idle_watcher(s, None)
-    assert _wait(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 10)
+    assert _wait(
+        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 10
+    )
     assert not (s.state_dir / "idle-watcher.json").exists()
     with pytest.raises(ValueError, match="idle minutes 0"):
         services.start_idle_watcher(s, 0)

@@ -27,8 +27,13 @@ def lam(lab_settings, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", lab_settings.region)
     rs = boto3.client("redshift")
     cluster = f"taxilab-it-{uuid.uuid4().hex[:6]}"
-    rs.create_cluster(ClusterIdentifier=cluster, NodeType="ra3.large", MasterUsername="admin",
-                      MasterUserPassword="Lab-only-1", ClusterType="single-node")
+    rs.create_cluster(
+        ClusterIdentifier=cluster,
+        NodeType="ra3.large",
+        MasterUsername="admin",
+        MasterUserPassword="Lab-only-1",
+        ClusterType="single-node",
+    )
     yield mod, rs, cluster
     rs.delete_cluster(ClusterIdentifier=cluster, SkipFinalClusterSnapshot=True)
 

@@ -15,9 +15,18 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 def _report(settings, run_id: str, started_at: str, total: str) -> None:
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
-    (settings.runs_dir / f"{run_id}.json").write_text(json.dumps({
-        "run_id": run_id, "month": "2024-02", "started_at": started_at, "status": "succeeded", "stages": [],
-        "estimated_cost": {"total_usd": total, "by_service_usd": {"glue": total}}}))
+    (settings.runs_dir / f"{run_id}.json").write_text(
+        json.dumps(
+            {
+                "run_id": run_id,
+                "month": "2024-02",
+                "started_at": started_at,
+                "status": "succeeded",
+                "stages": [],
+                "estimated_cost": {"total_usd": total, "by_service_usd": {"glue": total}},
+            }
+        )
+    )
 
 
 def _states(settings, now=NOW) -> tuple[dict, list]:
@@ -44,7 +53,11 @@ def test_each_threshold_alarms_once_the_month_to_date_reaches_it(tmp_path):
     s = load_settings(state_dir=tmp_path)
     _report(s, "a", "2026-11-01T08:00:00+00:00", "2.49")
     states, changes = _states(s)
-    assert states == {"taxilab-monthly-50pct": "OK", "taxilab-monthly-80pct": "OK", "taxilab-monthly-100pct": "OK"}
+    assert states == {
+        "taxilab-monthly-50pct": "OK",
+        "taxilab-monthly-80pct": "OK",
+        "taxilab-monthly-100pct": "OK",
+    }
     _report(s, "b", "2026-11-03T08:00:00+00:00", "0.01")  # 2.50 = 50% of $5
     states, changes = _states(s)
     assert states["taxilab-monthly-50pct"] == "ALARM" and states["taxilab-monthly-80pct"] == "OK"

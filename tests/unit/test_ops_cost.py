@@ -63,7 +63,10 @@ def test_redshift_serverless_bills_each_active_period_at_least_60_seconds():
 
 def test_s3_storage_by_zone_and_requests_by_class():
     gb = 2**30
-    assert cost.s3_storage({"raw": 10 * gb, "staging": gb // 2}) == {"raw": Decimal("0.23"), "staging": Decimal("0.0115")}
+    assert cost.s3_storage({"raw": 10 * gb, "staging": gb // 2}) == {
+        "raw": Decimal("0.23"),
+        "staging": Decimal("0.0115"),
+    }
     # 1,000 class A (0.005) + 10,000 class B (0.004)
     assert cost.s3_requests(1000, 10_000) == Decimal("0.009")
     with pytest.raises(cost.CostModelError, match="landing"):
@@ -77,18 +80,25 @@ def test_cloudwatch_month_applies_free_metrics_and_alarms():
 
 
 def test_a_pipeline_report_is_priced_from_its_stage_times_and_the_jobgraph():
-    report = {"stages": [
-        {"name": "services", "status": "succeeded", "seconds": 1.0},
-        {"name": "ingest", "status": "succeeded", "seconds": 9.0},
-        {"name": "etl", "status": "succeeded", "seconds": 30.2},        # 4 x G.1X, 60 s billed: 0.029333
-        {"name": "aggregates", "status": "succeeded", "seconds": 80.0},  # 2 x G.1X, 80 s: 0.019556
-        {"name": "crawl", "status": "succeeded", "seconds": 12.0},       # crawler, 600 s: 0.146667
-        {"name": "warehouse", "status": "succeeded", "seconds": 20.0},   # 2 x G.1X, 60 s: 0.014667
-        {"name": "validate", "status": "succeeded", "seconds": 5.0},     # 2 x G.1X, 60 s: 0.014667
-    ]}
+    report = {
+        "stages": [
+            {"name": "services", "status": "succeeded", "seconds": 1.0},
+            {"name": "ingest", "status": "succeeded", "seconds": 9.0},
+            {"name": "etl", "status": "succeeded", "seconds": 30.2},  # 4 x G.1X, 60 s billed: 0.029333
+            {"name": "aggregates", "status": "succeeded", "seconds": 80.0},  # 2 x G.1X, 80 s: 0.019556
+            {"name": "crawl", "status": "succeeded", "seconds": 12.0},  # crawler, 600 s: 0.146667
+            {"name": "warehouse", "status": "succeeded", "seconds": 20.0},  # 2 x G.1X, 60 s: 0.014667
+            {"name": "validate", "status": "succeeded", "seconds": 5.0},  # 2 x G.1X, 60 s: 0.014667
+        ]
+    }
     jg = load_jobgraph().raw
     u = cost.usage_from_report(report, jg)
-    assert [j["job"] for j in u.glue_jobs] == ["taxilab-etl", "taxilab-aggregates", "taxilab-load-warehouse", "taxilab-validate"]
+    assert [j["job"] for j in u.glue_jobs] == [
+        "taxilab-etl",
+        "taxilab-aggregates",
+        "taxilab-load-warehouse",
+        "taxilab-validate",
+    ]
     # warehouse + validate: one active period, billed 60 s: 8 RPU * 60 / 3600 * 0.375 = 0.05
     e = cost.estimate(u)
     assert q(e["by_service"]["glue"]) == Decimal("0.224889")
@@ -98,8 +108,14 @@ def test_a_pipeline_report_is_priced_from_its_stage_times_and_the_jobgraph():
 
 
 def test_drops_processed_together_are_priced_once():
-    stages = {"receive": 0.5, "etl": 10.0, "aggregates": 5.0, "warehouse": 3.0, "visible_query": 0.2,
-              "crawl_after_visible": 4.0}
+    stages = {
+        "receive": 0.5,
+        "etl": 10.0,
+        "aggregates": 5.0,
+        "warehouse": 3.0,
+        "visible_query": 0.2,
+        "crawl_after_visible": 4.0,
+    }
     drop = {"visible_at": "2026-11-29T12:00:00+00:00", "stages": stages}
     u = cost.usage_from_report({"stages": [], "drops": [drop, dict(drop)]}, load_jobgraph().raw)
     assert len(u.glue_jobs) == 3 and len(u.crawler_runs_s) == 1

@@ -17,7 +17,10 @@ import re
 
 import boto3
 
-ACTIONS = {"pause": ("available", "paused", "pause_cluster"), "resume": ("paused", "available", "resume_cluster")}
+ACTIONS = {
+    "pause": ("available", "paused", "pause_cluster"),
+    "resume": ("paused", "available", "resume_cluster"),
+}
 _CLUSTER_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
@@ -32,14 +35,21 @@ def handler(event: dict | None, context=None, redshift=None) -> dict:
         raise PauseError(f"event action {action!r}: expected 'pause' or 'resume'")
     cluster = event.get("cluster_identifier") or os.environ.get("REDSHIFT_CLUSTER_ID")
     if not cluster or len(cluster) > 63 or not _CLUSTER_ID.match(cluster):
-        raise PauseError(f"cluster identifier {cluster!r}: expected 1-63 lowercase letters, digits and single hyphens, "
-                         "starting with a letter (event cluster_identifier or REDSHIFT_CLUSTER_ID)")
+        raise PauseError(
+            f"cluster identifier {cluster!r}: expected 1-63 lowercase letters, digits and single hyphens, "
+            "starting with a letter (event cluster_identifier or REDSHIFT_CLUSTER_ID)"
+        )
     rs = redshift or boto3.client("redshift")
     needed, _, call = ACTIONS[action]
     before = rs.describe_clusters(ClusterIdentifier=cluster)["Clusters"][0]["ClusterStatus"]
     if before != needed:
-        return {"cluster": cluster, "action": action, "changed": False, "status": before,
-                "reason": f"cluster is {before!r}, {action} needs {needed!r}"}
+        return {
+            "cluster": cluster,
+            "action": action,
+            "changed": False,
+            "status": before,
+            "reason": f"cluster is {before!r}, {action} needs {needed!r}",
+        }
     getattr(rs, call)(ClusterIdentifier=cluster)
     after = rs.describe_clusters(ClusterIdentifier=cluster)["Clusters"][0]["ClusterStatus"]
     return {"cluster": cluster, "action": action, "changed": True, "previous_status": before, "status": after}
