@@ -49,13 +49,26 @@ def main(repeats: int = 3) -> int:
     import logging
 
     logging.getLogger("streamlit").setLevel(logging.ERROR)
-    for page in ("Insights", "Pipeline"):  # process warm-up: first imports (pyarrow, sqlglot, altair), once a server
+    for page in (
+        "Insights",
+        "Pipeline",
+    ):  # process warm-up: first imports (pyarrow, sqlglot, altair), once a server
         render_seconds(page, cold=True)
-    print(f"dashboard render time per page, default month {month} (profile {s.profile}); target < {TARGET_S:g} s")
-    print("page build = the app's script run as the server runs it (named queries + elements), measured by the app;")
-    print("cold: query cache emptied first; warm: results from the 60 s query cache. AppTest wall time adds the")
-    print("test harness's own start-up (it scans installed packages for components on every run): shown apart.")
-    print(f"{'page':<10} {'cold build s':>13} {'warm build s':>13} {'cold/target':>12} {'AppTest wall s':>15}")
+    print(
+        f"dashboard render time per page, default month {month} (profile {s.profile}); target < {TARGET_S:g} s"
+    )
+    print(
+        "page build = the app's script run as the server runs it (named queries + elements), measured by the app;"
+    )
+    print(
+        "cold: query cache emptied first; warm: results from the 60 s query cache. AppTest wall time adds the"
+    )
+    print(
+        "test harness's own start-up (it scans installed packages for components on every run): shown apart."
+    )
+    print(
+        f"{'page':<10} {'cold build s':>13} {'warm build s':>13} {'cold/target':>12} {'AppTest wall s':>15}"
+    )
     for page in ("Insights", "Pipeline"):
         cold, wall = render_seconds(page, cold=True)
         warm = statistics.median(render_seconds(page, cold=False)[0] for _ in range(repeats))

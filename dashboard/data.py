@@ -21,8 +21,12 @@ import pandas as pd
 from taxilab.core.settings import Settings, load_settings
 from taxilab.warehouse import queries
 
-START_HINT = "Start the lab's services with `make up`, then load a month with `make pipeline` (or `make demo`)."
-LOAD_HINT = "Load a month with `make pipeline MONTH=2024-02 ROWS=200000` (or `make demo`), then reload this page."
+START_HINT = (
+    "Start the lab's services with `make up`, then load a month with `make pipeline` (or `make demo`)."
+)
+LOAD_HINT = (
+    "Load a month with `make pipeline MONTH=2024-02 ROWS=200000` (or `make demo`), then reload this page."
+)
 
 
 QueryFailed = queries.QueryError  # a named query that failed for another reason (its message names it)
@@ -104,8 +108,10 @@ class Warehouse:
                 self._client = self._client or DataApiClient(self.s)
                 res = self._client.run_named(q, values)
             except DataApiError as e:
-                raise NoDatabase(f"Redshift did not answer query {name}: {_first_line(e)}.",
-                                 "Check the aws profile's Redshift settings (TAXILAB_REDSHIFT_*).") from e
+                raise NoDatabase(
+                    f"Redshift did not answer query {name}: {_first_line(e)}.",
+                    "Check the aws profile's Redshift settings (TAXILAB_REDSHIFT_*).",
+                ) from e
             df = _frame(res.columns, res.rows)
             for c in df.columns:  # the Data API returns DECIMAL as strings
                 if df[c].dtype == object:
@@ -124,7 +130,9 @@ class Warehouse:
             if isinstance(cause, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
                 raise EmptyWarehouse("The warehouse has no taxi tables yet.", LOAD_HINT) from e
             if isinstance(cause, psycopg.OperationalError):
-                raise NoDatabase(f"The warehouse connection failed ({_first_line(cause)}).", START_HINT) from e
+                raise NoDatabase(
+                    f"The warehouse connection failed ({_first_line(cause)}).", START_HINT
+                ) from e
             raise
         except psycopg.OperationalError as e:
             raise NoDatabase(f"The warehouse connection failed ({_first_line(e)}).", START_HINT) from e
@@ -188,7 +196,10 @@ def operations_summary(s: Settings) -> dict | None:
     import importlib.util
 
     try:
-        if importlib.util.find_spec("taxilab.ops") is None or importlib.util.find_spec("taxilab.ops.status") is None:
+        if (
+            importlib.util.find_spec("taxilab.ops") is None
+            or importlib.util.find_spec("taxilab.ops.status") is None
+        ):
             return None
     except ImportError:
         return None

@@ -44,17 +44,44 @@ def port_arg(text: str) -> int:
 
 
 def streamlit_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-            "--server.address", HOST, "--server.port", str(port), "--server.headless", "true",
-            "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
-            "--client.toolbarMode", "viewer"]
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "dashboard" / "app.py"),
+        "--server.address",
+        HOST,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+    ]
 
 
 def jupyter_command(port: int) -> list[str]:
     # The venv's JupyterLab: its python3 kernel is the venv's Python, with the lab installed.
-    cmd = [sys.executable, "-m", "jupyterlab", "--ip", HOST, "--port", str(port), "--no-browser",
-           f"--ServerApp.root_dir={ROOT / 'notebooks'}", "--MappingKernelManager.default_kernel_name=python3"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI and containers run as root; Jupyter refuses unless told
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--ip",
+        HOST,
+        "--port",
+        str(port),
+        "--no-browser",
+        f"--ServerApp.root_dir={ROOT / 'notebooks'}",
+        "--MappingKernelManager.default_kernel_name=python3",
+    ]
+    if (
+        hasattr(os, "geteuid") and os.geteuid() == 0
+    ):  # CI and containers run as root; Jupyter refuses unless told
         cmd.append("--allow-root")
     return cmd
 
@@ -85,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.what == "notebook":
         port = free_port(a.port or 8888)
-        print(f"JupyterLab: http://{HOST}:{port}/lab  (notebooks/: 01_lake, 02_warehouse_analytics, "
-              "03_data_quality; the token is printed below; Ctrl-C stops)", flush=True)
+        print(
+            f"JupyterLab: http://{HOST}:{port}/lab  (notebooks/: 01_lake, 02_warehouse_analytics, "
+            "03_data_quality; the token is printed below; Ctrl-C stops)",
+            flush=True,
+        )
         return run(jupyter_command(port))
     port = free_port(a.port or 8501)
     url = f"http://{HOST}:{port}"
@@ -94,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nThe demo month is loaded. Next:", flush=True)
         print(f"  dashboard        {url}   (Insights: pick a month; Pipeline: the run reports)")
         print("  notebooks        make notebook")
-        print("  SQL              .venv/bin/taxilab sql list; .venv/bin/taxilab sql run executive_summary -p month=M")
+        print(
+            "  SQL              .venv/bin/taxilab sql list; .venv/bin/taxilab sql run executive_summary -p month=M"
+        )
         print("  run report       make report")
         print("  stop everything  Ctrl-C here, then make down\n")
     print(f"dashboard: {url}  (Ctrl-C stops)", flush=True)

@@ -34,18 +34,27 @@ from taxilab.core.settings import load_settings
 
 settings = load_settings()
 s3 = aws.client("s3", settings)
-print(f"profile {settings.profile}, bucket s3://{settings.bucket}, S3 endpoint {settings.endpoint('s3') or 'AWS'}")
+print(
+    f"profile {settings.profile}, bucket s3://{settings.bucket}, S3 endpoint {settings.endpoint('s3') or 'AWS'}"
+)
 
 # %% [markdown]
 # ## Objects per zone
 # Every object of the bucket, grouped by its zone (the first key segment).
 
 # %%
-objects = [o for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket)
-           for o in page.get("Contents", [])]
-zones = pd.DataFrame([{"zone": o["Key"].split("/", 1)[0], "key": o["Key"], "bytes": o["Size"]} for o in objects])
+objects = [
+    o
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket)
+    for o in page.get("Contents", [])
+]
+zones = pd.DataFrame(
+    [{"zone": o["Key"].split("/", 1)[0], "key": o["Key"], "bytes": o["Size"]} for o in objects]
+)
 assert not zones.empty, f"s3://{settings.bucket} is empty: run `make pipeline` first"
-per_zone = zones.groupby("zone").agg(objects=("key", "count"), mb=("bytes", lambda b: round(b.sum() / 1e6, 2)))
+per_zone = zones.groupby("zone").agg(
+    objects=("key", "count"), mb=("bytes", lambda b: round(b.sum() / 1e6, 2))
+)
 per_zone
 
 # %% [markdown]
@@ -60,10 +69,17 @@ for key in zones["key"]:
     if parts:
         prefix = key.split("/")[0] + ("/" + key.split("/")[1] if key.startswith("curated/") else "")
         layout[prefix][" / ".join(k for k, _ in parts)] += 1
-pd.DataFrame([{"prefix": p, "partition keys": k, "files": n} for p, c in sorted(layout.items()) for k, n in c.items()])
+pd.DataFrame(
+    [{"prefix": p, "partition keys": k, "files": n} for p, c in sorted(layout.items()) for k, n in c.items()]
+)
 
 # %%
-raw_months = sorted({f"{y}-{m}" for y, m in re.findall(r"raw/dataset=[^/]+/year=(\d{4})/month=(\d{2})/", "\n".join(zones["key"]))})
+raw_months = sorted(
+    {
+        f"{y}-{m}"
+        for y, m in re.findall(r"raw/dataset=[^/]+/year=(\d{4})/month=(\d{2})/", "\n".join(zones["key"]))
+    }
+)
 print("months in raw:", raw_months)
 month = MONTH or raw_months[-1]
 print("exploring", month)
@@ -75,13 +91,20 @@ print("exploring", month)
 
 # %%
 fs = aws.arrow_s3_filesystem(settings)
-staging = ds.dataset(f"{settings.bucket}/{paths.staging_prefix(settings.dataset).rstrip('/')}", format="parquet",
-                     filesystem=fs, partitioning="hive", ignore_prefixes=["_", "."])
+staging = ds.dataset(
+    f"{settings.bucket}/{paths.staging_prefix(settings.dataset).rstrip('/')}",
+    format="parquet",
+    filesystem=fs,
+    partitioning="hive",
+    ignore_prefixes=["_", "."],
+)
 start = pd.Timestamp(f"{month}-01").date()
 end = (pd.Timestamp(f"{month}-01") + pd.offsets.MonthBegin(1)).date()
 in_month = (ds.field("pickup_date") >= start.isoformat()) & (ds.field("pickup_date") < end.isoformat())
-trips = staging.to_table(filter=in_month, columns=["pickup_date", "time_of_day_category", "total_amount",
-                                                    "trip_distance", "pu_borough"])
+trips = staging.to_table(
+    filter=in_month,
+    columns=["pickup_date", "time_of_day_category", "total_amount", "trip_distance", "pu_borough"],
+)
 print(f"{trips.num_rows:,} staging rows in {month}; schema has {len(staging.schema)} columns")
 staging.schema.to_string(show_schema_metadata=False).splitlines()[:12]
 
@@ -108,7 +131,12 @@ by_borough
 # %%
 curated = {}
 for table in sorted({k.split("/")[1] for k in zones["key"] if k.startswith("curated/")}):
-    d = ds.dataset(f"{settings.bucket}/{paths.curated_prefix(table).rstrip('/')}", format="parquet", filesystem=fs,
-                   partitioning="hive", ignore_prefixes=["_", "."])
+    d = ds.dataset(
+        f"{settings.bucket}/{paths.curated_prefix(table).rstrip('/')}",
+        format="parquet",
+        filesystem=fs,
+        partitioning="hive",
+        ignore_prefixes=["_", "."],
+    )
     curated[table] = d.count_rows(filter=ds.field("pickup_month") == month)
 pd.Series(curated, name=f"rows in {month}")

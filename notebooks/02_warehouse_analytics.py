@@ -57,8 +57,10 @@ def run(name: str, **params) -> pd.DataFrame:
     return df.apply(lambda c: c.map(lambda v: float(v) if isinstance(v, Decimal) else v))
 
 
-pd.DataFrame([(q.name, " ".join(f":{p}" for p in q.params), q.description) for q in queries.all_queries()],
-             columns=["query", "parameters", "description"])
+pd.DataFrame(
+    [(q.name, " ".join(f":{p}" for p in q.params), q.description) for q in queries.all_queries()],
+    columns=["query", "parameters", "description"],
+)
 
 # %%
 months = run("loaded_months")
@@ -78,8 +80,11 @@ summary.T
 daily = run("daily_trips_by_borough", month=month, borough="All")
 assert daily["trip_count"].sum() == summary["trip_count"].iloc[0]
 fig, ax = plt.subplots(figsize=(10, 3.5))
-ax.bar(pd.to_datetime(daily["pickup_date"]), daily["trip_count"],
-       color=["#e45756" if w else "#4c78a8" for w in daily["is_weekend"]])
+ax.bar(
+    pd.to_datetime(daily["pickup_date"]),
+    daily["trip_count"],
+    color=["#e45756" if w else "#4c78a8" for w in daily["is_weekend"]],
+)
 ax.set_title(f"Trips per day, {month} (red: weekend)")
 ax.set_ylabel("trips")
 plt.show()
@@ -89,9 +94,12 @@ run("weekday_vs_weekend", month=month)
 # ## Demand by hour and weekday
 
 # %%
-heat = run("peak_hour_heatmap", month=month).pivot_table(
-    index="pickup_weekday", columns="pickup_hour", values="trip_count", aggfunc="sum").reindex(
-    index=range(1, 8), columns=range(24)).fillna(0)
+heat = (
+    run("peak_hour_heatmap", month=month)
+    .pivot_table(index="pickup_weekday", columns="pickup_hour", values="trip_count", aggfunc="sum")
+    .reindex(index=range(1, 8), columns=range(24))
+    .fillna(0)
+)
 fig, ax = plt.subplots(figsize=(10, 3))
 im = ax.imshow(heat.values, aspect="auto", cmap="Blues")
 ax.set_yticks(range(7), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])

@@ -54,16 +54,27 @@ print("month:", month, "| era:", era_of_month(month).name)
 
 # %%
 fs = aws.arrow_s3_filesystem(settings)
-quarantine = ds.dataset(f"{settings.bucket}/{paths.quarantine_prefix(settings.dataset).rstrip('/')}",
-                        format="parquet", filesystem=fs, partitioning="hive", ignore_prefixes=["_", "."])
-q = quarantine.to_table(columns=["year", "month", "primary_reason", "reason_codes", "total_amount", "source_file"])
+quarantine = ds.dataset(
+    f"{settings.bucket}/{paths.quarantine_prefix(settings.dataset).rstrip('/')}",
+    format="parquet",
+    filesystem=fs,
+    partitioning="hive",
+    ignore_prefixes=["_", "."],
+)
+q = quarantine.to_table(
+    columns=["year", "month", "primary_reason", "reason_codes", "total_amount", "source_file"]
+)
 print(f"{q.num_rows:,} quarantined rows in the lake")
 by_reason = duckdb.sql("""
     SELECT printf('%04d-%02d', year, month) AS month, primary_reason, count(*) AS rows
     FROM q GROUP BY ALL ORDER BY month, rows DESC
 """).df()
 by_reason["era"] = by_reason["month"].map(lambda m: era_of_month(m).name)
-pivot = by_reason.pivot_table(index="primary_reason", columns="era", values="rows", aggfunc="sum").fillna(0).astype(int)
+pivot = (
+    by_reason.pivot_table(index="primary_reason", columns="era", values="rows", aggfunc="sum")
+    .fillna(0)
+    .astype(int)
+)
 pivot
 
 # %%
@@ -85,8 +96,12 @@ codes = duckdb.sql(f"""
 """).df()
 run_report = next(json.loads(p.read_text()) for p in reports if json.loads(p.read_text())["month"] == month)
 etl = next(s for s in run_report["stages"] if s["name"] == "etl")
-pd.DataFrame({"in the lake": codes.set_index("code")["rows"],
-              "in the run report": pd.Series(etl["quarantined_by_reason"])}).fillna(0).astype(int)
+pd.DataFrame(
+    {
+        "in the lake": codes.set_index("code")["rows"],
+        "in the run report": pd.Series(etl["quarantined_by_reason"]),
+    }
+).fillna(0).astype(int)
 
 # %% [markdown]
 # ## Reconciliation
@@ -94,12 +109,17 @@ pd.DataFrame({"in the lake": codes.set_index("code")["rows"],
 
 # %%
 checks = reconcile(settings, month)
-result = pd.DataFrame([{"check": c.name, "expected": str(c.expected), "actual": str(c.actual), "ok": c.ok}
-                       for c in checks])
+result = pd.DataFrame(
+    [{"check": c.name, "expected": str(c.expected), "actual": str(c.actual), "ok": c.ok} for c in checks]
+)
 print(f"{int(result['ok'].sum())} of {len(result)} checks match")
 result
 
 # %%
-stages = pd.DataFrame([{k: s[k] for k in ("name", "rows_in", "rows_out", "quarantined", "seconds")}
-                       for s in run_report["stages"]])
+stages = pd.DataFrame(
+    [
+        {k: s[k] for k in ("name", "rows_in", "rows_out", "quarantined", "seconds")}
+        for s in run_report["stages"]
+    ]
+)
 stages

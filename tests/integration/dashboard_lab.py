@@ -29,10 +29,14 @@ def _still_there(settings, month: str, rep) -> bool:
         with psycopg.connect(settings.warehouse_dsn) as conn:
             loaded = {r[0]: r[2] for r in queries.run(conn, "loaded_months").rows}
         client("s3", settings).head_object(
-            Bucket=settings.bucket, Key=paths.raw_month_prefix(settings.dataset, month) + paths.raw_file_name(month))
+            Bucket=settings.bucket,
+            Key=paths.raw_month_prefix(settings.dataset, month) + paths.raw_file_name(month),
+        )
     except Exception:  # noqa: BLE001 - any failure means: run the month again
         return False
-    return loaded.get(month) == rep.get("etl").rows_out and (settings.runs_dir / f"{rep.run_id}.json").exists()
+    return (
+        loaded.get(month) == rep.get("etl").rows_out and (settings.runs_dir / f"{rep.run_id}.json").exists()
+    )
 
 
 def load_months(settings) -> dict:
@@ -41,7 +45,9 @@ def load_months(settings) -> dict:
     lost it meanwhile."""
     for month in MONTHS:
         if month not in _runs or not _still_there(settings, month, _runs[month]):
-            rep = Pipeline(PipelineOptions(month, "synthetic", ROWS, SEED, progress=False), settings=settings).run()
+            rep = Pipeline(
+                PipelineOptions(month, "synthetic", ROWS, SEED, progress=False), settings=settings
+            ).run()
             assert rep.status == "succeeded", (month, rep.error)
             _runs[month] = rep
     return dict(_runs)
@@ -51,7 +57,13 @@ def lab_env(settings, **extra) -> dict[str, str]:
     """Environment for a process (streamlit, a notebook kernel) that must find the test lab through
     load_settings(): its state dir (services file, run reports), bucket and shared data."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAXILAB_")}
-    env.update({"TAXILAB_PROFILE": "local", "TAXILAB_STATE_DIR": str(settings.state_dir),
-                "TAXILAB_BUCKET": settings.bucket, "TAXILAB_SHARED_DIR": str(settings.shared_dir)})
+    env.update(
+        {
+            "TAXILAB_PROFILE": "local",
+            "TAXILAB_STATE_DIR": str(settings.state_dir),
+            "TAXILAB_BUCKET": settings.bucket,
+            "TAXILAB_SHARED_DIR": str(settings.shared_dir),
+        }
+    )
     env.update(extra)
     return env

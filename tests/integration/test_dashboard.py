@@ -72,7 +72,9 @@ def rows(df) -> list[list]:
 
 def as_shown(records: list[dict], drop=()) -> list[list]:
     """Query rows as the dashboard's tables hold them (DECIMAL as float)."""
-    return [[float(v) if hasattr(v, "as_tuple") else v for k, v in r.items() if k not in drop] for r in records]
+    return [
+        [float(v) if hasattr(v, "as_tuple") else v for k, v in r.items() if k not in drop] for r in records
+    ]
 
 
 def pick_month(at: AppTest, month: str) -> AppTest:
@@ -104,38 +106,51 @@ def test_insights_show_the_named_queries_results_for_the_picked_month(lab, pg, m
     assert metric(at, "Revenue (All)") == money(sum(r["total_revenue"] for r in daily))
     ww = q(pg, "weekday_vs_weekend", month=month)
     shown = frame(at, ["day type", "days", "trip_count", "trips_per_day", "revenue_per_trip"])
-    assert rows(shown) == [["Weekend" if r["is_weekend"] else "Weekday", *as_shown([r], drop={"is_weekend"})[0]]
-                           for r in ww]
+    assert rows(shown) == [
+        ["Weekend" if r["is_weekend"] else "Weekday", *as_shown([r], drop={"is_weekend"})[0]] for r in ww
+    ]
 
     heat = frame(at, [f"{h:02d}" for h in range(24)])
-    cells = {(r["pickup_weekday"], r["pickup_hour"]): r["trip_count"] for r in q(pg, "peak_hour_heatmap", month=month)}
+    cells = {
+        (r["pickup_weekday"], r["pickup_hour"]): r["trip_count"]
+        for r in q(pg, "peak_hour_heatmap", month=month)
+    }
     assert heat.shape == (7, 24) and list(heat.index) == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     assert {(wd, h): int(heat.iat[wd - 1, h]) for wd in range(1, 8) for h in range(24)} == {
-        (wd, h): cells.get((wd, h), 0) for wd in range(1, 8) for h in range(24)}
+        (wd, h): cells.get((wd, h), 0) for wd in range(1, 8) for h in range(24)
+    }
     assert int(heat.to_numpy().sum()) == s["trip_count"]
 
     zones = q(pg, "top_pickup_zones_by_borough", month=month, borough="All", top_n=10)
-    assert rows(frame(at, ["zone_rank", "pu_borough", "pu_zone", "trip_count", "total_revenue", "trip_share_pct"])) \
-        == as_shown(zones, drop={"pu_location_id"})
+    assert rows(
+        frame(at, ["zone_rank", "pu_borough", "pu_zone", "trip_count", "total_revenue", "trip_share_pct"])
+    ) == as_shown(zones, drop={"pu_location_id"})
     airports = q(pg, "airport_share", month=month)
     assert len(airports) == 3
-    assert rows(frame(at, ["airport", "trip_count", "total_revenue", "trip_share_pct", "revenue_share_pct"])) \
-        == as_shown(airports)
+    assert rows(
+        frame(at, ["airport", "trip_count", "total_revenue", "trip_share_pct", "revenue_share_pct"])
+    ) == as_shown(airports)
 
     pay = q(pg, "payment_mix", month=month)
-    assert rows(frame(at, ["payment_type", "payment_type_name", "trip_count", "trip_share_pct", "total_revenue"])) \
-        == as_shown(pay)
-    card = next(r for r in q(pg, "tipping_by_payment", month=month) if r["payment_type_name"] == "Credit card")
+    assert rows(
+        frame(at, ["payment_type", "payment_type_name", "trip_count", "trip_share_pct", "total_revenue"])
+    ) == as_shown(pay)
+    card = next(
+        r for r in q(pg, "tipping_by_payment", month=month) if r["payment_type_name"] == "Credit card"
+    )
     assert metric(at, "Card tip % of fare") == pct(card["tips_pct_of_fare"])
     assert metric(at, "Card trips with a tip") == pct(card["tipped_share_pct"])
     assert any("cash tips are not recorded" in i.value for i in at.info)
 
     dist = q(pg, "distance_category_speed", month=month)
-    assert rows(frame(at, ["distance_category", "trip_count", "fare_per_mile", "avg_speed_mph", "avg_duration_min"])) \
-        == as_shown(dist)
+    assert rows(
+        frame(at, ["distance_category", "trip_count", "fare_per_mile", "avg_speed_mph", "avg_duration_min"])
+    ) == as_shown(dist)
 
     fee = q(pg, "congestion_fee", month=month)[0]
-    assert fee["trip_count"] == s["trip_count"] and fee["fee_recorded_trips"] == 0  # synthetic files carry no fee
+    assert (
+        fee["trip_count"] == s["trip_count"] and fee["fee_recorded_trips"] == 0
+    )  # synthetic files carry no fee
     assert any(f"No congestion fee in {month}" in i.value for i in at.info)
     assert not [m for m in at.metric if m.label == "Trips charged the fee"]
 
@@ -144,7 +159,11 @@ def test_congestion_fee_is_looked_up_only_for_months_whose_files_carry_it():
     from dashboard.data import records_congestion_fee
 
     assert [records_congestion_fee(m) for m in ("2019-05", "2024-12", "2025-01", "2025-02")] == [
-        False, False, True, True]
+        False,
+        False,
+        True,
+        True,
+    ]
 
 
 def test_changing_the_month_changes_every_figure_to_that_months(lab, pg):
@@ -152,8 +171,11 @@ def test_changing_the_month_changes_every_figure_to_that_months(lab, pg):
     first = {label: metric(at, label) for label in ("Trips", "Revenue", "Revenue per trip")}
     pick_month(at, MONTHS[1])
     s = q(pg, "executive_summary", month=MONTHS[1])[0]
-    second = {"Trips": num(s["trip_count"]), "Revenue": money(s["total_revenue"]),
-              "Revenue per trip": money(s["revenue_per_trip"])}
+    second = {
+        "Trips": num(s["trip_count"]),
+        "Revenue": money(s["total_revenue"]),
+        "Revenue per trip": money(s["revenue_per_trip"]),
+    }
     assert {label: metric(at, label) for label in second} == second
     assert first["Revenue"] != second["Revenue"]  # the months differ, so the page did change
 
@@ -190,13 +212,18 @@ def test_pipeline_page_shows_the_run_reports(lab, months):
     at.selectbox(key="run").set_value(rep.run_id).run()
     assert not at.exception
     report = json.loads((lab.runs_dir / f"{rep.run_id}.json").read_text())
-    stages = frame(at, ["stage", "status", "seconds", "rows in", "rows out", "quarantined", "sum(total_amount)"])
+    stages = frame(
+        at, ["stage", "status", "seconds", "rows in", "rows out", "quarantined", "sum(total_amount)"]
+    )
     assert list(stages["stage"]) == [x["name"] for x in report["stages"]]
     assert list(stages["seconds"]) == [x["seconds"] for x in report["stages"]]
     etl = next(x for x in report["stages"] if x["name"] == "etl")
     shown_etl = stages[stages["stage"] == "etl"].iloc[0]
     assert (shown_etl["rows in"], shown_etl["rows out"], shown_etl["quarantined"]) == (
-        etl["rows_in"], etl["rows_out"], etl["quarantined"])
+        etl["rows_in"],
+        etl["rows_out"],
+        etl["quarantined"],
+    )
     reasons = frame(at, ["reason", "rows"])
     assert dict(zip(reasons["reason"], reasons["rows"], strict=True)) == etl["quarantined_by_reason"]
     n = len(report["checks"])
@@ -205,7 +232,9 @@ def test_pipeline_page_shows_the_run_reports(lab, months):
 
     ops = data.operations_summary(lab)  # the operations panel shows what taxilab.ops reports, if installed
     if ops is None:
-        assert any("operations module (taxilab.ops" in i.value and "not installed" in i.value for i in at.info)
+        assert any(
+            "operations module (taxilab.ops" in i.value and "not installed" in i.value for i in at.info
+        )
     elif "error" in ops:
         assert any(ops["error"] in w.value for w in at.warning)
     else:
@@ -277,11 +306,13 @@ def test_empty_warehouse_shows_what_to_load(monkeypatch, tmp_path, empty_db):
 
 # ---- a 2025 month whose trips carry the congestion fee ---------------------------------------------------
 # (pickup, PU zone, DO zone, payment, fare, tip, cbd_congestion_fee): Manhattan pickups pay 0.75 from 2025-01-05.
-FEE_TRIPS = [("2025-01-06 08:10", 161, 236, 1, "12.00", "3.00", "0.75"),
-             ("2025-01-06 09:20", 236, 161, 2, "9.50", "0.00", "0.75"),
-             ("2025-01-06 22:40", 132, 161, 1, "70.00", "14.00", "0.00"),
-             ("2025-01-07 07:05", 79, 230, 1, "15.00", "3.00", "0.75"),
-             ("2025-01-07 13:30", 138, 7, 2, "30.00", "0.00", "0.00")]
+FEE_TRIPS = [
+    ("2025-01-06 08:10", 161, 236, 1, "12.00", "3.00", "0.75"),
+    ("2025-01-06 09:20", 236, 161, 2, "9.50", "0.00", "0.75"),
+    ("2025-01-06 22:40", 132, 161, 1, "70.00", "14.00", "0.00"),
+    ("2025-01-07 07:05", 79, 230, 1, "15.00", "3.00", "0.75"),
+    ("2025-01-07 13:30", 138, 7, 2, "30.00", "0.00", "0.00"),
+]
 
 
 def test_a_month_with_the_congestion_fee_shows_it(monkeypatch, tmp_path, empty_db, lab_settings):
@@ -306,9 +337,23 @@ def test_a_month_with_the_congestion_fee_shows_it(monkeypatch, tmp_path, empty_d
                 " avg_speed_mph, trip_duration_min, distance_category, is_airport_trip)"
                 " VALUES (%s, %s, 'midday', %s, %s, false, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 3.0, 12.0,"
                 " 15.0, '1-3 mi', %s)",
-                (t, t.date(), t.hour, t.isoweekday(), pu, do, *zones[pu], *zones[do], pay, Decimal(fare),
-                 Decimal(tip), Decimal(fare) + Decimal(tip) + Decimal(fee), Decimal(fee),
-                 pu in (1, 132, 138) or do in (1, 132, 138)))
+                (
+                    t,
+                    t.date(),
+                    t.hour,
+                    t.isoweekday(),
+                    pu,
+                    do,
+                    *zones[pu],
+                    *zones[do],
+                    pay,
+                    Decimal(fare),
+                    Decimal(tip),
+                    Decimal(fare) + Decimal(tip) + Decimal(fee),
+                    Decimal(fee),
+                    pu in (1, 132, 138) or do in (1, 132, 138),
+                ),
+            )
         for statement in CURATED_SQL:
             conn.execute(statement)
         build_aggregates(conn, "2025-01")
@@ -316,7 +361,10 @@ def test_a_month_with_the_congestion_fee_shows_it(monkeypatch, tmp_path, empty_d
         fee = q(conn, "congestion_fee", month="2025-01")[0]
     charged = [t for t in FEE_TRIPS if Decimal(t[6]) > 0]
     assert (fee["fee_recorded_trips"], fee["charged_trips"], fee["total_fee"]) == (
-        len(FEE_TRIPS), len(charged), sum(Decimal(t[6]) for t in charged))
+        len(FEE_TRIPS),
+        len(charged),
+        sum(Decimal(t[6]) for t in charged),
+    )
     monkeypatch.setenv("TAXILAB_PROFILE", "compose")
     monkeypatch.setenv("TAXILAB_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("TAXILAB_WAREHOUSE_DSN", empty_db)

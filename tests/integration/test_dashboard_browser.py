@@ -27,8 +27,14 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WAIT_MS = 60_000
 
 
@@ -41,10 +47,25 @@ def free_port() -> int:
 def start_streamlit(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
     """`streamlit run dashboard/app.py` on a free loopback port; returns (process, URL) once healthy."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
-            "--client.toolbarMode", "viewer"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "dashboard" / "app.py"),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -64,7 +85,9 @@ def start_streamlit(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
 @pytest.fixture(scope="module")
 def dashboard_url(lab_settings, spark, tmp_path_factory):
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium (`apt-get install -y chromium`, as .ci/run does)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's Chromium (`apt-get install -y chromium`, as .ci/run does)"
+        )
     load_months(lab_settings)
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     proc, url = start_streamlit(lab_env(lab_settings), log)
@@ -98,13 +121,19 @@ def expected(lab_settings, month: str) -> dict[str, str]:
     with psycopg.connect(lab_settings.warehouse_dsn) as conn:
         res = queries.run(conn, "executive_summary", {"month": month})
     s = dict(zip(res.columns, res.rows[0], strict=True))
-    return {"Trips": num(s["trip_count"]), "Revenue": money(s["total_revenue"]),
-            "Revenue per trip": money(s["revenue_per_trip"])}
+    return {
+        "Trips": num(s["trip_count"]),
+        "Revenue": money(s["total_revenue"]),
+        "Revenue per trip": money(s["revenue_per_trip"]),
+    }
 
 
 def metric_value(page, label: str):
-    return page.locator('[data-testid="stMetric"]').filter(
-        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)).first.locator('[data-testid="stMetricValue"]')
+    return (
+        page.locator('[data-testid="stMetric"]')
+        .filter(has=page.locator('[data-testid="stMetricLabel"]', has_text=label))
+        .first.locator('[data-testid="stMetricValue"]')
+    )
 
 
 def wait_for_metrics(page, want: dict[str, str]) -> None:
@@ -114,7 +143,9 @@ def wait_for_metrics(page, want: dict[str, str]) -> None:
 
 def wait_idle(page) -> None:
     """Until Streamlit finished the script run (its status widget gone) and the charts drew."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS
+    )
     page.wait_for_timeout(500)
 
 
@@ -127,8 +158,15 @@ def choose(page, label: str, option: str) -> None:
 def test_pages_render_month_changes_and_nothing_leaves_loopback(dashboard_url, browser, lab_settings, shots):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     outside: list[str] = []
-    page.on("request", lambda r: outside.append(r.url) if urlsplit(r.url).hostname not in ("127.0.0.1", None)
-            and not r.url.startswith(("data:", "blob:")) else None)
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
+            if urlsplit(r.url).hostname not in ("127.0.0.1", None)
+            and not r.url.startswith(("data:", "blob:"))
+            else None
+        ),
+    )
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
 
@@ -147,7 +185,9 @@ def test_pages_render_month_changes_and_nothing_leaves_loopback(dashboard_url, b
     page.locator('[data-testid="stSidebar"]').get_by_text("Pipeline", exact=True).click()
     page.get_by_text("Pipeline runs").wait_for(timeout=WAIT_MS)
     wait_idle(page)
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()[:500]
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]'
+    ).first.inner_text()[:500]
     page.get_by_text("Quarantined rows by reason").wait_for(timeout=WAIT_MS)
     expect(page.get_by_text(re.compile(r"^(\d+) of \1 checks match"))).to_be_visible()
     page.screenshot(path=str(shots / "pipeline.png"), full_page=True)

@@ -25,7 +25,9 @@ def execute(nb, env: dict, month: str | None = None):
     if month:
         cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
         cell.source = f"MONTH = {month!r}"
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    )
     client.execute(env=env)
     return nb
 
@@ -63,7 +65,11 @@ def test_notebook_runs_top_to_bottom_against_the_lab(path, months, lab_settings,
 
 
 def test_a_failing_cell_fails_the_run(lab_settings, tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
-                                         nbformat.v4.new_code_cell("raise ValueError('broken cell')")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("x = 1"),
+            nbformat.v4.new_code_cell("raise ValueError('broken cell')"),
+        ]
+    )
     with pytest.raises(CellExecutionError, match="broken cell"):
         execute(nb, lab_env(lab_settings))
