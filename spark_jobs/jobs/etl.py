@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None, spark: SparkSession | None = None, files
 
 
 if __name__ == "__main__":  # spark-submit / Glue entry point
-    # The last stdout line is the run's metrics (taxilab/orchestration/container_jobs.py parses it). Under a
+    # The last stdout line is the run's metrics (taxilab/resources/container_jobs.py parses it). Under a
     # plain spark-submit (no awsglue, e.g. the lab's pyspark job container) the session is the one
     # spark-submit configured from its --conf values; on Glue, GlueContext's; else the lab's local one.
     import importlib.util

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 def after_run(settings, report) -> None:
     from datetime import UTC, datetime
 
-    from taxilab.ops import alarms, metrics
+    import taxilab.ops.alarms as alarms
+    import taxilab.ops.metrics as metrics
 
     # One instant for the datapoints and their evaluation: with short periods, a clock read for each could
     # put the run's datapoints in one period and the evaluation in the next (which would see none).

@@ -40,8 +40,8 @@ def run_reports(settings: Settings) -> list[dict]:
 
 def month_to_date(settings: Settings, now: datetime | None = None, extra: dict | None = None) -> MonthToDate:
     """Spend of the calendar month of `now`; `extra` is a report not yet on disk (the run being finished)."""
+    import taxilab.ops.cost as cost
     from taxilab.core.jobgraph import load as load_jobgraph
-    from taxilab.ops import cost
 
     now = now or datetime.now(UTC)
     jg = load_jobgraph().raw
@@ -70,7 +70,7 @@ def thresholds(decl) -> list[tuple[str, int, Decimal]]:
 
 def evaluate(settings: Settings, decl, states: dict, now: datetime, report: dict | None) -> list:
     """Budget threshold states from the month to date; returns Transitions (states updated in place)."""
-    from taxilab.ops.alarms import Transition
+    from taxilab.ops.declarations import Transition
 
     mtd = month_to_date(settings, now, report)
     changes = []

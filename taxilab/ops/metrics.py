@@ -28,25 +28,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
 
 from taxilab.core.settings import Settings
+from taxilab.ops.declarations import stage_jobs  # noqa: F401 - re-exported for callers
 
 log = logging.getLogger(__name__)
 ZONES = ("raw", "staging", "quarantine", "curated", "reference")
-
-
-@lru_cache(maxsize=1)
-def stage_jobs() -> dict[str, str]:
-    """Pipeline stage -> the Glue job (or crawler) doing that work, from spark_jobs/jobgraph.json."""
-    from taxilab.core.jobgraph import load
-
-    d = load()
-    out = {j["local"]: j["name"] for j in d.raw["jobs"]}
-    crawlers = list(d.crawlers)
-    if crawlers:
-        out["crawl"] = crawlers[0]
-    return out
 
 
 @dataclass
@@ -188,10 +175,11 @@ def publish_run(settings: Settings, report, now: datetime | None = None) -> Publ
     """Estimate the run's AWS cost (stored in report.estimated_cost) and put the run's metrics to CloudWatch
     (the emulator's on the emulated profiles). Never raises: an error is logged and added to the report's
     notes; the run's own outcome stands."""
+    import taxilab.ops.budget as budget
+    import taxilab.ops.cost as cost
     from taxilab.core.clients import client
     from taxilab.core.jobgraph import load as load_jobgraph
-    from taxilab.ops import budget, cost
-    from taxilab.ops.alarms import declarations_for
+    from taxilab.ops.declarations import declarations_for
 
     res = Published()
     now = now or datetime.now(UTC)

@@ -12,7 +12,8 @@ _CENT4 = Decimal("0.0001")
 
 
 def gather(settings: Settings, runs: int = 5, now: datetime | None = None) -> dict:
-    from taxilab.ops import alarms, budget
+    import taxilab.ops.alarms as alarms
+    import taxilab.ops.budget as budget
 
     now = now or datetime.now(UTC)
     decl = alarms.declarations_for(settings)
@@ -71,7 +72,8 @@ def gather(settings: Settings, runs: int = 5, now: datetime | None = None) -> di
 
 
 def _states(settings: Settings, decl) -> list[dict]:
-    from taxilab.ops import alarms, budget
+    import taxilab.ops.alarms as alarms
+    import taxilab.ops.budget as budget
 
     if not settings.uses_emulator:  # CloudWatch's own evaluation of the deployed alarms
         from taxilab.core.clients import client

@@ -11,7 +11,7 @@ from taxilab.report import RunReport, StageResult
 
 def report_from_workflow(wf, profile: str) -> RunReport:
     """A RunReport of a finished workflow run (emulation.glue.workflow.WorkflowRun or the same fields)."""
-    from taxilab.ops.metrics import stage_jobs
+    from taxilab.ops.declarations import stage_jobs
 
     stage_of = {job: stage for stage, job in stage_jobs().items()}
     rep = RunReport(wf.month, f"workflow:{wf.workflow}:{wf.id}", profile)

@@ -85,7 +85,9 @@ def month_of_key(key: str) -> str:
         month = f"{int(parts['year']):04d}-{int(parts['month']):02d}"
         Month.parse(month)
     except (KeyError, ValueError):
-        raise IncrementalError(f"raw object {key!r} is not under raw/dataset=<d>/year=YYYY/month=MM/") from None
+        raise IncrementalError(
+            f"raw object {key!r} is not under raw/dataset=<d>/year=YYYY/month=MM/"
+        ) from None
     return month
 
 
@@ -96,20 +98,42 @@ def ensure_notifications(settings: Settings) -> str:
     sqs, s3 = client("sqs", settings), client("s3", settings)
     # Visibility timeout above a drop's worst processing time: an unfinished message is not redelivered
     # to a second consumer while the first still works on it.
-    url = sqs.create_queue(QueueName=queue_name(settings), Attributes={"VisibilityTimeout": "600"})["QueueUrl"]
+    url = sqs.create_queue(QueueName=queue_name(settings), Attributes={"VisibilityTimeout": "600"})[
+        "QueueUrl"
+    ]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    policy = {"Version": "2012-10-17", "Statement": [{
-        "Sid": "s3-raw-drops", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
-        "Action": "sqs:SendMessage", "Resource": arn,
-        "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{settings.bucket}"}}}]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "s3-raw-drops",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{settings.bucket}"}},
+            }
+        ],
+    }
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
     current = s3.get_bucket_notification_configuration(Bucket=settings.bucket)
     current.pop("ResponseMetadata", None)
-    ours = {"Id": NOTIFICATION_ID, "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
-            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": raw_dataset_prefix(settings)},
-                                               {"Name": "suffix", "Value": ".parquet"}]}}}
-    current["QueueConfigurations"] = [c for c in current.get("QueueConfigurations", [])
-                                      if c.get("Id") != NOTIFICATION_ID] + [ours]
+    ours = {
+        "Id": NOTIFICATION_ID,
+        "QueueArn": arn,
+        "Events": ["s3:ObjectCreated:*"],
+        "Filter": {
+            "Key": {
+                "FilterRules": [
+                    {"Name": "prefix", "Value": raw_dataset_prefix(settings)},
+                    {"Name": "suffix", "Value": ".parquet"},
+                ]
+            }
+        },
+    }
+    current["QueueConfigurations"] = [
+        c for c in current.get("QueueConfigurations", []) if c.get("Id") != NOTIFICATION_ID
+    ] + [ours]
     s3.put_bucket_notification_configuration(Bucket=settings.bucket, NotificationConfiguration=current)
     return url
 
@@ -130,12 +154,22 @@ def parse_message(body: str, receipt_handle: str) -> list[DropEvent]:
         if not str(r.get("eventName", "")).startswith("ObjectCreated"):
             continue
         o = r["s3"]["object"]
-        out.append(DropEvent(r["s3"]["bucket"]["name"], unquote_plus(o["key"]), str(o.get("eTag", "")).strip('"'),
-                             int(o.get("size", 0)), _parse_time(r["eventTime"]), receipt_handle))
+        out.append(
+            DropEvent(
+                r["s3"]["bucket"]["name"],
+                unquote_plus(o["key"]),
+                str(o.get("eTag", "")).strip('"'),
+                int(o.get("size", 0)),
+                _parse_time(r["eventTime"]),
+                receipt_handle,
+            )
+        )
     return out
 
 
-def receive(settings: Settings, queue_url: str, max_wait_s: float, expect_keys: set[str] | None = None) -> list[DropEvent]:
+def receive(
+    settings: Settings, queue_url: str, max_wait_s: float, expect_keys: set[str] | None = None
+) -> list[DropEvent]:
     """Long-poll the queue for at most max_wait_s (never longer): return once every key of expect_keys has
     arrived, or (without expect_keys) once a poll brought messages and the next immediate poll brought no
     more. Messages that carry no object-created record (the test event S3 sends on configuration) are
@@ -192,8 +226,14 @@ def _affected_dates(settings: Settings, files: list[str], month: str) -> list:
     return sorted(dates)
 
 
-def process(settings: Settings, events: list[DropEvent], spark_factory, report=None,
-            received_s: float = 0.0, crawl: bool = True) -> list[DropResult]:
+def process(
+    settings: Settings,
+    events: list[DropEvent],
+    spark_factory,
+    report=None,
+    received_s: float = 0.0,
+    crawl: bool = True,
+) -> list[DropResult]:
     """Run the declared workflow (spark_jobs/jobgraph.json) for the drops of `events`, month by month, with
     the daily-drop implementations of its jobs: the etl reads only what its bookmark has not seen, the
     aggregates rebuild the month's curated folders, the crawler registers new partitions, the warehouse job
@@ -210,8 +250,15 @@ def process(settings: Settings, events: list[DropEvent], spark_factory, report=N
     return results
 
 
-def _drop_month(settings: Settings, month: str, evs: list[DropEvent], spark_factory, report, received_s: float,
-                crawl: bool) -> list[DropResult]:
+def _drop_month(
+    settings: Settings,
+    month: str,
+    evs: list[DropEvent],
+    spark_factory,
+    report,
+    received_s: float,
+    crawl: bool,
+) -> list[DropResult]:
     """One month's drops through the declared workflow (see process)."""
     from emulation.glue import workflow as wfm
     from taxilab import resources
@@ -222,8 +269,16 @@ def _drop_month(settings: Settings, month: str, evs: list[DropEvent], spark_fact
     s3 = client("s3", settings)
     results: list[DropResult] = []
     stages: dict[str, float] = {"receive": round(received_s, 2)}
-    run: dict = {"files": [], "dates": [], "whole": False, "etl": {}, "loaded": {}, "visible": {},
-                 "own_dates": [], "visible_at": None}
+    run: dict = {
+        "files": [],
+        "dates": [],
+        "whole": False,
+        "etl": {},
+        "loaded": {},
+        "visible": {},
+        "own_dates": [],
+        "visible_at": None,
+    }
     urls = [f"s3://{e.bucket}/{e.key}" for e in evs]
 
     def etl_job(rt, spec, m, run_id):
@@ -262,8 +317,11 @@ def _drop_month(settings: Settings, month: str, evs: list[DropEvent], spark_fact
         with timed() as clock:
             # The drops' own dates (a redelivered, already loaded drop has no new dates to load, but its
             # rows are still there to see).
-            own = (run["dates"] if not run["whole"] and set(urls) <= set(run["files"])
-                   else _affected_dates(settings, urls, m))
+            own = (
+                run["dates"]
+                if not run["whole"] and set(urls) <= set(run["files"])
+                else _affected_dates(settings, urls, m)
+            )
             run["own_dates"], run["visible"] = own, _visible_rows(settings, own, urls)
             run["visible_at"] = datetime.now(UTC)
         stages["visible_query"] = clock.seconds
@@ -276,35 +334,65 @@ def _drop_month(settings: Settings, month: str, evs: list[DropEvent], spark_fact
         stages["validate"] = clock.seconds
         bad = [c for c in checks if not c.ok]
         if bad:
-            raise ReconciliationError(f"{len(bad)} reconciliation check(s) failed after the drop: "
-                                      + "; ".join(f"{c.name} (expected {c.expected}, got {c.actual})" for c in bad))
+            raise ReconciliationError(
+                f"{len(bad)} reconciliation check(s) failed after the drop: "
+                + "; ".join(f"{c.name} (expected {c.expected}, got {c.actual})" for c in bad)
+            )
         return {"checks": len(checks)}
 
-    jobs = {"etl": etl_job, "aggregates": aggregates_job, "crawler": crawler_job,
-            "warehouse": warehouse_job, "validate": validate_job}
-    wf = run_workflow(settings, month, jobs=jobs, spark_factory=spark_factory, run_as=DROP_WORKFLOW,
-                      started_by=f"daily drop(s) {', '.join(e.key.rsplit('/', 1)[-1] for e in evs)}")
+    jobs = {
+        "etl": etl_job,
+        "aggregates": aggregates_job,
+        "crawler": crawler_job,
+        "warehouse": warehouse_job,
+        "validate": validate_job,
+    }
+    wf = run_workflow(
+        settings,
+        month,
+        jobs=jobs,
+        spark_factory=spark_factory,
+        run_as=DROP_WORKFLOW,
+        started_by=f"daily drop(s) {', '.join(e.key.rsplit('/', 1)[-1] for e in evs)}",
+    )
     if wf.status != "COMPLETED":
         failed = next((r for r in reversed(wf.runs) if r.state != "SUCCEEDED"), None)
-        raise IncrementalError(f"{month} drops: workflow run {wf.id} {wf.status}"
-                               + (f" at {failed.job}: {failed.error}" if failed else ""))
+        raise IncrementalError(
+            f"{month} drops: workflow run {wf.id} {wf.status}"
+            + (f" at {failed.job}: {failed.error}" if failed else "")
+        )
     visible_at, etl_m = run["visible_at"], run["etl"]
     for e in evs:
         created = e.event_time
         if created is None:  # pragma: no cover - S3 events always carry eventTime
             created = s3.head_object(Bucket=e.bucket, Key=e.key)["LastModified"]
-        results.append(DropResult(
-            e.key, month, created.isoformat(), visible_at.isoformat(),
-            round((visible_at - created).total_seconds(), 2),
-            rows_in=int(etl_m.get("rows_in", 0)) if len(evs) == 1 else 0,
-            rows_visible=run["visible"].get(f"s3://{e.bucket}/{e.key}", 0),
-            dates=[str(d) for d in run["own_dates"]], stages=dict(stages), whole_month=run["whole"]))
+        results.append(
+            DropResult(
+                e.key,
+                month,
+                created.isoformat(),
+                visible_at.isoformat(),
+                round((visible_at - created).total_seconds(), 2),
+                rows_in=int(etl_m.get("rows_in", 0)) if len(evs) == 1 else 0,
+                rows_visible=run["visible"].get(f"s3://{e.bucket}/{e.key}", 0),
+                dates=[str(d) for d in run["own_dates"]],
+                stages=dict(stages),
+                whole_month=run["whole"],
+            )
+        )
     if report is not None:
         loaded = run["loaded"]
-        report.drops.extend(r.__dict__ for r in results[-len(evs):])
-        report.notes.append(f"{month}: workflow run {wf.id}: " + ", ".join(f"{r.job} {r.state}" for r in wf.runs)
-                            + (f"; warehouse {loaded.get('tables', {}).get('fct_trips', {}).get('rows', 0)} "
-                               f"fct_trips rows for {len(run['dates'])} date(s)" if loaded else ""))
+        report.drops.extend(r.__dict__ for r in results[-len(evs) :])
+        report.notes.append(
+            f"{month}: workflow run {wf.id}: "
+            + ", ".join(f"{r.job} {r.state}" for r in wf.runs)
+            + (
+                f"; warehouse {loaded.get('tables', {}).get('fct_trips', {}).get('rows', 0)} "
+                f"fct_trips rows for {len(run['dates'])} date(s)"
+                if loaded
+                else ""
+            )
+        )
     return results
 
 
@@ -319,12 +407,20 @@ def _visible_rows(settings: Settings, dates: list, source_files: list[str]) -> d
         rows = conn.execute(
             f"SELECT source_file, count(*) FROM {settings.warehouse_schema}.fct_trips"
             " WHERE pickup_date = ANY(%s) AND source_file = ANY(%s) GROUP BY source_file",
-            [sorted(dates), source_files]).fetchall()
+            [sorted(dates), source_files],
+        ).fetchall()
     return {f: int(n) for f, n in rows}
 
 
-def consume(settings: Settings, queue_url: str, spark_factory, max_wait_s: float = 20.0,
-            expect_keys: set[str] | None = None, report=None, crawl: bool = True) -> list[DropResult]:
+def consume(
+    settings: Settings,
+    queue_url: str,
+    spark_factory,
+    max_wait_s: float = 20.0,
+    expect_keys: set[str] | None = None,
+    report=None,
+    crawl: bool = True,
+) -> list[DropResult]:
     """Receive drop events (bounded wait), process them, then delete their messages. No message within
     the wait: nothing done, []."""
     t0 = time.monotonic()
@@ -332,8 +428,10 @@ def consume(settings: Settings, queue_url: str, spark_factory, max_wait_s: float
     received_s = time.monotonic() - t0
     if expect_keys is not None and not expect_keys <= {e.key for e in events}:
         missing = sorted(expect_keys - {e.key for e in events})
-        raise IncrementalError(f"no S3 event for {missing} within {max_wait_s:g} s on {queue_url}: is the "
-                               "bucket notification configured (ensure_notifications)?")
+        raise IncrementalError(
+            f"no S3 event for {missing} within {max_wait_s:g} s on {queue_url}: is the "
+            "bucket notification configured (ensure_notifications)?"
+        )
     if expect_keys is not None:
         # Only the awaited drops (simulate, tests): other events (e.g. a monthly ingest's object) are left
         # on the queue for a general consumer, they come back after the visibility timeout.

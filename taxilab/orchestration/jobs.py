@@ -26,12 +26,15 @@ def run_load_warehouse(rt: Any, job: dict, month: str, run_id: str) -> dict:
 PRODUCT_JOBS: dict[str, Any] = {"warehouse": run_load_warehouse, "validate": run_load_warehouse}
 
 
-def run_workflow(settings: Settings, month: str, defs: Any = None, jobs: dict[str, Any] | None = None,
-                 **kwargs: Any) -> Any:
+def run_workflow(
+    settings: Settings, month: str, defs: Any = None, jobs: dict[str, Any] | None = None, **kwargs: Any
+) -> Any:
     """The declared workflow for a month; `jobs` replaces declared jobs' local implementations."""
     if defs is not None:
         kwargs["defs"] = defs
-    return resources.for_settings(settings).workflows.run(month, jobs={**PRODUCT_JOBS, **(jobs or {})}, **kwargs)
+    return resources.for_settings(settings).workflows.run(
+        month, jobs={**PRODUCT_JOBS, **(jobs or {})}, **kwargs
+    )
 
 
 def local_jobs() -> dict[str, Any]:

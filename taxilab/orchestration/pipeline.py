@@ -25,8 +25,16 @@ from taxilab.report import RunReport
 from taxilab.validation import lakestats
 from taxilab.validation.reconcile import ReconciliationError, reconcile
 
-__all__ = ["Pipeline", "PipelineOptions", "ReconciliationError", "RunInProgress", "StageError", "brief_error",
-           "month_lock", "reconcile"]
+__all__ = [
+    "Pipeline",
+    "PipelineOptions",
+    "ReconciliationError",
+    "RunInProgress",
+    "StageError",
+    "brief_error",
+    "month_lock",
+    "reconcile",
+]
 
 log = logging.getLogger(__name__)
 SQL_DIR = PROJECT_ROOT / "sql"
@@ -114,18 +122,30 @@ class Pipeline:
 
     def ingest(self) -> None:
         o = self.opts
-        with self._stage("ingest", f"SOURCE={o.source} MONTH={o.month}",
-                         "check SOURCE/MONTH; for tlc, check the network; rerun (downloads resume)") as st:
+        with self._stage(
+            "ingest",
+            f"SOURCE={o.source} MONTH={o.month}",
+            "check SOURCE/MONTH; for tlc, check the network; rerun (downloads resume)",
+        ) as st:
             from taxilab.ingest import raw
 
-            bar = _bar("generate" if o.source == "synthetic" else "download", o.rows if o.source == "synthetic" else None,
-                       unit="rows" if o.source == "synthetic" else "B", enabled=o.progress)
-            progress = (lambda n: bar.update(n)) if o.source == "synthetic" else (lambda done, total: _set(bar, done, total))
+            bar = _bar(
+                "generate" if o.source == "synthetic" else "download",
+                o.rows if o.source == "synthetic" else None,
+                unit="rows" if o.source == "synthetic" else "B",
+                enabled=o.progress,
+            )
+            progress = (
+                (lambda n: bar.update(n))
+                if o.source == "synthetic"
+                else (lambda done, total: _set(bar, done, total))
+            )
             src = raw.obtain_source(self.settings, o.month, o.source, o.rows, o.seed, progress=progress)
             bar.close()
             raw.ensure_bucket(self.settings)
             size = src.path.stat().st_size
             up = _bar("upload", size, unit="B", enabled=o.progress)
+
             # faults.checkpoint: a robustness kill point mid-upload (no-op unless TAXILAB_FAULT_KILL_AT is set)
             def uploaded(n: int) -> None:
                 up.update(n)
@@ -138,17 +158,28 @@ class Pipeline:
             st.rows_in = landed.rows
             st.rows_out = stats.rows
             st.total_amount = stats.total_amount
-            st.detail = {"source": src.source, "cached_input": src.cached, "raw_key": landed.key,
-                         "sha256": landed.sha256, "action": landed.action, "version_id": landed.version_id,
-                         "zone_lookup": zones, "generate_or_download_seconds": round(src.seconds, 2)}
+            st.detail = {
+                "source": src.source,
+                "cached_input": src.cached,
+                "raw_key": landed.key,
+                "sha256": landed.sha256,
+                "action": landed.action,
+                "version_id": landed.version_id,
+                "zone_lookup": zones,
+                "generate_or_download_seconds": round(src.seconds, 2),
+            }
             if landed.action == "new-version":
-                self.report.notes.append(f"raw {landed.key}: new bytes (sha256 {landed.sha256[:12]}…) kept as a new "
-                                         f"version; previous {(landed.previous_sha256 or '')[:12]}… retained")
+                self.report.notes.append(
+                    f"raw {landed.key}: new bytes (sha256 {landed.sha256[:12]}…) kept as a new "
+                    f"version; previous {(landed.previous_sha256 or '')[:12]}… retained"
+                )
 
     def etl(self, argv: list[str]) -> None:
         o, s = self.opts, self.settings
         raw_url = paths.s3_url(s.bucket, paths.raw_month_prefix(s.dataset, o.month))
-        with self._stage("etl", raw_url, "see .lab/logs/spark.log; fix or remove the bad raw file and rerun") as st:
+        with self._stage(
+            "etl", raw_url, "see .lab/logs/spark.log; fix or remove the bad raw file and rerun"
+        ) as st:
             jobs = self.res.jobs
             objects_before = jobs.raw_objects(o.month)
             m = jobs.run("etl", argv)
@@ -156,17 +187,26 @@ class Pipeline:
             st.rows_in, st.rows_out, st.quarantined = m["rows_in"], staged.rows, m["quarantined"]
             st.quarantined_by_reason = m["quarantined_by_reason"]
             st.total_amount = staged.total_amount
-            st.detail = {"files": m["files"], "job_seconds": m["seconds"], "phases": m["phases"],
-                         "stale_partitions_dropped": m["stale_partitions_dropped"], "job_runner": jobs.kind}
+            st.detail = {
+                "files": m["files"],
+                "job_seconds": m["seconds"],
+                "phases": m["phases"],
+                "stale_partitions_dropped": m["stale_partitions_dropped"],
+                "job_runner": jobs.kind,
+            }
             # A whole-month run processed every raw object of the month: committed to the etl job's Glue
             # bookmark, so a later bookmarked run (workflow, daily drops) does not append them a second time.
-            st.detail["bookmark_seeded"] = jobs.seed_bookmark(ETL_JOB_NAME, objects_before, m["files"],
-                                                              f"pipeline:{self.report.run_id}")
+            st.detail["bookmark_seeded"] = jobs.seed_bookmark(
+                ETL_JOB_NAME, objects_before, m["files"], f"pipeline:{self.report.run_id}"
+            )
 
     def aggregates(self, argv: list[str]) -> None:
         o, s = self.opts, self.settings
-        with self._stage("aggregates", paths.s3_url(s.bucket, paths.staging_prefix(s.dataset)),
-                         "see .lab/logs/spark.log; rerun `taxilab etl` first if staging is missing") as st:
+        with self._stage(
+            "aggregates",
+            paths.s3_url(s.bucket, paths.staging_prefix(s.dataset)),
+            "see .lab/logs/spark.log; rerun `taxilab etl` first if staging is missing",
+        ) as st:
             m = self.res.jobs.run("aggregates", argv)
             st.rows_in = m["rows_in"]
             st.rows_out = sum(m["tables"].values())
@@ -175,23 +215,29 @@ class Pipeline:
 
     def crawl(self) -> None:
         s = self.settings
-        with self._stage("crawl", f"s3://{s.bucket} raw/staging/quarantine/curated -> Glue catalog",
-                         "an incompatible column type change: replace the month's file with one in a type the "
-                         "catalog has (or declare the crawler's schema_change_policy UpdateBehavior LOG in "
-                         "spark_jobs/jobgraph.json), then rerun the month") as st:
+        with self._stage(
+            "crawl",
+            f"s3://{s.bucket} raw/staging/quarantine/curated -> Glue catalog",
+            "an incompatible column type change: replace the month's file with one in a type the "
+            "catalog has (or declare the crawler's schema_change_policy UpdateBehavior LOG in "
+            "spark_jobs/jobgraph.json), then rerun the month",
+        ) as st:
             if self.opts.schema_change_policy is not None:
                 self._override_crawler_policy(self.opts.schema_change_policy)
             try:
-                results = self.res.crawler.crawl()  # rows in/out stay empty: the crawler moves metadata, not rows
+                results = (
+                    self.res.crawler.crawl()
+                )  # rows in/out stay empty: the crawler moves metadata, not rows
             except Exception as e:
                 st.detail = _crawl_detail(getattr(e, "results", []))
                 raise
             st.detail = _crawl_detail(results)
             if st.detail.get("schema_conflicts"):
                 # UpdateBehavior LOG: the table kept its schema, each partition its own; the run goes on.
-                self.report.notes.append("crawl: incompatible schema change(s) logged, not applied "
-                                         "(SchemaChangePolicy UpdateBehavior LOG): "
-                                         + "; ".join(st.detail["schema_conflicts"]))
+                self.report.notes.append(
+                    "crawl: incompatible schema change(s) logged, not applied "
+                    "(SchemaChangePolicy UpdateBehavior LOG): " + "; ".join(st.detail["schema_conflicts"])
+                )
             # Spectrum's external schemas follow the catalog's new partitions (ADR 0008; Redshift: nothing to do).
             refreshed = self.res.warehouse.refresh_external_schemas()
             if refreshed:
@@ -200,19 +246,26 @@ class Pipeline:
     def _override_crawler_policy(self, declared: dict[str, str]) -> None:
         from taxilab.core.jobgraph import schema_change_policy
 
-        policy = schema_change_policy({"name": "pipeline option", "schema_change_policy": declared},
-                                      "PipelineOptions.schema_change_policy")
+        policy = schema_change_policy(
+            {"name": "pipeline option", "schema_change_policy": declared},
+            "PipelineOptions.schema_change_policy",
+        )
         if not hasattr(self.res.crawler, "policy"):
-            raise ValueError(f"profile {self.settings.profile}: the crawler's SchemaChangePolicy is the deployed "
-                             "crawler's; change it there (deploy_aws) instead of per run")
+            raise ValueError(
+                f"profile {self.settings.profile}: the crawler's SchemaChangePolicy is the deployed "
+                "crawler's; change it there (deploy_aws) instead of per run"
+            )
         from emulation.glue.crawler import SchemaChangePolicy
 
         self.res.crawler.policy = SchemaChangePolicy(**policy)
 
     def warehouse(self) -> None:
         o, s = self.opts, self.settings
-        with self._stage("warehouse", f"s3://{s.bucket}/staging + curated -> {_redact(s.warehouse_dsn)}",
-                         "check the warehouse is up (`make up`); the load is transactional: just rerun") as st:
+        with self._stage(
+            "warehouse",
+            f"s3://{s.bucket}/staging + curated -> {_redact(s.warehouse_dsn)}",
+            "check the warehouse is up (`make up`); the load is transactional: just rerun",
+        ) as st:
             res = self.res.warehouse.load_month(o.month, progress=o.progress)
             st.rows_in = res["rows_in"]
             st.rows_out = res["rows_loaded"]
@@ -221,7 +274,9 @@ class Pipeline:
 
     def validate(self) -> None:
         o, s = self.opts, self.settings
-        with self._stage("validate", f"lake + warehouse for {o.month}", "a mismatch is a bug: see the checks in the report") as st:
+        with self._stage(
+            "validate", f"lake + warehouse for {o.month}", "a mismatch is a bug: see the checks in the report"
+        ) as st:
             checks = reconcile(s, o.month)
             self.report.checks.extend(checks)
             bad = [c for c in checks if not c.ok]
@@ -235,8 +290,13 @@ class Pipeline:
     # ---- run ----------------------------------------------------------------------------------
     def _declared_jobs(self) -> dict[str, Callable]:
         """The declared graph's local names -> this run's stages (each fills its report stage)."""
-        stages: dict[str, Callable] = {"etl": self.etl, "aggregates": self.aggregates, "crawler": self.crawl,
-                  "warehouse": self.warehouse, "validate": self.validate}
+        stages: dict[str, Callable] = {
+            "etl": self.etl,
+            "aggregates": self.aggregates,
+            "crawler": self.crawl,
+            "warehouse": self.warehouse,
+            "validate": self.validate,
+        }
         kill_point = {"etl": "etl", "aggregates": "aggregates", "crawler": "crawl", "warehouse": "warehouse"}
 
         def job(local: str) -> Callable:
@@ -257,15 +317,20 @@ class Pipeline:
         return {name: job(name) for name in stages}
 
     def _run_workflow(self) -> None:
-        wf = self.res.workflows.run(self.opts.month, jobs=self._declared_jobs(),
-                                    spark_factory=self.spark if hasattr(self.res.jobs, "spark") else None,
-                                    started_by=f"taxilab pipeline {self.report.run_id}", locked=True)
+        wf = self.res.workflows.run(
+            self.opts.month,
+            jobs=self._declared_jobs(),
+            spark_factory=self.spark if hasattr(self.res.jobs, "spark") else None,
+            started_by=f"taxilab pipeline {self.report.run_id}",
+            locked=True,
+        )
         self.report.notes.append(f"workflow {wf.workflow} run {wf.id}: {wf.status}")
         if wf.status == "COMPLETED":
             return
         last = wf.runs[-1] if wf.runs else None
         stage = {"taxilab-crawler": "crawl", "taxilab-load-warehouse": "warehouse"}.get(
-            last.job if last else "", (last.job.removeprefix("taxilab-") if last else "workflow"))
+            last.job if last else "", (last.job.removeprefix("taxilab-") if last else "workflow")
+        )
         half = half_done(self.opts.month, [r.job for r in wf.runs if r.state == "SUCCEEDED"])
         if half:
             self.report.notes.append(half)
@@ -274,9 +339,12 @@ class Pipeline:
                 failed.detail["half_done"] = half
         if stage in self._errors:
             raise self._errors[stage]
-        raise StageError(stage, f"workflow run {wf.id}", f"{last.state if last else wf.status}: "
-                         f"{(last.error if last else wf.stop_reason) or 'no detail'}",
-                         "see `taxilab glue workflow history` and .lab/logs; rerun when fixed")
+        raise StageError(
+            stage,
+            f"workflow run {wf.id}",
+            f"{last.state if last else wf.status}: {(last.error if last else wf.stop_reason) or 'no detail'}",
+            "see `taxilab glue workflow history` and .lab/logs; rerun when fixed",
+        )
 
     def run(self) -> RunReport:
         Month.parse(self.opts.month)
@@ -316,15 +384,21 @@ def half_done(month: str, succeeded_jobs: list[str]) -> str | None:
     if not done:
         return None
     todo = [not_ok for job, _, not_ok in _JOB_OUTCOMES if job not in succeeded_jobs]
-    return (f"half-done for {month}: {', '.join(done)}; {', '.join(todo)}: rerun `make pipeline MONTH={month}` "
-            "(each stage replaces the month it writes)")
+    return (
+        f"half-done for {month}: {', '.join(done)}; {', '.join(todo)}: rerun `make pipeline MONTH={month}` "
+        "(each stage replaces the month it writes)"
+    )
 
 
 def _crawl_detail(results: list[Any]) -> dict:
     detail: dict[str, Any] = {}
     for r in results:
-        d = {"action": r.action, "partitions": r.partitions_total, "added": r.partitions_added,
-             "removed": r.partitions_removed}
+        d = {
+            "action": r.action,
+            "partitions": r.partitions_total,
+            "added": r.partitions_added,
+            "removed": r.partitions_removed,
+        }
         for key in ("widened", "new_columns", "partitions_kept"):
             if getattr(r, key, None):
                 d[key] = list(getattr(r, key))

@@ -17,18 +17,18 @@ class ComposeServices:
     starts_with_pipeline = False  # `make up PROFILE=compose` starts the stack
 
     def ensure_running(self, settings: Settings) -> tuple[Settings, dict[str, Any]]:
-        from taxilab.orchestration import compose_stack
+        import taxilab.resources.compose_stack as compose_stack
 
         lines = compose_stack.cli_action("up", settings)
         return settings, {"compose": lines}
 
     def stop(self, settings: Settings) -> list[str]:
-        from taxilab.orchestration import compose_stack
+        import taxilab.resources.compose_stack as compose_stack
 
         return compose_stack.cli_action("down", settings)
 
     def up(self, settings: Settings, idle_minutes: float | None = None) -> list[str]:
-        from taxilab.orchestration import compose_stack
+        import taxilab.resources.compose_stack as compose_stack
         from taxilab.resources.base import ServiceError
 
         if idle_minutes is not None:
@@ -40,7 +40,7 @@ class ComposeServices:
             raise ServiceError(str(e)) from None
 
     def down(self, settings: Settings) -> list[str]:
-        from taxilab.orchestration import compose_stack
+        import taxilab.resources.compose_stack as compose_stack
         from taxilab.resources.base import ServiceError
 
         try:
@@ -61,7 +61,7 @@ class ContainerJobs(LabBookmarks):
         self.settings = settings
 
     def run(self, job: str, argv: list[str], files: list[str] | None = None) -> dict:
-        from taxilab.orchestration.container_jobs import ContainerJobRunner
+        from taxilab.resources.container_jobs import ContainerJobRunner
 
         if files is not None:
             raise ValueError("the job container runs whole months only (bookmarked file lists are local)")

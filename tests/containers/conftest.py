@@ -17,7 +17,7 @@ import time
 import pytest
 
 from taxilab.core.settings import PROJECT_ROOT, load_settings
-from taxilab.orchestration import compose_stack
+from taxilab.resources import compose_stack
 
 TEST_PROJECT = "taxilabtest"
 LAB_FILES = "docker-compose.yml:docker-compose.lab.yml"

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from taxilab.core.settings import PROJECT_ROOT, load_settings
-from taxilab.orchestration import compose_stack
+from taxilab.resources import compose_stack
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 LAB_OVERRIDE = PROJECT_ROOT / "docker-compose.lab.yml"

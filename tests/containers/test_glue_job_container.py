@@ -18,7 +18,7 @@ from pyarrow import fs
 
 from taxilab.core.settings import PROJECT_ROOT, load_settings
 from taxilab.ingest.synthetic import generate_month
-from taxilab.orchestration.container_jobs import ContainerJobError, ContainerJobRunner
+from taxilab.resources.container_jobs import ContainerJobError, ContainerJobRunner
 
 pytestmark = pytest.mark.docker
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from taxilab.core.settings import load_settings
-from taxilab.orchestration.container_jobs import ContainerJobError, ContainerJobRunner
+from taxilab.resources.container_jobs import ContainerJobError, ContainerJobRunner
 
 
 @pytest.fixture
