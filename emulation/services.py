@@ -94,11 +94,17 @@ def _wait_for(predicate, seconds: float, what: str, log_file: Path | None = None
         time.sleep(0.1)
     tail = ""
     if log_file and log_file.exists():
-        tail = "\n--- last lines of " + str(log_file) + " ---\n" + "\n".join(log_file.read_text().splitlines()[-20:])
+        tail = (
+            "\n--- last lines of "
+            + str(log_file)
+            + " ---\n"
+            + "\n".join(log_file.read_text().splitlines()[-20:])
+        )
     raise ServiceError(f"{what} did not come up within {seconds:.0f} s{tail}")
 
 
 # ---- moto ----------------------------------------------------------------------------------------
+
 
 def _moto_alive(pid: int, port: int) -> bool:
     return psutil.pid_exists(pid) and _port_answers(port)
@@ -125,6 +131,7 @@ def _start_moto(settings: Settings, port: int) -> int:
 
 # ---- PostgreSQL ---------------------------------------------------------------------------------
 
+
 def _pg_bin() -> Path:
     import pgserver._commands as pgc
 
@@ -145,9 +152,20 @@ def _pg_user_blocked_at(path: Path) -> Path | None:
     """The first directory on the way to `path` (itself included) the PostgreSQL OS user cannot traverse,
     tested as that user (modes, owners, groups and ACLs as the kernel sees them); None if it reaches it."""
     chain = [*reversed(path.parents), path]
-    r = subprocess.run(["sh", "-c", 'for d in "$@"; do test -x "$d" || { printf %s "$d"; exit 1; }; done', "sh",
-                        *map(str, chain)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30,
-                       **_run_as())
+    r = subprocess.run(
+        [
+            "sh",
+            "-c",
+            'for d in "$@"; do test -x "$d" || { printf %s "$d"; exit 1; }; done',
+            "sh",
+            *map(str, chain),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+        **_run_as(),
+    )
     return Path(r.stdout) if r.returncode else None
 
 
@@ -166,12 +184,17 @@ def _make_traversable(settings: Settings, pgdata: Path) -> None:
                 f"the PostgreSQL OS user {PG_SYSTEM_USER!r} cannot traverse {blocked} on the way to {what} "
                 f"({target}); the lab does not loosen directories it does not own: grant that user traversal "
                 f"(e.g. setfacl -m u:{PG_SYSTEM_USER}:x {blocked}) or use a state dir it can reach "
-                "(TAXILAB_STATE_DIR)")
+                "(TAXILAB_STATE_DIR)"
+            )
     for own in (state, pgdata.parent):
         if _pg_user_blocked_at(own) is not None:
             if shutil.which("setfacl"):
-                subprocess.run(["setfacl", "-m", f"u:{PG_SYSTEM_USER}:x", str(own)], check=True,
-                               capture_output=True, timeout=30)
+                subprocess.run(
+                    ["setfacl", "-m", f"u:{PG_SYSTEM_USER}:x", str(own)],
+                    check=True,
+                    capture_output=True,
+                    timeout=30,
+                )
             else:
                 own.chmod(own.stat().st_mode | 0o001)
     ensure_folder_permissions(_pg_bin(), 0o055)  # inside pgserver's own install tree, not its parents
@@ -181,7 +204,9 @@ def _make_traversable(settings: Settings, pgdata: Path) -> None:
 def _pg_ready(port: int) -> bool:
     r = subprocess.run(
         [str(_pg_bin() / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"],
-        stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=10,
     )
     return r.returncode == 0
 
@@ -217,14 +242,29 @@ def _start_postgres(settings: Settings, preferred_port: int | None) -> tuple[int
         pwfile = pgdata.parent / f".initdb-pw-{os.getpid()}"
         fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(pg_auth.ensure_passwords(settings.state_dir, settings.warehouse_app_role)[pg_auth.ADMIN_USER])
+            f.write(
+                pg_auth.ensure_passwords(settings.state_dir, settings.warehouse_app_role)[pg_auth.ADMIN_USER]
+            )
         if run_as:
             shutil.chown(pwfile, PG_SYSTEM_USER, PG_SYSTEM_USER)
         try:
             subprocess.run(
-                [str(_pg_bin() / "initdb"), "-D", str(pgdata), "--auth=scram-sha-256", f"--pwfile={pwfile}",
-                 "-U", pg_auth.ADMIN_USER, "--encoding=UTF8", "--locale=C"],
-                check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=120, **run_as,
+                [
+                    str(_pg_bin() / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "-U",
+                    pg_auth.ADMIN_USER,
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                check=True,
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=120,
+                **run_as,
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -243,8 +283,24 @@ def _start_postgres(settings: Settings, preferred_port: int | None) -> tuple[int
         "-c work_mem=64MB -c maintenance_work_mem=512MB -c synchronous_commit=off -c jit=off"
     )
     r = subprocess.run(
-        [str(_pg_bin() / "pg_ctl"), "-D", str(pgdata), "-l", str(log_file), "-o", opts, "-w", "-t", "60", "start"],
-        capture_output=True, stdin=subprocess.DEVNULL, timeout=90, text=True, **run_as,
+        [
+            str(_pg_bin() / "pg_ctl"),
+            "-D",
+            str(pgdata),
+            "-l",
+            str(log_file),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=90,
+        text=True,
+        **run_as,
     )
     if r.returncode != 0:
         tail = "\n".join(log_file.read_text().splitlines()[-20:]) if log_file.exists() else ""
@@ -264,8 +320,9 @@ def _ensure_database(settings: Settings, port: int, pgdata: Path) -> None:
         exists = conn.execute("select 1 from pg_database where datname = %s", (PG_DATABASE,)).fetchone()
         if not exists:
             conn.execute(f'create database "{PG_DATABASE}"')
-    with psycopg.connect(pg_auth.dsn(settings.state_dir, port, pg_auth.ADMIN_USER, PG_DATABASE),
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        pg_auth.dsn(settings.state_dir, port, pg_auth.ADMIN_USER, PG_DATABASE), autocommit=True
+    ) as conn:
         pg_auth.setup_roles(conn, PG_DATABASE, settings.warehouse_app_role, passwords)
         if pg_auth.write_hba(pgdata, PG_SYSTEM_USER if _run_as() else None):
             conn.execute("SELECT pg_reload_conf()")
@@ -276,11 +333,15 @@ def _stop_postgres(pgdata: Path) -> None:
         return
     subprocess.run(
         [str(_pg_bin() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "-t", "60", "stop"],
-        capture_output=True, stdin=subprocess.DEVNULL, timeout=90, **_run_as(),
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=90,
+        **_run_as(),
     )
 
 
 # ---- the pair ------------------------------------------------------------------------------------
+
 
 def read_state(settings: Settings) -> dict | None:
     try:
@@ -317,8 +378,10 @@ def _services_lock(settings: Settings, timeout_s: float = 180.0):
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise ServiceError(f"another process has been starting the services for over {timeout_s:.0f} s "
-                                       f"({lock_dir / 'services.lock'}); see {settings.logs_dir}") from None
+                    raise ServiceError(
+                        f"another process has been starting the services for over {timeout_s:.0f} s "
+                        f"({lock_dir / 'services.lock'}); see {settings.logs_dir}"
+                    ) from None
                 time.sleep(0.2)
         yield
     finally:
@@ -422,6 +485,7 @@ def status(settings: Settings | None = None) -> dict:
 # Redshift Serverless stops billing compute when no query runs. It says so in <state_dir>/logs/idle.log; the
 # next command that needs the warehouse starts PostgreSQL again (ensure_running), and with it a new watcher.
 
+
 def _idle_file(settings: Settings) -> Path:
     return settings.state_dir / "idle-watcher.json"
 
@@ -431,8 +495,10 @@ def client_connections(port: int, state_dir: Path) -> int:
     import psycopg
 
     with psycopg.connect(pg_auth.dsn(state_dir, port, pg_auth.ADMIN_USER, "postgres"), autocommit=True) as c:
-        row = c.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                        "AND pid <> pg_backend_pid()").fetchone()
+        row = c.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchone()
         return int(row[0]) if row else 0
 
 
@@ -463,8 +529,10 @@ def watch_idle(settings: Settings, minutes: float, poll_s: float = 15.0) -> str:
             last_busy = now
         elif now - last_busy >= minutes * 60:
             _stop_postgres(pgdata)
-            return say(f"PostgreSQL stopped after {minutes:g} min without a client connection; the next taxilab "
-                       "command that needs the warehouse starts it again")
+            return say(
+                f"PostgreSQL stopped after {minutes:g} min without a client connection; the next taxilab "
+                "command that needs the warehouse starts it again"
+            )
         time.sleep(poll_s)
 
 
@@ -499,9 +567,21 @@ def start_idle_watcher(settings: Settings, minutes: float | None, poll_s: float 
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     with open(settings.logs_dir / "idle.log", "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "emulation.services", "idle-watch", str(settings.state_dir), str(minutes), str(poll_s)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environ_for_children(settings),
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "emulation.services",
+                "idle-watch",
+                str(settings.state_dir),
+                str(minutes),
+                str(poll_s),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=environ_for_children(settings),
+            start_new_session=True,
+        )
     write_json(_idle_file(settings), {"pid": proc.pid, "minutes": minutes, "poll_s": poll_s})
     return proc.pid
 

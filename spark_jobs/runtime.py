@@ -15,8 +15,18 @@ from collections.abc import Callable
 from typing import Any
 
 # Arguments Glue itself passes to every job run; accepted and ignored like Glue does.
-_GLUE_RESERVED = ["job-bookmark-option", "continuation-option", "JOB_ID", "JOB_RUN_ID", "SECURITY_CONFIGURATION",
-                  "TempDir", "encryption-type", "RedshiftTempDir", "WORKFLOW_NAME", "WORKFLOW_RUN_ID"]
+_GLUE_RESERVED = [
+    "job-bookmark-option",
+    "continuation-option",
+    "JOB_ID",
+    "JOB_RUN_ID",
+    "SECURITY_CONFIGURATION",
+    "TempDir",
+    "encryption-type",
+    "RedshiftTempDir",
+    "WORKFLOW_NAME",
+    "WORKFLOW_RUN_ID",
+]
 _PLACEHOLDER = re.compile(r"^\$\{[a-z_]+\}$")
 
 
@@ -75,7 +85,9 @@ def _parse(argv: list[str], options: list[str]) -> dict[str, str]:
     try:
         known, _unknown = parser.parse_known_args(argv[1:])
     except SystemExit:
-        missing = [o for o in options if f"--{o}" not in argv and not any(a.startswith(f"--{o}=") for a in argv)]
+        missing = [
+            o for o in options if f"--{o}" not in argv and not any(a.startswith(f"--{o}=") for a in argv)
+        ]
         raise JobArgumentError(f"job arguments: missing required {['--' + m for m in missing]}") from None
     values = vars(known)
     return {name: values[name] for name in options}
@@ -104,9 +116,13 @@ def _fill_placeholders(values: dict[str, str], argv: list[str], glue: Any) -> di
         properties = glue.get_workflow_run_properties(Name=workflow, RunId=run_id).get("RunProperties", {})
     missing = [f"--{k} ({'${' + p + '}'})" for k, p in pending.items() if p not in properties]
     if missing:
-        where = f"workflow run {run_id} of {workflow} has no such run property" if workflow else "no workflow run"
-        raise JobArgumentError(f"job arguments {', '.join(missing)} are still placeholders ({where}): start the "
-                               "job with real values or from a workflow run with those run properties")
+        where = (
+            f"workflow run {run_id} of {workflow} has no such run property" if workflow else "no workflow run"
+        )
+        raise JobArgumentError(
+            f"job arguments {', '.join(missing)} are still placeholders ({where}): start the "
+            "job with real values or from a workflow run with those run properties"
+        )
     return {**values, **{k: properties[p] for k, p in pending.items()}}
 
 

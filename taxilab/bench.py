@@ -84,12 +84,16 @@ def run_bench(month: str, rows: int, seed: int, console) -> dict:
     settings = load_settings()
     console.print(f"bench: {rows:,} synthetic rows for {month} (seed {seed})")
     src = obtain_source(settings, month, "synthetic", rows, seed)
-    console.print(f"input file: {src.path} ({src.path.stat().st_size / 1e6:.1f} MB; "
-                  f"{'cached' if src.cached else f'generated in {src.seconds:.1f} s'})")
+    console.print(
+        f"input file: {src.path} ({src.path.stat().st_size / 1e6:.1f} MB; "
+        f"{'cached' if src.cached else f'generated in {src.seconds:.1f} s'})"
+    )
 
     # 1. the lab, end to end from the local file through the validated warehouse
     with PeakMemory(_service_pids(settings)) as mem:
-        report = Pipeline(PipelineOptions(month, str(src.path), rows, seed, progress=False), settings=settings).run()
+        report = Pipeline(
+            PipelineOptions(month, str(src.path), rows, seed, progress=False), settings=settings
+        ).run()
     stages = {s.name: s.seconds for s in report.stages}
     e2e = report.seconds
 
@@ -114,17 +118,29 @@ def run_bench(month: str, rows: int, seed: int, console) -> dict:
     console.print(t)
     etl = report.get("etl")
     agree = etl is not None and (ref["accepted"], ref["rejected"]) == (etl.rows_out, etl.quarantined)
-    console.print(f"accepted/quarantined agree with DuckDB: {agree} "
-                  f"({ref['accepted']:,} / {ref['rejected']:,})")
-    console.print(f"end to end {'meets' if e2e <= TARGET_E2E_S else 'MISSES'} the {TARGET_E2E_S:.0f} s target; "
-                  f"ratio {'meets' if ratio <= TARGET_RATIO else 'MISSES'} the {TARGET_RATIO:.0f}x target")
+    console.print(
+        f"accepted/quarantined agree with DuckDB: {agree} ({ref['accepted']:,} / {ref['rejected']:,})"
+    )
+    console.print(
+        f"end to end {'meets' if e2e <= TARGET_E2E_S else 'MISSES'} the {TARGET_E2E_S:.0f} s target; "
+        f"ratio {'meets' if ratio <= TARGET_RATIO else 'MISSES'} the {TARGET_RATIO:.0f}x target"
+    )
     if report.estimated_cost:  # priced by taxilab.ops.after_run at the end of the run
         from decimal import Decimal
 
         ec = report.estimated_cost
-        console.print(f"estimated AWS cost of this run: ${Decimal(ec['total_usd']):.4f} ("
-                      + ", ".join(f"{k} ${Decimal(v):.4f}" for k, v in ec["by_service_usd"].items())
-                      + f"; list prices recorded {ec['prices_recorded_on']}); month projection: "
-                      f"`taxilab ops cost --month {month}`")
-    return {"stages": stages, "e2e": e2e, "ratio": ratio, "duckdb_seconds": ref["seconds"],
-            "peak_lab_mb": mem.peak_lab / 1e6, "peak_services_mb": mem.peak_services / 1e6, "at": time.time()}
+        console.print(
+            f"estimated AWS cost of this run: ${Decimal(ec['total_usd']):.4f} ("
+            + ", ".join(f"{k} ${Decimal(v):.4f}" for k, v in ec["by_service_usd"].items())
+            + f"; list prices recorded {ec['prices_recorded_on']}); month projection: "
+            f"`taxilab ops cost --month {month}`"
+        )
+    return {
+        "stages": stages,
+        "e2e": e2e,
+        "ratio": ratio,
+        "duckdb_seconds": ref["seconds"],
+        "peak_lab_mb": mem.peak_lab / 1e6,
+        "peak_services_mb": mem.peak_services / 1e6,
+        "at": time.time(),
+    }

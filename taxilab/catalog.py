@@ -41,15 +41,30 @@ def describe(settings: Settings, glue=None) -> list[DatabaseInfo]:
             continue
         for page in pages:
             for t in page["TableList"]:
-                count = sum(len(p["Partitions"]) for p in glue.get_paginator("get_partitions").paginate(
-                    DatabaseName=name, TableName=t["Name"]))
-                versions = sum(len(p["TableVersions"]) for p in glue.get_paginator("get_table_versions").paginate(
-                    DatabaseName=name, TableName=t["Name"]))
+                count = sum(
+                    len(p["Partitions"])
+                    for p in glue.get_paginator("get_partitions").paginate(
+                        DatabaseName=name, TableName=t["Name"]
+                    )
+                )
+                versions = sum(
+                    len(p["TableVersions"])
+                    for p in glue.get_paginator("get_table_versions").paginate(
+                        DatabaseName=name, TableName=t["Name"]
+                    )
+                )
                 sd = t.get("StorageDescriptor", {})
-                db.tables.append(TableInfo(
-                    name, t["Name"], sd.get("Location", ""),
-                    [(k["Name"], k["Type"]) for k in t.get("PartitionKeys", [])],
-                    [(c["Name"], c["Type"]) for c in sd.get("Columns", [])],
-                    count, versions, t.get("Parameters", {}).get("classification")))
+                db.tables.append(
+                    TableInfo(
+                        name,
+                        t["Name"],
+                        sd.get("Location", ""),
+                        [(k["Name"], k["Type"]) for k in t.get("PartitionKeys", [])],
+                        [(c["Name"], c["Type"]) for c in sd.get("Columns", [])],
+                        count,
+                        versions,
+                        t.get("Parameters", {}).get("classification"),
+                    )
+                )
         out.append(db)
     return out

@@ -84,9 +84,9 @@ def arm(settings: Settings, poll_seconds: float = 0.02) -> threading.Thread | No
     """Start the multipart-upload watcher when the kill point asks for one (else do nothing)."""
     point = settings.fault_kill_at or ""
     if point.startswith(PENDING_UPLOAD):
-        prefix, mid_commit = point[len(PENDING_UPLOAD):], False
+        prefix, mid_commit = point[len(PENDING_UPLOAD) :], False
     elif point.startswith(MID_COMMIT):
-        prefix, mid_commit = point[len(MID_COMMIT):], True
+        prefix, mid_commit = point[len(MID_COMMIT) :], True
     else:
         return None
     from taxilab.core import clients as aws

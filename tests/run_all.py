@@ -11,7 +11,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SUITES = [("unit", ["tests/unit"]), ("integration", ["tests/integration"]), ("containers", ["tests/containers"])]
+SUITES = [
+    ("unit", ["tests/unit"]),
+    ("integration", ["tests/integration"]),
+    ("containers", ["tests/containers"]),
+]
 
 
 def main() -> int:

@@ -191,7 +191,9 @@ def replace_partition(
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [table])
             deleted = conn.execute(sql.SQL("DELETE FROM {}").format(ident) + where_sql, params).rowcount
             loaded = copy_arrow(conn, table, dataset.to_batches(columns=list(columns)), columns, progress)
-            matching = _one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident) + where_sql, params))[0]
+            matching = _one(
+                conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident) + where_sql, params)
+            )[0]
             if matching != loaded:
                 raise WarehouseLoadError(
                     f"loading {table}: {loaded - matching} of {loaded} rows fall outside the partition "

@@ -33,13 +33,19 @@ def _filesystem():
     from pyarrow import fs
 
     endpoint = os.environ.get("TAXILAB_SPECTRUM_ENDPOINT", "")
-    kwargs = {"region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "connect_timeout": 5,
-              "request_timeout": 60, "retry_strategy": fs.AwsStandardS3RetryStrategy(max_attempts=3)}
+    kwargs = {
+        "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "connect_timeout": 5,
+        "request_timeout": 60,
+        "retry_strategy": fs.AwsStandardS3RetryStrategy(max_attempts=3),
+    }
     if endpoint:
         scheme, _, host = endpoint.partition("://")
         kwargs.update(endpoint_override=host, scheme=scheme)
     if os.environ.get("AWS_ACCESS_KEY_ID"):
-        kwargs.update(access_key=os.environ["AWS_ACCESS_KEY_ID"], secret_key=os.environ["AWS_SECRET_ACCESS_KEY"])
+        kwargs.update(
+            access_key=os.environ["AWS_ACCESS_KEY_ID"], secret_key=os.environ["AWS_SECRET_ACCESS_KEY"]
+        )
     return fs.S3FileSystem(**kwargs)
 
 
@@ -49,14 +55,15 @@ def data_files(filesystem, location: str) -> list[str]:
 
     if not location.startswith("s3://"):
         raise ValueError(f"location {location!r} is not an s3:// URL")
-    base = location[len("s3://"):].rstrip("/")
+    base = location[len("s3://") :].rstrip("/")
     infos = filesystem.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
     if not infos:  # an empty prefix is an empty table, a missing bucket is an error (as on Spectrum)
         bucket = base.split("/", 1)[0]
         if filesystem.get_file_info(bucket).type == fs.FileType.NotFound:
             raise FileNotFoundError(f"bucket {bucket} does not exist")
-    return sorted(i.path for i in infos
-                  if i.type == fs.FileType.File and i.size and not _hidden(i.path[len(base):]))
+    return sorted(
+        i.path for i in infos if i.type == fs.FileType.File and i.size and not _hidden(i.path[len(base) :])
+    )
 
 
 def scan(location: str, columns: list[str], out) -> int:

@@ -16,13 +16,17 @@ class CatalogTableError(LookupError):
     """The table is not in the catalog, or the predicate is not one Glue accepts."""
 
 
-def resolve(glue, database: str, table: str, push_down_predicate: str | None = None) -> tuple[dict, list[dict]]:
+def resolve(
+    glue, database: str, table: str, push_down_predicate: str | None = None
+) -> tuple[dict, list[dict]]:
     """(table, matching partitions) from the catalog; the predicate is evaluated by GetPartitions."""
     try:
         t = glue.get_table(DatabaseName=database, Name=table)["Table"]
     except glue.exceptions.EntityNotFoundException:
-        raise CatalogTableError(f"table {database}.{table} is not in the Glue catalog: run the crawler "
-                                "(`taxilab glue crawl`) first") from None
+        raise CatalogTableError(
+            f"table {database}.{table} is not in the Glue catalog: run the crawler "
+            "(`taxilab glue crawl`) first"
+        ) from None
     kwargs = {"DatabaseName": database, "TableName": table}
     if push_down_predicate:
         kwargs["Expression"] = push_down_predicate
@@ -31,8 +35,10 @@ def resolve(glue, database: str, table: str, push_down_predicate: str | None = N
         for page in glue.get_paginator("get_partitions").paginate(**kwargs):
             parts.extend(page["Partitions"])
     except glue.exceptions.InvalidInputException as e:
-        raise CatalogTableError(f"push_down_predicate {push_down_predicate!r} on {database}.{table} rejected by "
-                                f"the catalog: {e.response['Error'].get('Message')}") from None
+        raise CatalogTableError(
+            f"push_down_predicate {push_down_predicate!r} on {database}.{table} rejected by "
+            f"the catalog: {e.response['Error'].get('Message')}"
+        ) from None
     return t, parts
 
 
@@ -40,8 +46,9 @@ def _ddl(columns: list[dict]) -> str:
     return ", ".join(f"`{c['Name']}` {c['Type']}" for c in columns)
 
 
-def read_table(spark: SparkSession, glue, database: str, table: str,
-               push_down_predicate: str | None = None) -> DataFrame:
+def read_table(
+    spark: SparkSession, glue, database: str, table: str, push_down_predicate: str | None = None
+) -> DataFrame:
     """The table's rows (partition columns included, typed as the catalog says) from only the partitions
     the predicate selects; an empty selection gives an empty DataFrame with the table's schema."""
     t, parts = resolve(glue, database, table, push_down_predicate)

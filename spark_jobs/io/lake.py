@@ -51,15 +51,20 @@ def _s3a_committers(spark: SparkSession) -> bool:
     return "PathOutputCommitProtocol" in (spark.conf.get("spark.sql.sources.commitProtocolClass", "") or "")
 
 
-def write_partitioned(df: DataFrame, url: str, partition_cols: list[str], files_per_partition: int = 1) -> None:
+def write_partitioned(
+    df: DataFrame, url: str, partition_cols: list[str], files_per_partition: int = 1
+) -> None:
     """Replace the partitions present in df (and only those) under url."""
     if files_per_partition == 1:
         df = df.repartition(*partition_cols)
     writer = df.write.partitionBy(*partition_cols)
     if _s3a_committers(df.sparkSession):
         # The partitioned committer with conflict-mode replace = dynamic partition overwrite.
-        writer = writer.mode("append").option("fs.s3a.committer.name", "partitioned") \
+        writer = (
+            writer.mode("append")
+            .option("fs.s3a.committer.name", "partitioned")
             .option("fs.s3a.committer.staging.conflict-mode", "replace")
+        )
     else:
         writer = writer.mode("overwrite").option("partitionOverwriteMode", "dynamic")
     writer.parquet(url)
@@ -73,14 +78,19 @@ def replace_path(df: DataFrame, url: str, rows: int) -> None:
         return
     writer = df.write
     if _s3a_committers(df.sparkSession):
-        writer = writer.mode("append").option("fs.s3a.committer.name", "directory") \
+        writer = (
+            writer.mode("append")
+            .option("fs.s3a.committer.name", "directory")
             .option("fs.s3a.committer.staging.conflict-mode", "replace")
+        )
     else:
         writer = writer.mode("overwrite")
     writer.parquet(url)
 
 
-def append_path(df: DataFrame, url: str, rows: int | None = None, partition_cols: list[str] | None = None) -> None:
+def append_path(
+    df: DataFrame, url: str, rows: int | None = None, partition_cols: list[str] | None = None
+) -> None:
     """Add df's rows as new files under url, partitioned or not, keeping what is there (a job run over only
     new input, as with Glue job bookmarks); rows=0 writes nothing."""
     if rows == 0:
@@ -89,8 +99,9 @@ def append_path(df: DataFrame, url: str, rows: int | None = None, partition_cols
     if partition_cols:
         writer = df.repartition(*partition_cols).write.mode("append").partitionBy(*partition_cols)
     if _s3a_committers(df.sparkSession):
-        writer = writer.option("fs.s3a.committer.name", "partitioned" if partition_cols else "directory") \
-            .option("fs.s3a.committer.staging.conflict-mode", "append")
+        writer = writer.option(
+            "fs.s3a.committer.name", "partitioned" if partition_cols else "directory"
+        ).option("fs.s3a.committer.staging.conflict-mode", "append")
     writer.parquet(url)
 
 
@@ -99,7 +110,9 @@ def delete_path(spark: SparkSession, url: str) -> bool:
     return bool(fs.delete(path, True))
 
 
-def drop_stale_partitions(spark: SparkSession, url: str, owns, written_since_ms: int, slack_ms: int = 2000) -> list[str]:
+def drop_stale_partitions(
+    spark: SparkSession, url: str, owns, written_since_ms: int, slack_ms: int = 2000
+) -> list[str]:
     """Delete partition folders under url that this run owns but did not write.
 
     Dynamic partition overwrite replaces only partitions present in the output; a partition of the month
@@ -117,7 +130,7 @@ def drop_stale_partitions(spark: SparkSession, url: str, owns, written_since_ms:
     prefix = base.toUri().getPath().rstrip("/") + "/"
     while it.hasNext():
         st = it.next()
-        rel = st.getPath().toUri().getPath()[len(prefix):]
+        rel = st.getPath().toUri().getPath()[len(prefix) :]
         if "/" not in rel:
             continue
         part = rel.rsplit("/", 1)[0]

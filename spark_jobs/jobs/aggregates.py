@@ -33,9 +33,11 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
             f"no staging data under {lake.url(bucket, paths.staging_prefix(dataset))}: run the etl job first"
         )
     # Partition pruning on pickup_date: only the month's staging folders are listed and read.
-    staging = staging.where(
-        (F.col("pickup_date") >= F.lit(start)) & (F.col("pickup_date") < F.lit(end))
-    ).select(*aggregates.INPUT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
+    staging = (
+        staging.where((F.col("pickup_date") >= F.lit(start)) & (F.col("pickup_date") < F.lit(end)))
+        .select(*aggregates.INPUT_COLUMNS)
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
     try:
         rows_in = staging.count()
         out = {}
@@ -45,7 +47,8 @@ def run(spark: SparkSession, args: dict[str, str]) -> dict:
             # The month's folder is replaced whole; pickup_month comes back from the folder name.
             lake.replace_path(
                 df.drop(*[c for c, _ in CURATED_PARTITIONS]).coalesce(1),
-                lake.url(bucket, paths.curated_month_prefix(name, month)), out[name],
+                lake.url(bucket, paths.curated_month_prefix(name, month)),
+                out[name],
             )
             df.unpersist()
     finally:

@@ -26,8 +26,9 @@ from spark_jobs.transforms import conform, enrich, validate
 ARGS = ["JOB_NAME", "bucket", "dataset", "month", "zone_lookup"]
 
 
-def read_raw_month(spark: SparkSession, bucket: str, dataset: str, month: str,
-                   files: list[str] | None = None) -> tuple[DataFrame, list[str]]:
+def read_raw_month(
+    spark: SparkSession, bucket: str, dataset: str, month: str, files: list[str] | None = None
+) -> tuple[DataFrame, list[str]]:
     """All raw files of the month (or just `files`, e.g. the ones a job bookmark has not seen) conformed to
     the canonical schema, each row tagged with its file."""
     prefix = lake.url(bucket, paths.raw_month_prefix(dataset, month))
@@ -80,8 +81,18 @@ def run(spark: SparkSession, args: dict[str, str], files: list[str] | None = Non
     m = Month.parse(month)
     year, mon = m.year, m.month
     if files is not None and not files:
-        return {"job": args["JOB_NAME"], "month": month, "files": [], "rows_in": 0, "rows_out": 0, "quarantined": 0,
-                "quarantined_by_reason": {}, "stale_partitions_dropped": [], "phases": {}, "seconds": 0.0}
+        return {
+            "job": args["JOB_NAME"],
+            "month": month,
+            "files": [],
+            "rows_in": 0,
+            "rows_out": 0,
+            "quarantined": 0,
+            "quarantined_by_reason": {},
+            "stale_partitions_dropped": [],
+            "phases": {},
+            "seconds": 0.0,
+        }
     subset = files is not None
     conformed, files = read_raw_month(spark, bucket, dataset, month, files)
     raw_rows = conformed.count()  # answered from the Parquet footers: no column is read
@@ -94,12 +105,16 @@ def run(spark: SparkSession, args: dict[str, str], files: list[str] | None = Non
         lap("read_validate")
         write_quarantine = lake.append_path if subset else lake.replace_path
         write_quarantine(
-            rejected.coalesce(1), lake.url(bucket, paths.quarantine_month_prefix(dataset, year, mon)), quarantined
+            rejected.coalesce(1),
+            lake.url(bucket, paths.quarantine_month_prefix(dataset, year, mon)),
+            quarantined,
         )
         by_reason = {
             r["code"]: r["n"]
             for r in rejected.select(F.explode(F.split("reason_codes", ",")).alias("code"))
-            .groupBy("code").agg(F.count(F.lit(1)).alias("n")).collect()
+            .groupBy("code")
+            .agg(F.count(F.lit(1)).alias("n"))
+            .collect()
         }
         lap("quarantine_write")
         zones = enrich.zones_from_csv_df(lake.read_zone_lookup(spark, args["zone_lookup"]))
@@ -115,8 +130,11 @@ def run(spark: SparkSession, args: dict[str, str], files: list[str] | None = Non
         flagged.unpersist()
     # The month owns its pickup_date partitions: ones a rerun no longer produces are removed.
     month_dir = f"pickup_date={year:04d}-{mon:02d}-"
-    stale = [] if subset else lake.drop_stale_partitions(spark, staging_url, lambda p: p.startswith(month_dir),
-                                                         written_since)
+    stale = (
+        []
+        if subset
+        else lake.drop_stale_partitions(spark, staging_url, lambda p: p.startswith(month_dir), written_since)
+    )
     lap("stale_partitions")
     return {
         "job": args["JOB_NAME"],
@@ -132,7 +150,9 @@ def run(spark: SparkSession, args: dict[str, str], files: list[str] | None = Non
     }
 
 
-def main(argv: list[str] | None = None, spark: SparkSession | None = None, files: list[str] | None = None) -> dict:
+def main(
+    argv: list[str] | None = None, spark: SparkSession | None = None, files: list[str] | None = None
+) -> dict:
     args = get_resolved_options(argv if argv is not None else sys.argv, ARGS)
     with JobContext(args, spark) as ctx:
         return run(ctx.spark, args, files)

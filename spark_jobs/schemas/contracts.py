@@ -113,9 +113,15 @@ QUARANTINE_PARTITIONS: list[tuple[str, str]] = [("year", "int"), ("month", "int"
 # Validation rules, in the order reason_codes lists them (code, what makes a row fail it). The
 # predicates live in spark_jobs/transforms/validate.py (RULES), which must follow this exact order.
 QUARANTINE_REASONS: list[tuple[str, str]] = [
-    ("MISSING_REQUIRED", "a required column is null (vendor, pickup/dropoff time, PU/DO location, "
-     "payment type, distance, fare or total), other than through a non-finite or unconformable source value"),
-    ("NONFINITE_AMOUNT", "a money column or trip_distance was NaN/+-inf (or beyond decimal(12,2)) in the source"),
+    (
+        "MISSING_REQUIRED",
+        "a required column is null (vendor, pickup/dropoff time, PU/DO location, "
+        "payment type, distance, fare or total), other than through a non-finite or unconformable source value",
+    ),
+    (
+        "NONFINITE_AMOUNT",
+        "a money column or trip_distance was NaN/+-inf (or beyond decimal(12,2)) in the source",
+    ),
     ("PICKUP_OUTSIDE_MONTH", "pickup_datetime is not within the month being processed"),
     ("NON_POSITIVE_DURATION", "dropoff_datetime <= pickup_datetime"),
     ("DURATION_OVER_24H", "dropoff is more than 24 hours after pickup"),
@@ -129,7 +135,10 @@ QUARANTINE_REASONS: list[tuple[str, str]] = [
     ("INVALID_PAYMENT_TYPE", "payment_type not in 0..6 (or not an integer in the source)"),
     ("INVALID_RATECODE", "ratecode_id not null and not in 1..6, 99 (or not an integer in the source)"),
     ("INVALID_PASSENGER_COUNT", "passenger_count not null and not in 0..9 (or not an integer in the source)"),
-    ("INVALID_STORE_AND_FWD_FLAG", "store_and_fwd_flag not null and not exactly 'Y' or 'N' (kept as delivered)"),
+    (
+        "INVALID_STORE_AND_FWD_FLAG",
+        "store_and_fwd_flag not null and not exactly 'Y' or 'N' (kept as delivered)",
+    ),
 ]
 
 

@@ -111,52 +111,98 @@ class Era:
 
 ERAS: tuple[Era, ...] = (
     Era(
-        "2009-2010", "2009-01", "2010-12", False,
-        (("vendor_name / vendor_id", "string"), ("Trip_Pickup_DateTime / pickup_datetime", "string"),
-         ("Start_Lon, Start_Lat, End_Lon, End_Lat", "double"), ("payment_type / Payment_Type", "string")),
+        "2009-2010",
+        "2009-01",
+        "2010-12",
+        False,
+        (
+            ("vendor_name / vendor_id", "string"),
+            ("Trip_Pickup_DateTime / pickup_datetime", "string"),
+            ("Start_Lon, Start_Lat, End_Lon, End_Lat", "double"),
+            ("payment_type / Payment_Type", "string"),
+        ),
         "refused at ingest: trips are located by latitude/longitude, not by TLC zone "
         "(no PULocationID/DOLocationID), so they cannot be conformed to zone-based trips without a "
         "spatial join the lab does not do",
     ),
     Era(
-        "2011-2023-01", "2011-01", "2023-01", True,
-        (("VendorID, PULocationID, DOLocationID", "int64"), ("passenger_count, RatecodeID", "double"),
-         ("airport_fee (lower case)", "double, or null-typed (2019-01..2020-07, 2020-10)"),
-         ("store_and_fwd_flag", "string"), ("fee columns", "double or null-typed"),
-         ("tpep_*_datetime", "timestamp[us] or timestamp[ns]")),
+        "2011-2023-01",
+        "2011-01",
+        "2023-01",
+        True,
+        (
+            ("VendorID, PULocationID, DOLocationID", "int64"),
+            ("passenger_count, RatecodeID", "double"),
+            ("airport_fee (lower case)", "double, or null-typed (2019-01..2020-07, 2020-10)"),
+            ("store_and_fwd_flag", "string"),
+            ("fee columns", "double or null-typed"),
+            ("tpep_*_datetime", "timestamp[us] or timestamp[ns]"),
+        ),
         "int64 IDs narrowed to int (out-of-range -> quarantined under the column's domain rule); "
         "integral doubles to int (fractional/NaN -> quarantined); airport_fee matched case-insensitively; "
         "null-typed columns become typed nulls; timestamp[ns] read as epoch nanoseconds "
         "(spark.sql.legacy.parquet.nanosAsLong) and floored to microseconds",
     ),
     Era(
-        "2023-02-2024", "2023-02", "2024-12", True, (("Airport_fee (capital A)", "double"),),
+        "2023-02-2024",
+        "2023-02",
+        "2024-12",
+        True,
+        (("Airport_fee (capital A)", "double"),),
         "the reference schema (SOURCE_2024): Airport_fee -> airport_fee; cbd_congestion_fee is null",
     ),
     Era(
-        "2025-", "2025-01", None, True, (("cbd_congestion_fee", "double"),),
+        "2025-",
+        "2025-01",
+        None,
+        True,
+        (("cbd_congestion_fee", "double"),),
         "as 2023-02 onward; cbd_congestion_fee is kept (canonical column cbd_congestion_fee)",
     ),
 )
 
 # Columns only the 2009-2010 schema has (lower-cased): their presence without zone IDs names that era.
-PRE_2011_MARKERS = frozenset({
-    "vendor_name", "vendor_id", "trip_pickup_datetime", "trip_dropoff_datetime", "pickup_datetime",
-    "start_lon", "start_lat", "end_lon", "end_lat", "pickup_longitude", "pickup_latitude",
-})
+PRE_2011_MARKERS = frozenset(
+    {
+        "vendor_name",
+        "vendor_id",
+        "trip_pickup_datetime",
+        "trip_dropoff_datetime",
+        "pickup_datetime",
+        "start_lon",
+        "start_lat",
+        "end_lon",
+        "end_lat",
+        "pickup_longitude",
+        "pickup_latitude",
+    }
+)
 # Green taxi files (lpep_ timestamps, trip_type, ehail_fee) are another dataset, not a yellow era.
 GREEN_MARKERS = frozenset({"lpep_pickup_datetime", "lpep_dropoff_datetime", "ehail_fee", "trip_type"})
 
 # Canonical kind of each required column: the Arrow types a TLC file of a supported era delivers.
 _REQUIRED_KINDS = {
-    "vendorid": "integer", "pulocationid": "integer", "dolocationid": "integer", "payment_type": "integer",
-    "tpep_pickup_datetime": "timestamp", "tpep_dropoff_datetime": "timestamp",
-    "trip_distance": "number", "fare_amount": "number", "total_amount": "number",
+    "vendorid": "integer",
+    "pulocationid": "integer",
+    "dolocationid": "integer",
+    "payment_type": "integer",
+    "tpep_pickup_datetime": "timestamp",
+    "tpep_dropoff_datetime": "timestamp",
+    "trip_distance": "number",
+    "fare_amount": "number",
+    "total_amount": "number",
 }
 _OPTIONAL_KINDS = {
-    "passenger_count": "integer", "ratecodeid": "integer", "store_and_fwd_flag": "text",
-    "extra": "number", "mta_tax": "number", "tip_amount": "number", "tolls_amount": "number",
-    "improvement_surcharge": "number", "congestion_surcharge": "number", "airport_fee": "number",
+    "passenger_count": "integer",
+    "ratecodeid": "integer",
+    "store_and_fwd_flag": "text",
+    "extra": "number",
+    "mta_tax": "number",
+    "tip_amount": "number",
+    "tolls_amount": "number",
+    "improvement_surcharge": "number",
+    "congestion_surcharge": "number",
+    "airport_fee": "number",
     "cbd_congestion_fee": "number",
 }
 
@@ -211,11 +257,15 @@ def check_source_schema(schema, rows: int) -> list[str]:
     lower = [n.lower() for n in names]
     era = detect_era(names)
     if era is not None and not era.supported:
-        return [f"looks like a {era.name} TLC file (columns {sorted(set(lower) & PRE_2011_MARKERS)}); "
-                f"that era is not supported: {era.mapping}"]
+        return [
+            f"looks like a {era.name} TLC file (columns {sorted(set(lower) & PRE_2011_MARKERS)}); "
+            f"that era is not supported: {era.mapping}"
+        ]
     if set(lower) & GREEN_MARKERS:
-        return [f"looks like a green taxi file (columns {sorted(set(lower) & GREEN_MARKERS)}), not yellow; "
-                "this lab ingests yellow taxi trips only"]
+        return [
+            f"looks like a green taxi file (columns {sorted(set(lower) & GREEN_MARKERS)}), not yellow; "
+            "this lab ingests yellow taxi trips only"
+        ]
     problems = []
     missing = [c for c in REQUIRED_SOURCE_COLUMNS if c not in lower]
     if missing:
@@ -233,8 +283,10 @@ def check_source_schema(schema, rows: int) -> list[str]:
                 problems.append(f"required column {field.name!r} is null-typed (holds no values)")
             continue
         if not _kind_ok(kind, field.type):
-            problems.append(f"column {field.name!r} has type {field.type}, no TLC era delivers it as such "
-                            f"(expected a {kind} type)")
+            problems.append(
+                f"column {field.name!r} has type {field.type}, no TLC era delivers it as such "
+                f"(expected a {kind} type)"
+            )
     if rows == 0 and not problems:
         problems.append("the file has no rows (a TLC month is never empty)")
     return problems

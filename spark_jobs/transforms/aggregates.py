@@ -60,17 +60,36 @@ def _finish(df: DataFrame, table: str) -> DataFrame:
 # The staging columns the curated tables are built from: a job reads only these (Parquet column pruning)
 # before caching the month.
 INPUT_COLUMNS: list[str] = [
-    "pickup_date", "pickup_hour", "pickup_weekday", "is_weekend", "time_of_day_category",
-    "payment_type", "distance_category", "pu_location_id", "pu_borough", "pu_zone",
-    "passenger_count", "trip_distance", "trip_duration_min", "avg_speed_mph", "tip_pct", "fare_per_mile",
-    "is_airport_trip", "fare_amount", "tip_amount", "total_amount",
+    "pickup_date",
+    "pickup_hour",
+    "pickup_weekday",
+    "is_weekend",
+    "time_of_day_category",
+    "payment_type",
+    "distance_category",
+    "pu_location_id",
+    "pu_borough",
+    "pu_zone",
+    "passenger_count",
+    "trip_distance",
+    "trip_duration_min",
+    "avg_speed_mph",
+    "tip_pct",
+    "fare_per_mile",
+    "is_airport_trip",
+    "fare_amount",
+    "tip_amount",
+    "total_amount",
 ]
 
 
 def _check_staging(staging: DataFrame) -> None:
     types = dict(STAGING_COLUMNS)
-    check_columns([(n, t) for n, t in staging.dtypes if n in INPUT_COLUMNS],
-                  [(n, types[n]) for n in INPUT_COLUMNS], "staging trips")
+    check_columns(
+        [(n, t) for n, t in staging.dtypes if n in INPUT_COLUMNS],
+        [(n, types[n]) for n in INPUT_COLUMNS],
+        "staging trips",
+    )
 
 
 def daily_summary(staging: DataFrame) -> DataFrame:

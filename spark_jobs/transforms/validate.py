@@ -78,7 +78,6 @@ MAX_FARE, MAX_TOTAL, MAX_TIP = 1000, 2000, 500
 MAX_SPEED_MPH = 100.0
 
 
-
 @dataclass(frozen=True)
 class RuleContext:
     """What a predicate may depend on besides the row: the month processed and the input's columns."""
@@ -175,7 +174,8 @@ _PREDICATES: dict[str, Callable[[RuleContext], Column]] = {
     ),
     # Exact match, no trimming or case folding: the warehouse column is VARCHAR(1), Y or N (ADR 0007).
     "INVALID_STORE_AND_FWD_FLAG": lambda ctx: _domain(
-        ctx, "store_and_fwd_flag",
+        ctx,
+        "store_and_fwd_flag",
         _c("store_and_fwd_flag").isNotNull() & ~_c("store_and_fwd_flag").isin(*VALID_STORE_AND_FWD_FLAGS),
     ),
 }

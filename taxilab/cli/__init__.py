@@ -23,9 +23,15 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 MONTH = typer.Option("2024-02", "--month", "-m", help="Month to process, YYYY-MM.")
-SOURCE = typer.Option("synthetic", "--source", "-s",
-                      help="synthetic | tlc (download the TLC file) | path to a local Parquet file.")
-ROWS = typer.Option(3_007_526, "--rows", "-n", help="Rows to generate for SOURCE=synthetic (default: real Feb 2024).")
+SOURCE = typer.Option(
+    "synthetic",
+    "--source",
+    "-s",
+    help="synthetic | tlc (download the TLC file) | path to a local Parquet file.",
+)
+ROWS = typer.Option(
+    3_007_526, "--rows", "-n", help="Rows to generate for SOURCE=synthetic (default: real Feb 2024)."
+)
 SEED = typer.Option(42, "--seed", help="Seed of the synthetic generator (same seed, same bytes).")
 
 
@@ -63,9 +69,15 @@ def _services():
 
 
 @app.command()
-def up(idle_minutes: float = typer.Option(None, "--idle-minutes", min=0.01,
-                                          help="Stop PostgreSQL after this many minutes without a connection "
-                                               "(the next command starts it again); default never.")) -> None:
+def up(
+    idle_minutes: float = typer.Option(
+        None,
+        "--idle-minutes",
+        min=0.01,
+        help="Stop PostgreSQL after this many minutes without a connection "
+        "(the next command starts it again); default never.",
+    ),
+) -> None:
     """Start the profile's services in the background (local: moto server + PostgreSQL; compose: the stack)."""
     from taxilab.resources import ServiceError
 
@@ -95,13 +107,20 @@ def status() -> None:
 
 
 @app.command()
-def pipeline(month: str = MONTH, source: str = SOURCE, rows: int = ROWS, seed: int = SEED,
-             progress: bool = typer.Option(True, help="Show progress bars.")) -> None:
+def pipeline(
+    month: str = MONTH,
+    source: str = SOURCE,
+    rows: int = ROWS,
+    seed: int = SEED,
+    progress: bool = typer.Option(True, help="Show progress bars."),
+) -> None:
     """Run the whole pipeline for a month: ingest -> etl -> aggregates -> warehouse -> validate."""
     from taxilab.orchestration.pipeline import Pipeline, PipelineOptions, RunInProgress, StageError
     from taxilab.report import render
 
-    p = Pipeline(PipelineOptions(month, source, rows, seed, progress and sys.stderr.isatty()), console=console)
+    p = Pipeline(
+        PipelineOptions(month, source, rows, seed, progress and sys.stderr.isatty()), console=console
+    )
     try:
         rep = p.run()
     except RunInProgress as e:
@@ -128,21 +147,29 @@ def report(run_file: Path = typer.Argument(None, help="A run JSON; default .lab/
 
 
 @app.command()
-def generate(month: str = MONTH, rows: int = ROWS, seed: int = SEED,
-             out: Path = typer.Option(..., "--out", "-o", help="Parquet file to write.")) -> None:
+def generate(
+    month: str = MONTH,
+    rows: int = ROWS,
+    seed: int = SEED,
+    out: Path = typer.Option(..., "--out", "-o", help="Parquet file to write."),
+) -> None:
     """Write a synthetic TLC month (exact 2024 schema, realistic dirt) to a local Parquet file."""
     from tqdm import tqdm
 
     from taxilab.ingest.synthetic import generate_month
 
-    with tqdm(total=rows, unit="rows", unit_scale=True, desc="generate", disable=not sys.stderr.isatty()) as bar:
+    with tqdm(
+        total=rows, unit="rows", unit_scale=True, desc="generate", disable=not sys.stderr.isatty()
+    ) as bar:
         g = generate_month(month, rows, out, seed=seed, progress=bar.update)
     console.print(f"{g.path}: {g.rows:,} rows, sha256 {g.sha256}, {g.seconds:.1f} s")
 
 
 @app.command()
-def download(month: str = MONTH,
-             out: Path = typer.Option(None, "--out", "-o", help="Destination (default: the input cache).")) -> None:
+def download(
+    month: str = MONTH,
+    out: Path = typer.Option(None, "--out", "-o", help="Destination (default: the input cache)."),
+) -> None:
     """Download a TLC yellow month (retries, resume, SHA-256 and rows recorded)."""
     from spark_jobs.io import paths
     from spark_jobs.schemas.tlc import SOURCE_URL
@@ -160,8 +187,7 @@ def download(month: str = MONTH,
 
 
 @app.command("run-job")
-def run_job(job: str = typer.Argument(..., help="etl | aggregates"),
-            month: str = MONTH) -> None:
+def run_job(job: str = typer.Argument(..., help="etl | aggregates"), month: str = MONTH) -> None:
     """Run one Glue job script with the profile's job runner (locally: this machine's Spark) as Glue calls it."""
     from spark_jobs.io import paths
     from taxilab import resources
@@ -169,8 +195,13 @@ def run_job(job: str = typer.Argument(..., help="etl | aggregates"),
 
     s = load_settings()
     if job == "etl":
-        argv = job_argv("etl", bucket=s.bucket, dataset=s.dataset, month=month,
-                        zone_lookup=paths.s3_url(s.bucket, paths.zone_lookup_key()))
+        argv = job_argv(
+            "etl",
+            bucket=s.bucket,
+            dataset=s.dataset,
+            month=month,
+            zone_lookup=paths.s3_url(s.bucket, paths.zone_lookup_key()),
+        )
     elif job == "aggregates":
         argv = job_argv("aggregates", bucket=s.bucket, dataset=s.dataset, month=month)
     else:

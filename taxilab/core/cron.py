@@ -10,8 +10,14 @@ from datetime import datetime, timedelta
 
 _MONTHS = {m: i for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
 _DAYS = {d: i for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split(), 1)}
-_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (("minutes", 0, 59, {}), ("hours", 0, 23, {}), ("day-of-month", 1, 31, {}), ("month", 1, 12, _MONTHS),
-           ("day-of-week", 1, 7, _DAYS), ("year", 1970, 2199, {}))
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minutes", 0, 59, {}),
+    ("hours", 0, 23, {}),
+    ("day-of-month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 1, 7, _DAYS),
+    ("year", 1970, 2199, {}),
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,9 @@ class Cron:
             return False
         if self.days is not None:
             return d.day in self.days
-        return (d.isoweekday() % 7) + 1 in (self.weekdays or frozenset())  # isoweekday: Mon=1..Sun=7 -> Glue Sun=1..Sat=7
+        return (d.isoweekday() % 7) + 1 in (
+            self.weekdays or frozenset()
+        )  # isoweekday: Mon=1..Sun=7 -> Glue Sun=1..Sat=7
 
     def next_after(self, after: datetime) -> datetime:
         """First fire time strictly after `after` (naive UTC), searched up to the last year allowed."""
@@ -101,7 +109,9 @@ def parse(expression: str) -> Cron:
     """Parse 'cron(15 12 * * ? *)'; errors name the expression and the bad field."""
     m = re.fullmatch(r"\s*cron\((.*)\)\s*", expression or "")
     if not m:
-        raise ValueError(f"schedule {expression!r} must look like cron(Minutes Hours Day-of-month Month Day-of-week Year)")
+        raise ValueError(
+            f"schedule {expression!r} must look like cron(Minutes Hours Day-of-month Month Day-of-week Year)"
+        )
     parts = m.group(1).split()
     if len(parts) != 6:
         raise ValueError(f"schedule {expression!r} has {len(parts)} fields; Glue cron has 6")

@@ -116,12 +116,21 @@ class Settings(BaseSettings):
         """Endpoint URL for an AWS service under this profile (None = AWS's own)."""
         return self.endpoints.get(service)
 
-    def with_endpoints(self, endpoints: Mapping[str, str | None], warehouse_dsn: str | None,
-                       warehouse_admin_dsn: str | None = None) -> Settings:
+    def with_endpoints(
+        self,
+        endpoints: Mapping[str, str | None],
+        warehouse_dsn: str | None,
+        warehouse_admin_dsn: str | None = None,
+    ) -> Settings:
         """A copy with the endpoints of (re)started services filled in; they replace stale ones."""
         merged = {**self.endpoints, **endpoints}
-        return self.model_copy(update={"endpoints": merged, "warehouse_dsn": warehouse_dsn or self.warehouse_dsn,
-                                       "warehouse_admin_dsn": warehouse_admin_dsn or self.warehouse_admin_dsn})
+        return self.model_copy(
+            update={
+                "endpoints": merged,
+                "warehouse_dsn": warehouse_dsn or self.warehouse_dsn,
+                "warehouse_admin_dsn": warehouse_admin_dsn or self.warehouse_admin_dsn,
+            }
+        )
 
 
 _PROFILE_DEFAULTS: dict[str, dict] = {
@@ -159,8 +168,9 @@ def load_settings(**overrides) -> Settings:
     if base.profile == "local" and base.services_file.exists():
         try:
             state = json.loads(base.services_file.read_text())
-            base = base.with_endpoints(state.get("endpoints", {}), state.get("warehouse_dsn"),
-                                       state.get("warehouse_admin_dsn"))
+            base = base.with_endpoints(
+                state.get("endpoints", {}), state.get("warehouse_dsn"), state.get("warehouse_admin_dsn")
+            )
         except (OSError, ValueError):
             pass  # a corrupt state file is treated as "no services"; services.status() reports it
     return base

@@ -46,6 +46,8 @@ from taxilab.ops.declarations import (  # noqa: F401 - the declarations' API, re
 )
 
 log = logging.getLogger(__name__)
+
+
 @dataclass
 class Evaluation:
     state: str

@@ -29,8 +29,17 @@ from taxilab.resources.base import (
     WorkflowRunner,
 )
 
-__all__ = ["Crawler", "JobRunner", "Resources", "ServiceError", "Services", "Warehouse", "WorkflowRunner",
-           "for_settings", "warehouse"]
+__all__ = [
+    "Crawler",
+    "JobRunner",
+    "Resources",
+    "ServiceError",
+    "Services",
+    "Warehouse",
+    "WorkflowRunner",
+    "for_settings",
+    "warehouse",
+]
 
 
 @dataclass
@@ -48,19 +57,35 @@ def for_settings(settings: Settings, spark_factory: Any = None) -> Resources:
     if settings.profile == "aws":
         from taxilab.resources import aws
 
-        return Resources(settings, aws.NoServices(), aws.RedshiftWarehouse(settings), aws.GlueJobRunner(settings),
-                         aws.GlueCrawler(settings), aws.GlueWorkflows(settings))
+        return Resources(
+            settings,
+            aws.NoServices(),
+            aws.RedshiftWarehouse(settings),
+            aws.GlueJobRunner(settings),
+            aws.GlueCrawler(settings),
+            aws.GlueWorkflows(settings),
+        )
     from taxilab.resources import emulated
 
     if settings.profile == "compose":
         from taxilab.resources import compose
 
-        return Resources(settings, compose.ComposeServices(), emulated.PostgresWarehouse(settings),
-                         compose.ContainerJobs(settings), emulated.LabCrawler(settings),
-                         emulated.LocalWorkflows(settings))
-    return Resources(settings, emulated.EmbeddedServices(), emulated.PostgresWarehouse(settings),
-                     emulated.LocalSparkJobs(settings, spark_factory), emulated.LabCrawler(settings),
-                     emulated.LocalWorkflows(settings))
+        return Resources(
+            settings,
+            compose.ComposeServices(),
+            emulated.PostgresWarehouse(settings),
+            compose.ContainerJobs(settings),
+            emulated.LabCrawler(settings),
+            emulated.LocalWorkflows(settings),
+        )
+    return Resources(
+        settings,
+        emulated.EmbeddedServices(),
+        emulated.PostgresWarehouse(settings),
+        emulated.LocalSparkJobs(settings, spark_factory),
+        emulated.LabCrawler(settings),
+        emulated.LocalWorkflows(settings),
+    )
 
 
 def warehouse(settings: Settings) -> Warehouse:

@@ -23,15 +23,21 @@ class NoServices:
         return []
 
     def up(self, settings: Settings, idle_minutes: float | None = None) -> list[str]:
-        return ["nothing to start: the aws profile uses what `make deploy` created (deploy_aws/); "
-                "Redshift Serverless bills no compute while idle"]
+        return [
+            "nothing to start: the aws profile uses what `make deploy` created (deploy_aws/); "
+            "Redshift Serverless bills no compute while idle"
+        ]
 
     def down(self, settings: Settings) -> list[str]:
         return ["nothing to stop on the aws profile: `make destroy` removes the deployment"]
 
     def status(self, settings: Settings) -> dict[str, Any]:
-        return {"profile": "aws", "region": settings.region, "bucket": settings.bucket,
-                "redshift_workgroup": settings.redshift_workgroup}
+        return {
+            "profile": "aws",
+            "region": settings.region,
+            "bucket": settings.bucket,
+            "redshift_workgroup": settings.redshift_workgroup,
+        }
 
 
 class RedshiftWarehouse:
@@ -61,8 +67,10 @@ class RedshiftWarehouse:
         from taxilab.warehouse.loader import WarehouseUnavailable, summarize_load
 
         if path not in (None, "sql"):
-            raise WarehouseUnavailable("the native load speaks PostgreSQL's COPY FROM STDIN; on the aws profile "
-                                       "the warehouse is Redshift: load with the SQL path")
+            raise WarehouseUnavailable(
+                "the native load speaks PostgreSQL's COPY FROM STDIN; on the aws profile "
+                "the warehouse is Redshift: load with the SQL path"
+            )
         res = sql_load.run_aws(self.settings, month, client=self._client)
         return summarize_load(res, self.stats(month))
 
@@ -80,8 +88,12 @@ class RedshiftWarehouse:
             res = sql_load.run_aws(self.settings, month, client=self._client)
             for name, t in res["tables"].items():
                 tables.setdefault(name, {"rows": 0})["rows"] += t["rows"]
-        return {"dates": [str(d) for d in dates], "months": months, "tables": tables,
-                "rows_in": sum(t["rows"] for t in tables.values())}
+        return {
+            "dates": [str(d) for d in dates],
+            "months": months,
+            "tables": tables,
+            "rows_in": sum(t["rows"] for t in tables.values()),
+        }
 
     def stats(self, month: str) -> dict[str, dict]:
         from taxilab.warehouse import sql_load
@@ -103,7 +115,9 @@ class GlueJobRunner:
     kind = "aws-glue"
     FINAL = ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR", "EXPIRED")
 
-    def __init__(self, settings: Settings, glue: Any = None, poll_s: float = 15.0, max_wait_s: float = 3 * 3600):
+    def __init__(
+        self, settings: Settings, glue: Any = None, poll_s: float = 15.0, max_wait_s: float = 3 * 3600
+    ):
         self.settings = settings
         self._glue = glue
         self.poll_s = poll_s
@@ -113,8 +127,11 @@ class GlueJobRunner:
         glue = self._glue or client("glue", self.settings)
         name = argv[argv.index("--JOB_NAME") + 1] if "--JOB_NAME" in argv else job
         name = name if name.startswith("taxilab-") else f"taxilab-{name}"
-        args = {argv[i]: argv[i + 1] for i in range(1, len(argv) - 1, 2)
-                if argv[i].startswith("--") and argv[i] != "--JOB_NAME"}
+        args = {
+            argv[i]: argv[i + 1]
+            for i in range(1, len(argv) - 1, 2)
+            if argv[i].startswith("--") and argv[i] != "--JOB_NAME"
+        }
         run_id = glue.start_job_run(JobName=name, Arguments=args)["JobRunId"]
         deadline = time.monotonic() + self.max_wait_s
         while True:
@@ -122,14 +139,27 @@ class GlueJobRunner:
             if run["JobRunState"] in self.FINAL:
                 break
             if time.monotonic() > deadline:
-                raise GlueJobError(f"Glue job {name} run {run_id} still {run['JobRunState']} after "
-                                   f"{self.max_wait_s:.0f} s: stop it in the console or `aws glue batch-stop-job-run`")
+                raise GlueJobError(
+                    f"Glue job {name} run {run_id} still {run['JobRunState']} after "
+                    f"{self.max_wait_s:.0f} s: stop it in the console or `aws glue batch-stop-job-run`"
+                )
             time.sleep(self.poll_s)
         if run["JobRunState"] != "SUCCEEDED":
-            raise GlueJobError(f"Glue job {name} run {run_id} {run['JobRunState']}: {run.get('ErrorMessage', '')}")
-        return {"job": name, "job_run_id": run_id, "seconds": run.get("ExecutionTime"), "files": [],
-                "rows_in": None, "quarantined": None, "quarantined_by_reason": {}, "phases": {},
-                "stale_partitions_dropped": [], "tables": {}}
+            raise GlueJobError(
+                f"Glue job {name} run {run_id} {run['JobRunState']}: {run.get('ErrorMessage', '')}"
+            )
+        return {
+            "job": name,
+            "job_run_id": run_id,
+            "seconds": run.get("ExecutionTime"),
+            "files": [],
+            "rows_in": None,
+            "quarantined": None,
+            "quarantined_by_reason": {},
+            "phases": {},
+            "stale_partitions_dropped": [],
+            "tables": {},
+        }
 
     def raw_objects(self, month: str) -> list[Any]:
         return []  # Glue keeps its own bookmarks on AWS
@@ -142,14 +172,20 @@ class GlueCrawler:
     """The deployed crawlers (one per declared crawler and zone, `<name>-<zone>`, as jobgraph.to_aws and
     deploy_aws create them): StartCrawler each, then poll until READY again; each last crawl's outcome."""
 
-    def __init__(self, settings: Settings, glue: Any = None, poll_s: float = 10.0, max_wait_s: float = 3600.0):
+    def __init__(
+        self, settings: Settings, glue: Any = None, poll_s: float = 10.0, max_wait_s: float = 3600.0
+    ):
         self.settings, self._glue, self.poll_s, self.max_wait_s = settings, glue, poll_s, max_wait_s
 
     def names(self, zones: tuple[str, ...] | None = None) -> list[str]:
         from taxilab.core.jobgraph import load as load_definitions
 
-        return [f"{c['name']}-{z}" for c in load_definitions().raw.get("crawlers", []) for z in c["zones"]
-                if zones is None or z in zones]
+        return [
+            f"{c['name']}-{z}"
+            for c in load_definitions().raw.get("crawlers", [])
+            for z in c["zones"]
+            if zones is None or z in zones
+        ]
 
     def crawl(self, zones: tuple[str, ...] | None = None) -> list[Any]:
         glue = self._glue or client("glue", self.settings)
@@ -168,12 +204,17 @@ class GlueCrawler:
                 break
             if time.monotonic() > deadline:
                 waiting = sorted(set(names) - set(done))
-                raise GlueJobError(f"crawler(s) {', '.join(waiting)} still running after {self.max_wait_s:.0f} s")
+                raise GlueJobError(
+                    f"crawler(s) {', '.join(waiting)} still running after {self.max_wait_s:.0f} s"
+                )
             time.sleep(self.poll_s)
         failed = {n: c for n, c in done.items() if c.get("Status") != "SUCCEEDED"}
         if failed:
-            raise GlueJobError("; ".join(f"crawler {n} {c.get('Status')}: {c.get('ErrorMessage', '')}"
-                                         for n, c in failed.items()))
+            raise GlueJobError(
+                "; ".join(
+                    f"crawler {n} {c.get('Status')}: {c.get('ErrorMessage', '')}" for n, c in failed.items()
+                )
+            )
         return []
 
 
@@ -183,7 +224,9 @@ class GlueWorkflows:
 
     kind = "aws-glue"
 
-    def __init__(self, settings: Settings, glue: Any = None, poll_s: float = 20.0, max_wait_s: float = 4 * 3600):
+    def __init__(
+        self, settings: Settings, glue: Any = None, poll_s: float = 20.0, max_wait_s: float = 4 * 3600
+    ):
         self.settings, self._glue, self.poll_s, self.max_wait_s = settings, glue, poll_s, max_wait_s
 
     def run(self, month: str, jobs: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -200,15 +243,25 @@ class GlueWorkflows:
             if run["Status"] in ("COMPLETED", "STOPPED", "ERROR"):
                 break
             if time.monotonic() > deadline:
-                raise GlueJobError(f"Glue workflow {name} run {run_id} still {run['Status']} after "
-                                   f"{self.max_wait_s:.0f} s")
+                raise GlueJobError(
+                    f"Glue workflow {name} run {run_id} still {run['Status']} after {self.max_wait_s:.0f} s"
+                )
             time.sleep(self.poll_s)
         runs = []
         for node in run.get("Graph", {}).get("Nodes", []):
             for jr in (node.get("JobDetails") or {}).get("JobRuns", []):
-                runs.append(SimpleNamespace(job=jr["JobName"], state=jr["JobRunState"],
-                                            error=jr.get("ErrorMessage"), id=jr["Id"]))
+                runs.append(
+                    SimpleNamespace(
+                        job=jr["JobName"], state=jr["JobRunState"], error=jr.get("ErrorMessage"), id=jr["Id"]
+                    )
+                )
         failed = [r for r in runs if r.state != "SUCCEEDED"]
         status = "FAILED" if failed or run["Status"] == "ERROR" else run["Status"]
-        return SimpleNamespace(id=run_id, workflow=name, month=str(month), status=status, runs=runs,
-                               stop_reason=run.get("ErrorMessage"))
+        return SimpleNamespace(
+            id=run_id,
+            workflow=name,
+            month=str(month),
+            status=status,
+            runs=runs,
+            stop_reason=run.get("ErrorMessage"),
+        )

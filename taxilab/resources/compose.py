@@ -32,8 +32,10 @@ class ComposeServices:
         from taxilab.resources.base import ServiceError
 
         if idle_minutes is not None:
-            raise ServiceError("idle control stops the embedded PostgreSQL; on the compose profile stop the stack "
-                               "with `make down PROFILE=compose`")
+            raise ServiceError(
+                "idle control stops the embedded PostgreSQL; on the compose profile stop the stack "
+                "with `make down PROFILE=compose`"
+            )
         try:
             return compose_stack.cli_action("up", settings)
         except compose_stack.ComposeError as e:
@@ -49,7 +51,11 @@ class ComposeServices:
             raise ServiceError(str(e)) from None
 
     def status(self, settings: Settings) -> dict[str, Any]:
-        return {"profile": "compose", "endpoints": settings.endpoints, "warehouse_dsn": settings.warehouse_dsn}
+        return {
+            "profile": "compose",
+            "endpoints": settings.endpoints,
+            "warehouse_dsn": settings.warehouse_dsn,
+        }
 
 
 class ContainerJobs(LabBookmarks):

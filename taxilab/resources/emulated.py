@@ -22,8 +22,11 @@ class EmbeddedServices:
 
         state = services.ensure_running(settings)
         live = settings.with_endpoints(dict(state.endpoints), state.warehouse_dsn, state.warehouse_admin_dsn)
-        return live, {"endpoint": state.endpoints["s3"], "warehouse_dsn": state.warehouse_dsn,
-                      "lake_fresh": state.lake_fresh}
+        return live, {
+            "endpoint": state.endpoints["s3"],
+            "warehouse_dsn": state.warehouse_dsn,
+            "lake_fresh": state.lake_fresh,
+        }
 
     def stop(self, settings: Settings) -> list[str]:
         from emulation import services
@@ -38,13 +41,17 @@ class EmbeddedServices:
         lines = []
         if idle_minutes is not None:
             services.start_idle_watcher(settings, idle_minutes)
-            lines.append(f"idle control: PostgreSQL stops after {idle_minutes:g} min without a connection "
-                         f"(see {settings.logs_dir / 'idle.log'}); the next command starts it again")
+            lines.append(
+                f"idle control: PostgreSQL stops after {idle_minutes:g} min without a connection "
+                f"(see {settings.logs_dir / 'idle.log'}); the next command starts it again"
+            )
         lines.append(f"S3/Glue/CloudWatch/SNS/SQS emulator: {state.endpoints['s3']}")
         lines.append(f"warehouse (PostgreSQL):             {state.warehouse_dsn}")
         if state.lake_fresh:
-            lines.append("[yellow]note:[/] the emulator keeps the lake in memory and started empty; "
-                         "`make pipeline` rebuilds it from the local input cache (.lab/cache)")
+            lines.append(
+                "[yellow]note:[/] the emulator keeps the lake in memory and started empty; "
+                "`make pipeline` rebuilds it from the local input cache (.lab/cache)"
+            )
         lines.append("stop them with `make down`")
         return lines
 
@@ -148,7 +155,11 @@ class LabCrawler:
         from emulation.glue import crawler
 
         policy = self.policy or crawler.SchemaChangePolicy.declared()
-        return crawler.crawl(self.settings, zones, policy) if zones else crawler.crawl(self.settings, policy=policy)
+        return (
+            crawler.crawl(self.settings, zones, policy)
+            if zones
+            else crawler.crawl(self.settings, policy=policy)
+        )
 
 
 class LocalSparkJobs(LabBookmarks):
@@ -195,5 +206,6 @@ class LocalWorkflows:
         scripts, crawler)."""
         from emulation.glue import workflow as wfm
 
-        return wfm.run_workflow(self.settings, month, kwargs.pop("defs", None), jobs={**wfm.LOCAL_JOBS, **(jobs or {})},
-                                **kwargs)
+        return wfm.run_workflow(
+            self.settings, month, kwargs.pop("defs", None), jobs={**wfm.LOCAL_JOBS, **(jobs or {})}, **kwargs
+        )

@@ -29,7 +29,11 @@ def reconcile(settings: Settings, month: str) -> list[Check]:
     quarantine, _ = lakestats.quarantine_stats(settings, month)
     check("raw rows = staging + quarantine rows", raw.rows, staging.rows + quarantine.rows)
     # Non-finite raw amounts are quarantined with a null amount, so they drop out on both sides.
-    check("raw total_amount = staging + quarantine", raw.total_amount, staging.total_amount + quarantine.total_amount)
+    check(
+        "raw total_amount = staging + quarantine",
+        raw.total_amount,
+        staging.total_amount + quarantine.total_amount,
+    )
     curated = {t: lakestats.curated_stats(settings, month, t) for t in CURATED}
     for t, c in curated.items():
         check(f"curated {t}: trips = staging rows", staging.rows, c["trip_count"])

@@ -64,11 +64,14 @@ def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
     """Trip count and revenue of every month-level aggregate must equal fct_trips' for the month."""
     start, end = Month.parse(month).bounds()
     # One scan of the month's facts serves every check.
-    count, revenue, with_speed = conn.execute(
-        "SELECT count(*), sum(total_amount), count(avg_speed_mph) FROM taxi.fct_trips"
-        " WHERE pickup_date >= %s AND pickup_date < %s",
-        [start, end],
-    ).fetchone() or ()
+    count, revenue, with_speed = (
+        conn.execute(
+            "SELECT count(*), sum(total_amount), count(avg_speed_mph) FROM taxi.fct_trips"
+            " WHERE pickup_date >= %s AND pickup_date < %s",
+            [start, end],
+        ).fetchone()
+        or ()
+    )
     fct = (count, revenue)
     checks = {
         "agg_trips_daily": (
@@ -81,18 +84,24 @@ def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
         "agg_trips_hourly_profile": ("sum(trip_count)", "sum(total_amount_sum)", "month_start = %s", [start]),
     }
     for table, (count, revenue, where, params) in checks.items():
-        got = conn.execute(
-            f"SELECT coalesce({count}, 0), {revenue} FROM taxi.{table} WHERE {where}", params
-        ).fetchone() or ()
+        got = (
+            conn.execute(
+                f"SELECT coalesce({count}, 0), {revenue} FROM taxi.{table} WHERE {where}", params
+            ).fetchone()
+            or ()
+        )
         if (int(got[0]), got[1]) != (int(fct[0]), fct[1]):
             raise AggregateBuildError(
                 f"taxi.{table} for {month}: {got[0]} trips / {got[1]} revenue, fct_trips has {fct[0]} / {fct[1]}"
             )
-    speeds = conn.execute(
-        "SELECT coalesce(sum(trip_count), 0), coalesce(max(trips_at_or_above), 0)"
-        " FROM taxi.agg_trip_speed_distribution WHERE month_start = %s",
-        [start],
-    ).fetchone() or ()
+    speeds = (
+        conn.execute(
+            "SELECT coalesce(sum(trip_count), 0), coalesce(max(trips_at_or_above), 0)"
+            " FROM taxi.agg_trip_speed_distribution WHERE month_start = %s",
+            [start],
+        ).fetchone()
+        or ()
+    )
     if not (speeds[0] == speeds[1] == with_speed):
         raise AggregateBuildError(
             f"taxi.agg_trip_speed_distribution for {month}: {speeds[0]} trips (running total {speeds[1]}),"

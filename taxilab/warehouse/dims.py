@@ -48,7 +48,9 @@ def zone_rows(zones_csv: Path) -> pa.Table:
         reader = csv.DictReader(f)
         expected = {"LocationID", "Borough", "Zone", "service_zone"}
         if not expected <= set(reader.fieldnames or []):
-            raise DimensionError(f"zone lookup {path}: expected columns {sorted(expected)}, got {reader.fieldnames}")
+            raise DimensionError(
+                f"zone lookup {path}: expected columns {sorted(expected)}, got {reader.fieldnames}"
+            )
         rows = list(reader)
     ids = []
     for line, r in enumerate(rows, start=2):
@@ -56,33 +58,40 @@ def zone_rows(zones_csv: Path) -> pa.Table:
             ids.append(int(r["LocationID"]))
         except ValueError as e:
             raise DimensionError(
-                f"zone lookup {path} line {line}: LocationID {r['LocationID']!r} is not an integer") from e
+                f"zone lookup {path} line {line}: LocationID {r['LocationID']!r} is not an integer"
+            ) from e
     if len(set(ids)) != len(ids):
         raise DimensionError(f"zone lookup {path}: duplicate LocationID values")
-    return pa.table({
-        "location_id": pa.array(ids, pa.int32()),
-        "borough": [r["Borough"] or None for r in rows],
-        "zone": [r["Zone"] or None for r in rows],
-        "service_zone": [r["service_zone"] or None for r in rows],
-        "is_airport": [i in AIRPORT_ZONES for i in ids],
-    })
+    return pa.table(
+        {
+            "location_id": pa.array(ids, pa.int32()),
+            "borough": [r["Borough"] or None for r in rows],
+            "zone": [r["Zone"] or None for r in rows],
+            "service_zone": [r["service_zone"] or None for r in rows],
+            "is_airport": [i in AIRPORT_ZONES for i in ids],
+        }
+    )
 
 
 def date_rows(month: str) -> pa.Table:
     """dim_date rows for every date of month 'YYYY-MM'."""
     start, end = Month.parse(month).bounds()
     days = [date.fromordinal(o) for o in range(start.toordinal(), end.toordinal())]
-    return pa.table({
-        "date_key": pa.array(days, pa.date32()),
-        "year": [d.year for d in days],
-        "month": [d.month for d in days],
-        "day_of_month": [d.day for d in days],
-        "iso_weekday": [d.isoweekday() for d in days],
-        "day_name": [DAY_NAMES[d.weekday()] for d in days],
-        "week_start": pa.array([date.fromordinal(d.toordinal() - d.weekday()) for d in days], pa.date32()),
-        "is_weekend": [d.isoweekday() >= 6 for d in days],
-        "month_label": [month] * len(days),
-    })
+    return pa.table(
+        {
+            "date_key": pa.array(days, pa.date32()),
+            "year": [d.year for d in days],
+            "month": [d.month for d in days],
+            "day_of_month": [d.day for d in days],
+            "iso_weekday": [d.isoweekday() for d in days],
+            "day_name": [DAY_NAMES[d.weekday()] for d in days],
+            "week_start": pa.array(
+                [date.fromordinal(d.toordinal() - d.weekday()) for d in days], pa.date32()
+            ),
+            "is_weekend": [d.isoweekday() >= 6 for d in days],
+            "month_label": [month] * len(days),
+        }
+    )
 
 
 def code_rows(codes: dict[int, str], key: str, name: str) -> pa.Table:

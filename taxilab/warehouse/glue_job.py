@@ -35,8 +35,16 @@ class GlueLoadError(RuntimeError):
 
 
 # Optional job arguments that override settings (a Glue job has no TAXILAB_* environment).
-SETTINGS_ARGS = ("profile", "region", "redshift_workgroup", "redshift_cluster_id", "redshift_database", "redshift_db_user",
-                 "redshift_secret_arn", "redshift_iam_role")
+SETTINGS_ARGS = (
+    "profile",
+    "region",
+    "redshift_workgroup",
+    "redshift_cluster_id",
+    "redshift_database",
+    "redshift_db_user",
+    "redshift_secret_arn",
+    "redshift_iam_role",
+)
 
 
 def _optional(argv: list[str], name: str) -> str | None:
@@ -79,15 +87,30 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> dic
 
             checks = reconcile(s, args["month"])
     if step == "load":
-        return {"job": args["JOB_NAME"], "month": args["month"], "step": step, "path": res.get("path", "native"),
-                "rows_in": res["rows_in"], "rows_loaded": res["rows_loaded"], "tables": res["tables"],
-                "seconds": clock.seconds}
+        return {
+            "job": args["JOB_NAME"],
+            "month": args["month"],
+            "step": step,
+            "path": res.get("path", "native"),
+            "rows_in": res["rows_in"],
+            "rows_loaded": res["rows_loaded"],
+            "tables": res["tables"],
+            "seconds": clock.seconds,
+        }
     bad = [c for c in checks if not c.ok]
     if bad:
-        raise GlueLoadError(f"{len(bad)} of {len(checks)} reconciliation check(s) failed for {args['month']}: "
-                            + "; ".join(f"{c.name} (expected {c.expected}, got {c.actual})" for c in bad))
-    return {"job": args["JOB_NAME"], "month": args["month"], "step": step, "checks": len(checks),
-            "seconds": clock.seconds}
+        raise GlueLoadError(
+            f"{len(bad)} of {len(checks)} reconciliation check(s) failed for {args['month']}: "
+            + "; ".join(f"{c.name} (expected {c.expected}, got {c.actual})" for c in bad)
+        )
+    return {
+        "job": args["JOB_NAME"],
+        "month": args["month"],
+        "step": step,
+        "checks": len(checks),
+        "seconds": clock.seconds,
+    }
+
 
 if __name__ == "__main__":
     try:

@@ -40,7 +40,9 @@ class WarehouseUnavailable(RuntimeError):
 
 def connect(settings: Settings) -> psycopg.Connection:
     if not settings.warehouse_dsn:
-        raise WarehouseUnavailable("no warehouse DSN: start the services (`make up`) or set TAXILAB_WAREHOUSE_DSN")
+        raise WarehouseUnavailable(
+            "no warehouse DSN: start the services (`make up`) or set TAXILAB_WAREHOUSE_DSN"
+        )
     try:
         return psycopg.connect(settings.warehouse_dsn, connect_timeout=10)
     except psycopg.OperationalError as e:
@@ -53,8 +55,13 @@ def month_dates(month: str) -> list:
 
 def _lake_dataset(settings: Settings, key_prefix: str, partitioning) -> ds.Dataset:
     fs = aws.arrow_s3_filesystem(settings)
-    return ds.dataset(f"{settings.bucket}/{key_prefix.rstrip('/')}", format="parquet", filesystem=fs,
-                      partitioning=partitioning, ignore_prefixes=["_", "."])
+    return ds.dataset(
+        f"{settings.bucket}/{key_prefix.rstrip('/')}",
+        format="parquet",
+        filesystem=fs,
+        partitioning=partitioning,
+        ignore_prefixes=["_", "."],
+    )
 
 
 def load_fct_trips(settings: Settings, month: str, progress: bool = False) -> dict:
@@ -64,15 +71,27 @@ def load_fct_trips(settings: Settings, month: str, progress: bool = False) -> di
     with connect(settings) as conn:
         apply_ddl(conn, DDL_DIR)
         with timed() as clock:
-            staging = _lake_dataset(settings, paths.staging_prefix(settings.dataset), STAGING_PARTITIONING).filter(
-                (ds.field("pickup_date") >= start) & (ds.field("pickup_date") < end)
-            )
+            staging = _lake_dataset(
+                settings, paths.staging_prefix(settings.dataset), STAGING_PARTITIONING
+            ).filter((ds.field("pickup_date") >= start) & (ds.field("pickup_date") < end))
             cols = [c for c, _ in STAGING_COLUMNS]
-            bar = tqdm(total=staging.count_rows(), unit="rows", unit_scale=True, desc="load fct_trips",
-                       leave=False, disable=not progress)
+            bar = tqdm(
+                total=staging.count_rows(),
+                unit="rows",
+                unit_scale=True,
+                desc="load fct_trips",
+                leave=False,
+                disable=not progress,
+            )
             with bar:
-                n = replace_partition(conn, f"{settings.warehouse_schema}.fct_trips", staging,
-                                      {"pickup_date": month_dates(month)}, cols, progress=bar.update)
+                n = replace_partition(
+                    conn,
+                    f"{settings.warehouse_schema}.fct_trips",
+                    staging,
+                    {"pickup_date": month_dates(month)},
+                    cols,
+                    progress=bar.update,
+                )
     return {"rows": n, "seconds": clock.seconds}
 
 
@@ -148,9 +167,14 @@ def warehouse_stats(settings: Settings, month: str) -> dict[str, dict]:
         f = table_stats(conn, f"{schema}.fct_trips", {"pickup_date": month_dates(month)}, ["total_amount"])
         out["fct_trips"] = {"rows": f["rows"], "total_amount": _money(f["total_amount"])}
         for name in CURATED:
-            s = table_stats(conn, f"{schema}.{name}", {"pickup_month": month}, ["trip_count", "total_revenue"])
-            out[name] = {"rows": s["rows"], "trip_count": s["trip_count"] or 0,
-                         "total_revenue": _money(s["total_revenue"])}
+            s = table_stats(
+                conn, f"{schema}.{name}", {"pickup_month": month}, ["trip_count", "total_revenue"]
+            )
+            out[name] = {
+                "rows": s["rows"],
+                "trip_count": s["trip_count"] or 0,
+                "total_revenue": _money(s["total_revenue"]),
+            }
     return out
 
 
@@ -176,21 +200,32 @@ def load_dates(settings: Settings, dates: list) -> dict:
         apply_ddl(conn, DDL_DIR)
         with conn.transaction():
             with timed() as clock:
-                staging = _lake_dataset(settings, paths.staging_prefix(settings.dataset), STAGING_PARTITIONING
-                                        ).filter(ds.field("pickup_date").isin(dates))
-                n = replace_partition(conn, f"{schema}.fct_trips", staging, {"pickup_date": dates},
-                                      [c for c, _ in STAGING_COLUMNS])
+                staging = _lake_dataset(
+                    settings, paths.staging_prefix(settings.dataset), STAGING_PARTITIONING
+                ).filter(ds.field("pickup_date").isin(dates))
+                n = replace_partition(
+                    conn,
+                    f"{schema}.fct_trips",
+                    staging,
+                    {"pickup_date": dates},
+                    [c for c, _ in STAGING_COLUMNS],
+                )
             tables["fct_trips"] = {"rows": n, "seconds": clock.seconds}
             for name, table in CURATED.items():
                 with timed() as clock:
                     # Every curated table has pickup_date in its grain (contracts.CURATED), so a date is a
                     # partition of the warehouse table even though the lake folder is the month.
                     cur = _lake_dataset(settings, paths.curated_prefix(name), CURATED_PARTITIONING).filter(
-                        ds.field("pickup_month").isin(months) & ds.field("pickup_date").isin(dates))
+                        ds.field("pickup_month").isin(months) & ds.field("pickup_date").isin(dates)
+                    )
                     cols = [c for c, _ in table.columns] + [c for c, _ in CURATED_PARTITIONS]
                     n = replace_partition(conn, f"{schema}.{name}", cur, {"pickup_date": dates}, cols)
                 tables[name] = {"rows": n, "seconds": clock.seconds}
             for month in months:  # dim_date must know the dates (small, idempotent)
                 load_dims(conn, settings.zone_lookup_path, month, schema)
                 build_aggregates(conn, month)  # the month's pre-aggregates follow its trips
-    return {"dates": [str(d) for d in dates], "tables": tables, "rows_in": sum(t["rows"] for t in tables.values())}
+    return {
+        "dates": [str(d) for d in dates],
+        "tables": tables,
+        "rows_in": sum(t["rows"] for t in tables.values()),
+    }

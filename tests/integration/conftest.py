@@ -71,7 +71,9 @@ def pg_conn_factory(lab_settings):
     with psycopg.connect(lab_settings.warehouse_admin_dsn, autocommit=True) as admin:
         admin.execute("DROP DATABASE IF EXISTS taxilab_scratch")
         admin.execute("CREATE DATABASE taxilab_scratch")
-    admin_scratch = make_conninfo(**{**conninfo_to_dict(lab_settings.warehouse_admin_dsn), "dbname": "taxilab_scratch"})
+    admin_scratch = make_conninfo(
+        **{**conninfo_to_dict(lab_settings.warehouse_admin_dsn), "dbname": "taxilab_scratch"}
+    )
     with psycopg.connect(admin_scratch, autocommit=True) as admin:
         pg_auth.grant_database(admin, "taxilab_scratch", lab_settings.warehouse_app_role)
     dsn = make_conninfo(**{**conninfo_to_dict(lab_settings.warehouse_dsn), "dbname": "taxilab_scratch"})
@@ -89,11 +91,13 @@ def fresh_lake(lab_settings):
 
     def make(bucket_prefix: str, db_prefix: str, **extra):
         tag = uuid.uuid4().hex[:8]
-        s = lab_settings.model_copy(update={
-            "bucket": f"{bucket_prefix}-{tag}",
-            "catalog_databases": {z: f"{db_prefix}_{tag}_{z}" for z in crawler.ZONES},
-            **extra,
-        })
+        s = lab_settings.model_copy(
+            update={
+                "bucket": f"{bucket_prefix}-{tag}",
+                "catalog_databases": {z: f"{db_prefix}_{tag}_{z}" for z in crawler.ZONES},
+                **extra,
+            }
+        )
         client("s3", s).create_bucket(Bucket=s.bucket)
         return s
 

@@ -20,8 +20,10 @@ import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-_S3_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
-             b"<Message>injected by faultproxy</Message></Error>")
+_S3_ERROR = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+    b"<Message>injected by faultproxy</Message></Error>"
+)
 
 
 class FaultProxy:
@@ -165,7 +167,7 @@ class PgStallProxy:
                 server.sendall(data)
                 if self.trigger in tail + data:
                     armed = True
-                tail = data[-len(self.trigger):]
+                tail = data[-len(self.trigger) :]
         except OSError:
             pass
         self._close(client, server)

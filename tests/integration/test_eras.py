@@ -31,7 +31,11 @@ def test_each_supported_era_schema_passes_the_ingest_check_and_is_named():
     assert tlc.detect_era(schema_2025().names).name == "2025-"
     assert tlc.era_of_month("2009-05").supported is False
     assert [tlc.era_of_month(m).name for m in ("2011-01", "2023-01", "2023-02", "2025-01")] == [
-        "2011-2023-01", "2011-2023-01", "2023-02-2024", "2025-"]
+        "2011-2023-01",
+        "2011-2023-01",
+        "2023-02-2024",
+        "2025-",
+    ]
 
 
 def _rows(era: str, day: int, extra_rows=()):
@@ -52,18 +56,25 @@ def mixed_era_run(lab_settings, spark, tmp_path_factory):
         "2019": [trip(datetime(2024, 11, 2, 10), passenger_count=1.5)],
         # 2022: an int64 VendorID beyond int range
         "2022": [trip(datetime(2024, 11, 3, 10), VendorID=2**40)],
-        "2024": [], "2025": [],
+        "2024": [],
+        "2025": [],
     }
     files = {}
     for i, era in enumerate(ERA_FILES, start=1):
         files[era] = write_era(d / f"yellow_{era}_layout.parquet", era, _rows(era, i, extras[era]))
         if era != "2024":  # a second/third/fourth raw file of a different era in the same month prefix
-            s3.upload_file(str(files[era]), lab_settings.bucket, prefix + f"yellow_tripdata_{MONTH}_era{era}.parquet")
-    rep = Pipeline(PipelineOptions(MONTH, str(files["2024"]), 0, 1, progress=False), settings=lab_settings).run()
+            s3.upload_file(
+                str(files[era]), lab_settings.bucket, prefix + f"yellow_tripdata_{MONTH}_era{era}.parquet"
+            )
+    rep = Pipeline(
+        PipelineOptions(MONTH, str(files["2024"]), 0, 1, progress=False), settings=lab_settings
+    ).run()
     return files, rep
 
 
-def test_files_of_four_eras_in_one_month_prefix_are_conformed_in_one_run(mixed_era_run, lab_settings, record_property):
+def test_files_of_four_eras_in_one_month_prefix_are_conformed_in_one_run(
+    mixed_era_run, lab_settings, record_property
+):
     files, rep = mixed_era_run
     assert rep.status == "succeeded", rep
     assert all(c.ok for c in rep.checks), [c for c in rep.checks if not c.ok]
@@ -82,25 +93,44 @@ def test_files_of_four_eras_in_one_month_prefix_are_conformed_in_one_run(mixed_e
         day = ERA_FILES.index(era) + 1
         # timestamps (ns in 2019/2022 files) arrive as the same wall clock, to the microsecond
         assert sorted(r["pickup_datetime"] for r in rows) == [
-            datetime(2024, 11, day, 9) + timedelta(minutes=7 * i) for i in range(3)]
+            datetime(2024, 11, day, 9) + timedelta(minutes=7 * i) for i in range(3)
+        ]
         assert {r["vendor_id"] for r in rows} == {2} and {r["passenger_count"] for r in rows} == {1}
-        assert sorted(r["total_amount"] for r in rows) == [Decimal("20.00"), Decimal("21.00"), Decimal("22.00")]
+        assert sorted(r["total_amount"] for r in rows) == [
+            Decimal("20.00"),
+            Decimal("21.00"),
+            Decimal("22.00"),
+        ]
         assert {r["airport_fee"] for r in rows} == ({None} if era == "2019" else {Decimal("0.00")})
         assert {r["cbd_congestion_fee"] for r in rows} == ({Decimal("0.75")} if era == "2025" else {None})
-    record_property("robustness", {"kind": "input", "case": "four eras in one month prefix", "outcome": "accepted"})
+    record_property(
+        "robustness", {"kind": "input", "case": "four eras in one month prefix", "outcome": "accepted"}
+    )
 
 
 def test_2009_2010_layout_is_refused_at_ingest_naming_the_era_and_why(lab_settings, tmp_path):
     import pyarrow as pa
 
     path = tmp_path / "yellow_tripdata_2009-01.parquet"
-    pq.write_table(pa.table({"vendor_name": ["VTS"], "Trip_Pickup_DateTime": ["2009-01-04 02:52:00"],
-                             "Start_Lon": [-73.99], "Start_Lat": [40.72], "Fare_Amt": [8.9]}), path)
+    pq.write_table(
+        pa.table(
+            {
+                "vendor_name": ["VTS"],
+                "Trip_Pickup_DateTime": ["2009-01-04 02:52:00"],
+                "Start_Lon": [-73.99],
+                "Start_Lat": [40.72],
+                "Fare_Amt": [8.9],
+            }
+        ),
+        path,
+    )
     with pytest.raises(StageError) as err:
         Pipeline(PipelineOptions("2009-01", str(path), 0, 1, progress=False), settings=lab_settings).run()
     msg = str(err.value)
     assert err.value.stage == "ingest" and str(path) in msg
     assert "2009-2010" in msg and "latitude/longitude" in msg and "PULocationID" in msg
     s3 = aws.client("s3", lab_settings)
-    listed = s3.list_objects_v2(Bucket=lab_settings.bucket, Prefix=paths.raw_month_prefix(lab_settings.dataset, "2009-01"))
+    listed = s3.list_objects_v2(
+        Bucket=lab_settings.bucket, Prefix=paths.raw_month_prefix(lab_settings.dataset, "2009-01")
+    )
     assert listed.get("KeyCount", 0) == 0

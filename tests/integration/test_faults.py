@@ -41,11 +41,15 @@ def test_ingest_survives_throttling_errors_and_dropped_connections(lab_settings,
         landed = raw.land_month(_via(lab_settings, proxy), "2023-05", _source(tmp_path))
     assert landed.action in ("uploaded", "unchanged") and landed.rows == 2
     assert proxy.injected >= 3
-    record_property("robustness", {"kind": "fault", "what": "S3 503/500/drop", "injected": proxy.injected,
-                                   "survived": True})
+    record_property(
+        "robustness",
+        {"kind": "fault", "what": "S3 503/500/drop", "injected": proxy.injected, "survived": True},
+    )
 
 
-def test_bytes_corrupted_in_transit_are_caught_by_the_landed_sha256_check(lab_settings, tmp_path, record_property):
+def test_bytes_corrupted_in_transit_are_caught_by_the_landed_sha256_check(
+    lab_settings, tmp_path, record_property
+):
     raw.ensure_bucket(lab_settings)
 
     def plan(method, path, n):  # corrupt only the read-back of the landed object
@@ -55,23 +59,31 @@ def test_bytes_corrupted_in_transit_are_caught_by_the_landed_sha256_check(lab_se
         with pytest.raises(raw.IngestError, match="SHA-256.*corrupted in transit"):
             raw.land_month(_via(lab_settings, proxy), "2023-06", _source(tmp_path, datetime(2023, 6, 2, 8)))
     assert proxy.injected >= 1
-    record_property("robustness", {"kind": "fault", "what": "corrupted read-back", "injected": 1, "survived": True})
+    record_property(
+        "robustness", {"kind": "fault", "what": "corrupted read-back", "injected": 1, "survived": True}
+    )
 
 
 def test_a_second_run_for_a_month_in_progress_is_refused(lab_settings, tmp_path, record_property):
-    code = ("import sys,time; from taxilab.core.settings import load_settings; from taxilab.core.runs import month_lock;"
-            f"s=load_settings(state_dir={str(lab_settings.state_dir)!r}, bucket='taxilab-it');"
-            "cm=month_lock(s,'2023-07'); cm.__enter__(); print('locked', flush=True); time.sleep(60)")
+    code = (
+        "import sys,time; from taxilab.core.settings import load_settings; from taxilab.core.runs import month_lock;"
+        f"s=load_settings(state_dir={str(lab_settings.state_dir)!r}, bucket='taxilab-it');"
+        "cm=month_lock(s,'2023-07'); cm.__enter__(); print('locked', flush=True); time.sleep(60)"
+    )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(RunInProgress, match=f"2023-07.*pid {holder.pid}"):
-            Pipeline(PipelineOptions("2023-07", str(_source(tmp_path).path), 0, 1, progress=False),
-                     settings=lab_settings).run()
+            Pipeline(
+                PipelineOptions("2023-07", str(_source(tmp_path).path), 0, 1, progress=False),
+                settings=lab_settings,
+            ).run()
     finally:
         holder.kill()
         holder.wait()
-    record_property("robustness", {"kind": "fault", "what": "concurrent run", "injected": 1, "survived": True})
+    record_property(
+        "robustness", {"kind": "fault", "what": "concurrent run", "injected": 1, "survived": True}
+    )
 
 
 def _non_loopback_ip() -> str | None:
@@ -88,7 +100,10 @@ def test_emulator_and_database_listen_on_loopback_only(lab_settings):
     ip = _non_loopback_ip()
     if ip is None:
         pytest.skip("this machine has no non-loopback IPv4 address to test from")
-    ports = {"s3": urlsplit(lab_settings.endpoint("s3")).port, "postgres": urlsplit(lab_settings.warehouse_dsn).port}
+    ports = {
+        "s3": urlsplit(lab_settings.endpoint("s3")).port,
+        "postgres": urlsplit(lab_settings.warehouse_dsn).port,
+    }
     for _name, port in ports.items():
         socket.create_connection(("127.0.0.1", port), timeout=2).close()  # it is up on loopback...
         with pytest.raises(OSError):  # ...and not reachable on the machine's network address
@@ -103,8 +118,9 @@ def test_logs_and_run_reports_of_the_test_run_hold_no_credentials(lab_settings):
 
 
 @pytest.mark.timeout(600)
-def test_two_runs_started_at_once_for_a_month_one_proceeds_and_another_month_runs_beside(lab_settings, tmp_path,
-                                                                                       record_property):
+def test_two_runs_started_at_once_for_a_month_one_proceeds_and_another_month_runs_beside(
+    lab_settings, tmp_path, record_property
+):
     """Three real `taxilab pipeline` processes started together: two for 2022-09 (exactly one proceeds, the
     other is refused naming the month) and one for 2022-10 (a different month: it proceeds)."""
     import os
@@ -112,17 +128,40 @@ def test_two_runs_started_at_once_for_a_month_one_proceeds_and_another_month_run
     from taxilab.core.settings import PROJECT_ROOT
     from taxilab.validation import lakestats
 
-    env = {**os.environ, "TAXILAB_STATE_DIR": str(lab_settings.state_dir), "TAXILAB_BUCKET": lab_settings.bucket,
-           "TAXILAB_SHARED_DIR": str(lab_settings.shared_dir), "TAXILAB_SPARK__MASTER": "local[1]",
-           "TAXILAB_SPARK__DRIVER_MEMORY": "1g", "TAXILAB_SPARK__SHUFFLE_PARTITIONS": "2"}
+    env = {
+        **os.environ,
+        "TAXILAB_STATE_DIR": str(lab_settings.state_dir),
+        "TAXILAB_BUCKET": lab_settings.bucket,
+        "TAXILAB_SHARED_DIR": str(lab_settings.shared_dir),
+        "TAXILAB_SPARK__MASTER": "local[1]",
+        "TAXILAB_SPARK__DRIVER_MEMORY": "1g",
+        "TAXILAB_SPARK__SHUFFLE_PARTITIONS": "2",
+    }
     env.pop("TAXILAB_FAULT_KILL_AT", None)
 
     def start(month: str) -> subprocess.Popen:
         day = datetime.strptime(month + "-03 08:00", "%Y-%m-%d %H:%M")
-        src = write_2024(tmp_path / f"yellow_{month}.parquet", [trip(day.replace(hour=h)) for h in range(6, 18)])
-        return subprocess.Popen([sys.executable, "-m", "taxilab.cli", "pipeline", "--month", month, "--source",
-                                 str(src), "--no-progress"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        src = write_2024(
+            tmp_path / f"yellow_{month}.parquet", [trip(day.replace(hour=h)) for h in range(6, 18)]
+        )
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "taxilab.cli",
+                "pipeline",
+                "--month",
+                month,
+                "--source",
+                str(src),
+                "--no-progress",
+            ],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     procs = [start("2022-09"), start("2022-09"), start("2022-10")]
     outs = []
@@ -133,11 +172,20 @@ def test_two_runs_started_at_once_for_a_month_one_proceeds_and_another_month_run
         finally:
             p.kill()
     same = outs[:2]
-    assert sorted(code for code, _ in same) == [0, 3], [(c, o[-800:]) for c, o in same]  # 3: refused, in progress
+    assert sorted(code for code, _ in same) == [0, 3], [
+        (c, o[-800:]) for c, o in same
+    ]  # 3: refused, in progress
     refused = next(out for code, out in same if code == 3)
     assert "2022-09 is already in progress" in " ".join(refused.split()), refused[-800:]
     assert outs[2][0] == 0, outs[2][1][-1500:]
     for month in ("2022-09", "2022-10"):  # each month's rows landed once
         assert lakestats.staging_stats(lab_settings, month).rows == 12
-    record_property("robustness", {"kind": "fault", "what": "two runs at once for one month + another month",
-                                   "injected": 1, "survived": True})
+    record_property(
+        "robustness",
+        {
+            "kind": "fault",
+            "what": "two runs at once for one month + another month",
+            "injected": 1,
+            "survived": True,
+        },
+    )

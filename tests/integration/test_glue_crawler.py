@@ -41,17 +41,29 @@ def test_crawl_creates_table_as_glue_crawler_writes_it(glue_lab):
     glue = client("glue", glue_lab)
     t = glue.get_table(DatabaseName=glue_lab.catalog_databases["staging"], Name="nyc_taxi")["Table"]
     sd = t["StorageDescriptor"]
-    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    assert (
+        sd["SerdeInfo"]["SerializationLibrary"]
+        == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    )
     assert sd["InputFormat"].endswith("MapredParquetInputFormat")
     assert sd["OutputFormat"].endswith("MapredParquetOutputFormat")
     assert sd["Location"] == f"s3://{glue_lab.bucket}/staging/nyc_taxi/"
     assert t["Parameters"]["classification"] == "parquet"
-    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == [("VendorID", "int"), ("total_amount", "double")]
-    assert [(k["Name"], k["Type"]) for k in t["PartitionKeys"]] == [("pickup_date", "date"),
-                                                                   ("time_of_day_category", "string")]
-    parts = glue.get_partitions(DatabaseName=glue_lab.catalog_databases["staging"], TableName="nyc_taxi")["Partitions"]
+    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == [
+        ("VendorID", "int"),
+        ("total_amount", "double"),
+    ]
+    assert [(k["Name"], k["Type"]) for k in t["PartitionKeys"]] == [
+        ("pickup_date", "date"),
+        ("time_of_day_category", "string"),
+    ]
+    parts = glue.get_partitions(DatabaseName=glue_lab.catalog_databases["staging"], TableName="nyc_taxi")[
+        "Partitions"
+    ]
     locs = sorted(p["StorageDescriptor"]["Location"] for p in parts)
-    assert locs[0] == f"s3://{glue_lab.bucket}/staging/nyc_taxi/pickup_date=2023-01-01/time_of_day_category=am/"
+    assert (
+        locs[0] == f"s3://{glue_lab.bucket}/staging/nyc_taxi/pickup_date=2023-01-01/time_of_day_category=am/"
+    )
 
 
 def test_rerun_registers_only_new_partitions_in_batches_and_drops_vanished_ones(glue_lab):
@@ -75,7 +87,9 @@ def test_rerun_registers_only_new_partitions_in_batches_and_drops_vanished_ones(
 def test_new_nullable_column_updates_table_with_a_new_version(glue_lab):
     put(glue_lab, staging_key("2023-01-01"), trips())
     crawler.crawl(glue_lab, zones=("staging",))
-    put(glue_lab, staging_key("2023-01-02"), trips(extra={"cbd_congestion_fee": pa.array([0.75, None, 0.75])}))
+    put(
+        glue_lab, staging_key("2023-01-02"), trips(extra={"cbd_congestion_fee": pa.array([0.75, None, 0.75])})
+    )
     [res] = crawler.crawl(glue_lab, zones=("staging",))
     assert (res.action, res.new_columns) == ("updated", ["cbd_congestion_fee"])
     [t] = catalog.describe(glue_lab)[1].tables
@@ -93,26 +107,36 @@ def test_type_change_fails_naming_table_column_and_types_and_leaves_table_untouc
     msg = str(e.value)
     assert "nyc_taxi" in msg and "'VendorID'" in msg and "from int to string" in msg
     assert "pickup_date=2023-01-02/time_of_day_category=am" in msg and "UPDATE_IN_DATABASE" in msg
-    assert [(c.column, c.table_type, c.found_type) for c in e.value.conflicts] == [("VendorID", "int", "string")]
+    assert [(c.column, c.table_type, c.found_type) for c in e.value.conflicts] == [
+        ("VendorID", "int", "string")
+    ]
     after = catalog.describe(glue_lab)[1].tables[0]
     assert (after.columns, after.versions) == (before.columns, before.versions)
     # the new partition is registered all the same (Glue adds partitions whatever the policy), with its own schema
     assert after.partitions == before.partitions + 1
-    assert partition_columns(glue_lab, "staging", ["2023-01-02", "am"]) == [("VendorID", "string"),
-                                                                             ("total_amount", "double")]
+    assert partition_columns(glue_lab, "staging", ["2023-01-02", "am"]) == [
+        ("VendorID", "string"),
+        ("total_amount", "double"),
+    ]
 
 
 def partition_columns(settings, zone: str, values: list[str]) -> list[tuple[str, str]]:
-    p = client("glue", settings).get_partition(DatabaseName=settings.catalog_databases[zone], TableName="nyc_taxi",
-                                               PartitionValues=values)["Partition"]
+    p = client("glue", settings).get_partition(
+        DatabaseName=settings.catalog_databases[zone], TableName="nyc_taxi", PartitionValues=values
+    )["Partition"]
     return [(c["Name"], c["Type"]) for c in p["StorageDescriptor"]["Columns"]]
 
 
 def table_versions(settings, zone: str) -> list[dict[str, str]]:
     """Each version's columns (lower-cased name -> type), oldest first."""
     glue = client("glue", settings)
-    vs = [v for page in glue.get_paginator("get_table_versions").paginate(
-        DatabaseName=settings.catalog_databases[zone], TableName="nyc_taxi") for v in page["TableVersions"]]
+    vs = [
+        v
+        for page in glue.get_paginator("get_table_versions").paginate(
+            DatabaseName=settings.catalog_databases[zone], TableName="nyc_taxi"
+        )
+        for v in page["TableVersions"]
+    ]
     vs.sort(key=lambda v: int(v["VersionId"]))
     return [{c["Name"].lower(): c["Type"] for c in v["Table"]["StorageDescriptor"]["Columns"]} for v in vs]
 
@@ -127,6 +151,7 @@ def era_file(era: str) -> pa.Table:
     from datetime import datetime
 
     from tests.integration.tlcfiles import trip, write_era
+
     buf = io.BytesIO()
     write_era(buf, era, [trip(datetime(2024, 2, 1, 9))])
     return pq.read_table(io.BytesIO(buf.getvalue()))
@@ -140,15 +165,23 @@ def test_a_2018_month_beside_2024_widens_the_raw_table_with_a_new_version(glue_l
     put(glue_lab, raw_key("2018-01"), era_file("2018"))
     [res] = crawler.crawl(glue_lab, zones=("raw",))
     assert res.action == "updated" and not res.conflicts
-    assert set(res.widened) >= {"VendorID int -> bigint", "passenger_count bigint -> double",
-                                "RatecodeID bigint -> double", "PULocationID int -> bigint"}
+    assert set(res.widened) >= {
+        "VendorID int -> bigint",
+        "passenger_count bigint -> double",
+        "RatecodeID bigint -> double",
+        "PULocationID int -> bigint",
+    }
     v1, v2 = table_versions(glue_lab, "raw")
     assert (v1["vendorid"], v1["passenger_count"]) == ("int", "bigint")
     assert (v2["vendorid"], v2["passenger_count"], v2["pulocationid"]) == ("bigint", "double", "bigint")
     # each partition keeps the schema of its own files; the null-typed 2018 congestion_surcharge is void there
     old = dict(partition_columns(glue_lab, "raw", ["2018", "01"]))
     new = dict(partition_columns(glue_lab, "raw", ["2024", "02"]))
-    assert (old["VendorID"], old["passenger_count"], old["congestion_surcharge"]) == ("bigint", "double", "void")
+    assert (old["VendorID"], old["passenger_count"], old["congestion_surcharge"]) == (
+        "bigint",
+        "double",
+        "void",
+    )
     assert (new["VendorID"], new["passenger_count"], new["Airport_fee"]) == ("int", "bigint", "double")
     # nothing changed: no new version
     [again] = crawler.crawl(glue_lab, zones=("raw",))
@@ -170,13 +203,17 @@ def test_void_column_stays_out_of_the_table_until_a_partition_types_it(glue_lab)
 def test_log_policy_keeps_the_table_reports_conflicts_and_partitions_keep_their_schema(glue_lab):
     put(glue_lab, staging_key("2023-01-01"), trips(extra={"note": pa.array(["a", "b", "c"])}))
     crawler.crawl(glue_lab, zones=("staging",))
-    put(glue_lab, staging_key("2023-01-02"), trips(extra={"note": pa.array([1, 2, 3], pa.int64()),
-                                                          "VendorID": pa.array([1, 2, 3], pa.int64())}))
+    put(
+        glue_lab,
+        staging_key("2023-01-02"),
+        trips(extra={"note": pa.array([1, 2, 3], pa.int64()), "VendorID": pa.array([1, 2, 3], pa.int64())}),
+    )
     log_policy = crawler.SchemaChangePolicy("LOG", "LOG")
     [res] = crawler.crawl(glue_lab, zones=("staging",), policy=log_policy)
     assert [str(c) for c in res.conflicts] == [
         f"{glue_lab.catalog_databases['staging']}.nyc_taxi: column 'note' changed type from string to bigint in "
-        "pickup_date=2023-01-02/time_of_day_category=am"]
+        "pickup_date=2023-01-02/time_of_day_category=am"
+    ]
     assert res.held_back and res.widened == ["VendorID int -> bigint"]  # LOG: logged, not applied
     [v1] = table_versions(glue_lab, "staging")
     assert (v1["vendorid"], v1["note"]) == ("int", "string")
@@ -200,8 +237,10 @@ def test_all_zones_cataloged_into_their_databases(glue_lab):
     put(glue_lab, "curated/daily_summary/pickup_month=2023-01/part-0.parquet", trips())
     put(glue_lab, "curated/hourly_zone/pickup_month=2023-01/part-0.parquet", trips())
     crawler.crawl(glue_lab)
-    got = {d.name: sorted((t.name, t.partitions, tuple(k for k, _ in t.partition_keys)) for t in d.tables)
-           for d in catalog.describe(glue_lab)}
+    got = {
+        d.name: sorted((t.name, t.partitions, tuple(k for k, _ in t.partition_keys)) for t in d.tables)
+        for d in catalog.describe(glue_lab)
+    }
     dbs = glue_lab.catalog_databases
     assert got == {
         dbs["raw"]: [("nyc_taxi", 1, ("year", "month"))],

@@ -84,10 +84,14 @@ def test_daily_drops_reach_the_warehouse_touching_only_their_dates(inc_settings,
     [r1] = incremental.consume(s, queue_url, factory, max_wait_s=30, expect_keys={key1}, report=report)
     assert r1.dates == ["2024-04-01"]
     assert r1.rows_visible > 0 and r1.freshness_s is not None and 0 < r1.freshness_s < 120
-    before = {p: _objects(s, p) for p in (
-        paths.staging_prefix(s.dataset) + "pickup_date=2024-04-01/",
-        paths.staging_prefix(s.dataset) + "pickup_date=2024-07-01/",
-        paths.curated_month_prefix("daily_summary", "2024-07"))}
+    before = {
+        p: _objects(s, p)
+        for p in (
+            paths.staging_prefix(s.dataset) + "pickup_date=2024-04-01/",
+            paths.staging_prefix(s.dataset) + "pickup_date=2024-07-01/",
+            paths.curated_month_prefix("daily_summary", "2024-07"),
+        )
+    }
     assert all(before.values())
 
     key2 = incremental.land_drop(s, april[1].path, "2024-04")
@@ -98,15 +102,22 @@ def test_daily_drops_reach_the_warehouse_touching_only_their_dates(inc_settings,
     assert _objects(s, paths.staging_prefix(s.dataset) + "pickup_date=2024-04-02/")
 
     with psycopg.connect(s.warehouse_dsn) as conn:
-        per_day = dict(conn.execute(
-            "SELECT pickup_date, count(*) FROM taxi.fct_trips WHERE pickup_date = ANY(%s) GROUP BY 1",
-            [[date(2024, 4, 1), date(2024, 4, 2), date(2024, 7, 1)]]).fetchall())
+        per_day = dict(
+            conn.execute(
+                "SELECT pickup_date, count(*) FROM taxi.fct_trips WHERE pickup_date = ANY(%s) GROUP BY 1",
+                [[date(2024, 4, 1), date(2024, 4, 2), date(2024, 7, 1)]],
+            ).fetchall()
+        )
         audit = conn.execute(
             "SELECT partition_spec FROM taxi.load_audit WHERE table_name = 'taxi.fct_trips' ORDER BY loaded_at DESC, "
-            "ctid DESC LIMIT 1").fetchone()[0]
-        daily = dict(conn.execute(
-            "SELECT pickup_date, trip_count FROM taxi.daily_summary WHERE pickup_date = ANY(%s)",
-            [[date(2024, 4, 1), date(2024, 4, 2)]]).fetchall())
+            "ctid DESC LIMIT 1"
+        ).fetchone()[0]
+        daily = dict(
+            conn.execute(
+                "SELECT pickup_date, trip_count FROM taxi.daily_summary WHERE pickup_date = ANY(%s)",
+                [[date(2024, 4, 1), date(2024, 4, 2)]],
+            ).fetchall()
+        )
     assert per_day[date(2024, 4, 1)] == r1.rows_visible and per_day[date(2024, 4, 2)] == r2.rows_visible
     assert date(2024, 7, 1) in per_day
     assert json.loads(audit) == {"pickup_date": ["2024-04-02"]}  # only the drop's date was replaced
@@ -117,13 +128,18 @@ def test_daily_drops_reach_the_warehouse_touching_only_their_dates(inc_settings,
     from taxilab.core.clients import arrow_s3_filesystem
     from taxilab.warehouse.loader import STAGING_PARTITIONING
 
-    st = pads.dataset(f"{s.bucket}/{paths.staging_prefix(s.dataset).rstrip('/')}", format="parquet",
-                      filesystem=arrow_s3_filesystem(s), partitioning=STAGING_PARTITIONING)
+    st = pads.dataset(
+        f"{s.bucket}/{paths.staging_prefix(s.dataset).rstrip('/')}",
+        format="parquet",
+        filesystem=arrow_s3_filesystem(s),
+        partitioning=STAGING_PARTITIONING,
+    )
     src = st.to_table(columns=["source_file"])["source_file"]
     assert pc.sum(pc.equal(src, f"s3://{s.bucket}/{key2}")).as_py() == r2.rows_visible
 
     # A redelivered event for a drop already processed appends nothing (the bookmark).
-    again = incremental.process(s, [incremental.DropEvent(s.bucket, key2, "", 0, datetime.now(UTC), "x")], factory,
-                                crawl=False)
+    again = incremental.process(
+        s, [incremental.DropEvent(s.bucket, key2, "", 0, datetime.now(UTC), "x")], factory, crawl=False
+    )
     assert again[0].rows_visible == r2.rows_visible
     assert len(report.drops) == 3 and all(d["freshness_s"] is not None for d in report.drops)

@@ -31,8 +31,11 @@ def lake_only(tmp_path):
     raw_defs = json.loads(definitions.DEFINITIONS.read_text())
     keep = {"taxilab-etl", "taxilab-aggregates"}
     raw_defs["jobs"] = [j for j in raw_defs["jobs"] if j["name"] in keep]
-    raw_defs["workflow"]["triggers"] = [t for t in raw_defs["workflow"]["triggers"]
-                                        if all(a.get("job", "") in keep or "crawler" in a for a in t["actions"])]
+    raw_defs["workflow"]["triggers"] = [
+        t
+        for t in raw_defs["workflow"]["triggers"]
+        if all(a.get("job", "") in keep or "crawler" in a for a in t["actions"])
+    ]
     p = tmp_path / "lake_only.json"
     p.write_text(json.dumps(raw_defs))
     return definitions.load(p)
@@ -50,13 +53,18 @@ def reconciles(settings) -> tuple[int, int, int]:
     return r.rows, st.rows, q.rows
 
 
-def test_bookmarked_workflow_processes_only_new_raw_objects_and_catalogs_them(glue_lab, spark, sample_file, tmp_path):
+def test_bookmarked_workflow_processes_only_new_raw_objects_and_catalogs_them(
+    glue_lab, spark, sample_file, tmp_path
+):
     defs = lake_only(tmp_path)
     raw.land_zone_lookup(glue_lab)
     land_slice(glue_lab, sample_file, "drop-a.parquet", 0, 400)
     first = run_workflow(glue_lab, MONTH, defs, spark_factory=lambda: spark)
     assert [(r.job, r.state) for r in first.runs] == [
-        ("taxilab-etl", "SUCCEEDED"), ("taxilab-aggregates", "SUCCEEDED"), ("taxilab-crawler", "SUCCEEDED")]
+        ("taxilab-etl", "SUCCEEDED"),
+        ("taxilab-aggregates", "SUCCEEDED"),
+        ("taxilab-crawler", "SUCCEEDED"),
+    ]
     assert first.runs[0].metrics["bookmark"]["objects_processed"] == 1
     rows, staged, quarantined = reconciles(glue_lab)
     assert rows == 400 and staged + quarantined == 400
@@ -64,8 +72,12 @@ def test_bookmarked_workflow_processes_only_new_raw_objects_and_catalogs_them(gl
     land_slice(glue_lab, sample_file, "drop-b.parquet", 400, 300)
     second = run_workflow(glue_lab, MONTH, defs, spark_factory=lambda: spark)
     etl_run = second.runs[0]
-    assert etl_run.metrics["bookmark"] == {"option": "job-bookmark-enable", "objects_seen": 2,
-                                           "objects_processed": 1, "whole_month": False}
+    assert etl_run.metrics["bookmark"] == {
+        "option": "job-bookmark-enable",
+        "objects_seen": 2,
+        "objects_processed": 1,
+        "whole_month": False,
+    }
     assert etl_run.metrics["rows_in"] == 300
     rows, staged, quarantined = reconciles(glue_lab)
     assert rows == 700 and staged + quarantined == 700  # drop-a's rows kept, drop-b's added once
@@ -111,17 +123,25 @@ def test_definitions_deploy_through_the_glue_api_and_read_back(glue_lab):
     assert after["Actions"] == [{"JobName": "taxilab-aggregates"}]
     wh = glue.get_job(JobName="taxilab-load-warehouse")["Job"]
     assert (wh["Command"]["Name"], wh["GlueVersion"], wh["WorkerType"], wh["NumberOfWorkers"]) == (
-        "glueetl", "5.0", "G.1X", 2)
+        "glueetl",
+        "5.0",
+        "G.1X",
+        2,
+    )
     assert wh["Command"]["ScriptLocation"] == f"s3://{glue_lab.bucket}/scripts/taxilab/warehouse/glue_job.py"
     assert wh["DefaultArguments"]["--step"] == "load"
     assert wh["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
     after_crawl = glue.get_trigger(Name="taxilab-after-crawler")["Trigger"]
     assert {c["CrawlerName"] for c in after_crawl["Predicate"]["Conditions"]} == {
-        f"taxilab-crawler-{z}" for z in crawler.ZONES}
+        f"taxilab-crawler-{z}" for z in crawler.ZONES
+    }
     assert after_crawl["Actions"] == [{"JobName": "taxilab-load-warehouse"}]
     assert glue.get_trigger(Name="taxilab-after-load-warehouse")["Trigger"]["Actions"] == [
-        {"JobName": "taxilab-validate"}]
-    assert glue.get_trigger(Name="taxilab-after-load-warehouse")["Trigger"]["WorkflowName"] == "taxilab-monthly"
+        {"JobName": "taxilab-validate"}
+    ]
+    assert (
+        glue.get_trigger(Name="taxilab-after-load-warehouse")["Trigger"]["WorkflowName"] == "taxilab-monthly"
+    )
     cr = glue.get_crawler(Name="taxilab-crawler-staging")["Crawler"]
     assert cr["DatabaseName"] == glue_lab.catalog_databases["staging"]
     assert cr["Targets"]["S3Targets"][0]["Path"] == f"s3://{glue_lab.bucket}/staging/"

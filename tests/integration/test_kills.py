@@ -76,15 +76,20 @@ def source(tmp_path_factory):
 
 
 def _env(settings, kill_at: str | None) -> dict[str, str]:
-    env = {**os.environ, "TAXILAB_STATE_DIR": str(settings.state_dir), "TAXILAB_BUCKET": settings.bucket,
-           "TAXILAB_SHARED_DIR": str(settings.shared_dir),
-           # one core and a small heap: the machine is shared; one task at a time also keeps several
-           # files pending in the committer while the watcher looks
-           "TAXILAB_SPARK__MASTER": "local[1]", "TAXILAB_SPARK__DRIVER_MEMORY": "1g",
-           "TAXILAB_SPARK__SHUFFLE_PARTITIONS": "2",
-           # one commit thread: a job commit completes its uploads one after another (a window of a second
-           # or two for the mid-commit watcher, instead of a few hundred milliseconds)
-           "TAXILAB_SPARK__EXTRA_CONF": json.dumps({"spark.hadoop.fs.s3a.committer.threads": "1"})}
+    env = {
+        **os.environ,
+        "TAXILAB_STATE_DIR": str(settings.state_dir),
+        "TAXILAB_BUCKET": settings.bucket,
+        "TAXILAB_SHARED_DIR": str(settings.shared_dir),
+        # one core and a small heap: the machine is shared; one task at a time also keeps several
+        # files pending in the committer while the watcher looks
+        "TAXILAB_SPARK__MASTER": "local[1]",
+        "TAXILAB_SPARK__DRIVER_MEMORY": "1g",
+        "TAXILAB_SPARK__SHUFFLE_PARTITIONS": "2",
+        # one commit thread: a job commit completes its uploads one after another (a window of a second
+        # or two for the mid-commit watcher, instead of a few hundred milliseconds)
+        "TAXILAB_SPARK__EXTRA_CONF": json.dumps({"spark.hadoop.fs.s3a.committer.threads": "1"}),
+    }
     env.pop("TAXILAB_FAULT_KILL_AT", None)
     if kill_at:
         env["TAXILAB_FAULT_KILL_AT"] = kill_at
@@ -92,9 +97,24 @@ def _env(settings, kill_at: str | None) -> dict[str, str]:
 
 
 def run_cli(settings, source: str, kill_at: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "taxilab.cli", "pipeline", "--month", MONTH, "--source", source,
-                           "--no-progress"], env=_env(settings, kill_at), cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "taxilab.cli",
+            "pipeline",
+            "--month",
+            MONTH,
+            "--source",
+            source,
+            "--no-progress",
+        ],
+        env=_env(settings, kill_at),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 STAGING_MONTH = paths.staging_prefix("nyc_taxi") + "pickup_date=2023-10-"
@@ -105,8 +125,12 @@ FIRST_CURATED = paths.curated_month_prefix(next(iter(CURATED)), MONTH)
 def snapshot(settings) -> dict[str, dict[str, str]]:
     """Visible data objects (key -> ETag) of the month, per zone, as any reader of the bucket sees them."""
     s3 = aws.client("s3", settings)
-    prefixes = {"raw": paths.raw_month_prefix(settings.dataset, MONTH), "quarantine": QUARANTINE_MONTH,
-                "staging": STAGING_MONTH, "curated": paths.CURATED + "/"}
+    prefixes = {
+        "raw": paths.raw_month_prefix(settings.dataset, MONTH),
+        "quarantine": QUARANTINE_MONTH,
+        "staging": STAGING_MONTH,
+        "curated": paths.CURATED + "/",
+    }
     out = {}
     for zone, prefix in prefixes.items():
         keys = {}
@@ -138,14 +162,16 @@ def assert_partitions_whole(settings, snap) -> dict[str, int]:
     expected = expected_partitions()
     files: dict[str, list[str]] = {}
     for key in snap["staging"]:
-        part = key[len(paths.staging_prefix("nyc_taxi")):].rsplit("/", 1)[0]
+        part = key[len(paths.staging_prefix("nyc_taxi")) :].rsplit("/", 1)[0]
         files.setdefault(part, []).append(key)
     seen = {}
     for part, keys in sorted(files.items()):
         assert part in expected, f"a partition no clean run writes: {part}"
         assert len(keys) == 1, f"{part}: {len(keys)} files, a clean run writes one: {keys}"
         seen[part] = _file_rows(s3, settings.bucket, keys[0], snap["staging"][keys[0]])
-        assert seen[part] == expected[part], f"{part}: {seen[part]} rows visible, a clean run has {expected[part]}"
+        assert seen[part] == expected[part], (
+            f"{part}: {seen[part]} rows visible, a clean run has {expected[part]}"
+        )
     for table in CURATED:
         keys = [k for k in snap["curated"] if k.startswith(paths.curated_month_prefix(table, MONTH))]
         assert len(keys) <= 1, f"curated {table} {MONTH}: {keys}"
@@ -154,7 +180,9 @@ def assert_partitions_whole(settings, snap) -> dict[str, int]:
 
 def pending_uploads(settings, prefix: str) -> list[str]:
     s3 = aws.client("s3", settings)
-    return [u["Key"] for u in s3.list_multipart_uploads(Bucket=settings.bucket, Prefix=prefix).get("Uploads", [])]
+    return [
+        u["Key"] for u in s3.list_multipart_uploads(Bucket=settings.bucket, Prefix=prefix).get("Uploads", [])
+    ]
 
 
 def assert_all_or_nothing(settings, snap) -> None:
@@ -235,13 +263,17 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
     assert pending_uploads(s, STAGING_MONTH), "nothing left pending: the kill came after the job commit"
     visible = assert_partitions_whole(s, after)
     assert len(visible) < len(expected_partitions()), "every partition visible: the commit was not cut"
-    print(f"mid-commit kill: {len(new_files)} rewritten partitions visible, "
-          f"{len(visible) - len(new_files)} old ones, {len(expected_partitions()) - len(visible)} absent")
+    print(
+        f"mid-commit kill: {len(new_files)} rewritten partitions visible, "
+        f"{len(visible) - len(new_files)} old ones, {len(expected_partitions()) - len(visible)} absent"
+    )
     # 5. mid curated write (directory committer, one file per table and month): the kill comes while the
     #    watched table's upload is pending; its single-file job commit can win the race (then the table is
     #    complete); either way each table is absent or whole (assert_all_or_nothing) and the month incomplete
     before, after = kill(f"pending-upload:{FIRST_CURATED}")
-    assert {k.split("/")[1] for k in after["curated"]} != set(CURATED), "aggregates finished: no mid-write kill"
+    assert {k.split("/")[1] for k in after["curated"]} != set(CURATED), (
+        "aggregates finished: no mid-write kill"
+    )
     # 6. after crawl: the lake is complete; the warehouse holds fct_trips whole (an earlier run's) or not at
     #    all: kill() checked which
     before, after = kill("after:crawl")
@@ -250,18 +282,31 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
     loaded_before = fct_rows(s)
     u = urlsplit(s.warehouse_dsn)
     dsn = make_conninfo(s.warehouse_dsn, host="127.0.0.1", port=0, sslmode="disable")
-    code = ("import sys; from taxilab.core.settings import load_settings; from taxilab.orchestration.pipeline import Pipeline, "
-            "PipelineOptions; s = load_settings().model_copy(update={'warehouse_dsn': sys.argv[1]}); "
-            "Pipeline(PipelineOptions(sys.argv[2], sys.argv[3], 0, 1, progress=False), settings=s).warehouse()")
+    code = (
+        "import sys; from taxilab.core.settings import load_settings; from taxilab.orchestration.pipeline import Pipeline, "
+        "PipelineOptions; s = load_settings().model_copy(update={'warehouse_dsn': sys.argv[1]}); "
+        "Pipeline(PipelineOptions(sys.argv[2], sys.argv[3], 0, 1, progress=False), settings=s).warehouse()"
+    )
     with PgStallProxy(u.hostname, u.port, b'COPY "taxi"."fct_trips"') as proxy:
         dsn = make_conninfo(dsn, port=proxy.port)
-        proc = subprocess.Popen([sys.executable, "-c", code, dsn, MONTH, source], env=_env(s, None),
-                                cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, dsn, MONTH, source],
+            env=_env(s, None),
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert proxy.stalled.wait(120), "the fct_trips COPY never started"
             with psycopg.connect(s.warehouse_dsn) as conn:
-                assert conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                                    "'COPY \"taxi\".\"fct_trips\"%%' AND state = 'active'").fetchone()[0] == 1
+                assert (
+                    conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                        "'COPY \"taxi\".\"fct_trips\"%%' AND state = 'active'"
+                    ).fetchone()[0]
+                    == 1
+                )
             proc.send_signal(signal.SIGKILL)
             assert proc.wait(30) == -signal.SIGKILL
         finally:
@@ -269,11 +314,17 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
             proc.wait()
         deadline = time.monotonic() + 30  # the server sees the client gone and rolls the load back
         with psycopg.connect(s.warehouse_dsn, autocommit=True) as conn:
-            while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                               "'COPY \"taxi\".\"fct_trips\"%%'").fetchone()[0] and time.monotonic() < deadline:
+            while (
+                conn.execute(
+                    'SELECT count(*) FROM pg_stat_activity WHERE query LIKE \'COPY "taxi"."fct_trips"%%\''
+                ).fetchone()[0]
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.2)
     assert_recoverable(s)
-    assert fct_rows(s) == loaded_before  # rolled back with its DELETE: the previous load stays, nothing partial
+    assert (
+        fct_rows(s) == loaded_before
+    )  # rolled back with its DELETE: the previous load stays, nothing partial
     tried.append("warehouse:copy (mid-COPY)")
 
     # The rerun: the same state as a clean run of this input.
@@ -288,8 +339,10 @@ def test_sigkill_at_each_point_then_a_rerun_ends_as_a_clean_run(lab_settings, sp
     for table in CURATED:
         assert wh[table]["trip_count"] == VALID, table
     with psycopg.connect(s.warehouse_dsn) as conn:  # every row of the source exactly once
-        distinct = conn.execute("SELECT count(DISTINCT pickup_datetime) FROM taxi.fct_trips WHERE "
-                                "pickup_date >= '2023-10-01' AND pickup_date < '2023-11-01'").fetchone()[0]
+        distinct = conn.execute(
+            "SELECT count(DISTINCT pickup_datetime) FROM taxi.fct_trips WHERE "
+            "pickup_date >= '2023-10-01' AND pickup_date < '2023-11-01'"
+        ).fetchone()[0]
     assert distinct == VALID
     for point in tried:
         record_property("robustness", {"kind": "kill", "what": point, "recovered": True})

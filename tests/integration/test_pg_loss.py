@@ -30,8 +30,10 @@ ROWS = 60
 def loaded_month(lab_settings, spark, tmp_path_factory):
     """A month loaded once by a clean run: the 'previous rows' a failed reload must leave intact."""
     start = datetime(2023, 9, 1, 6)
-    path = write_2024(tmp_path_factory.mktemp("pgloss") / "yellow_2023-09.parquet",
-                      [trip(start + timedelta(hours=7 * i)) for i in range(ROWS)])
+    path = write_2024(
+        tmp_path_factory.mktemp("pgloss") / "yellow_2023-09.parquet",
+        [trip(start + timedelta(hours=7 * i)) for i in range(ROWS)],
+    )
     rep = Pipeline(PipelineOptions(MONTH, str(path), 0, 1, progress=False), settings=lab_settings).run()
     assert rep.status == "succeeded"
     return str(path)
@@ -42,9 +44,12 @@ def _fct_state(dsn: str) -> tuple:
     with psycopg.connect(dsn) as conn:
         rows, newest = conn.execute(
             "SELECT count(*), max(loaded_at) FROM taxi.fct_trips WHERE pickup_date >= '2023-09-01' "
-            "AND pickup_date < '2023-10-01'").fetchone()
-        audits = conn.execute("SELECT count(*) FROM taxi.load_audit WHERE table_name = 'taxi.fct_trips' "
-                              "AND pickup_month = %s", [MONTH]).fetchone()[0]
+            "AND pickup_date < '2023-10-01'"
+        ).fetchone()
+        audits = conn.execute(
+            "SELECT count(*) FROM taxi.load_audit WHERE table_name = 'taxi.fct_trips' AND pickup_month = %s",
+            [MONTH],
+        ).fetchone()[0]
     return rows, newest, audits
 
 
@@ -75,7 +80,9 @@ def stall_copy(settings, proxy: PgStallProxy, source: str):
 
 
 @pytest.mark.parametrize("how", ["network cut", "pg_terminate_backend"])
-def test_connection_lost_mid_copy_rolls_back_and_a_rerun_loads(lab_settings, loaded_month, how, record_property):
+def test_connection_lost_mid_copy_rolls_back_and_a_rerun_loads(
+    lab_settings, loaded_month, how, record_property
+):
     before = _fct_state(lab_settings.warehouse_dsn)
     assert before[0] == ROWS
     u = urlsplit(lab_settings.warehouse_dsn)
@@ -83,9 +90,13 @@ def test_connection_lost_mid_copy_rolls_back_and_a_rerun_loads(lab_settings, loa
         t, outcome = stall_copy(lab_settings, proxy, loaded_month)
         with psycopg.connect(lab_settings.warehouse_dsn, autocommit=True) as admin:
             # the backend is inside the COPY, waiting for the rest of the rows
-            pids = [r[0] for r in admin.execute(
-                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY \"taxi\".\"fct_trips\"%%' "
-                "AND state = 'active' AND pid <> pg_backend_pid()").fetchall()]
+            pids = [
+                r[0]
+                for r in admin.execute(
+                    'SELECT pid FROM pg_stat_activity WHERE query LIKE \'COPY "taxi"."fct_trips"%%\' '
+                    "AND state = 'active' AND pid <> pg_backend_pid()"
+                ).fetchall()
+            ]
             assert len(pids) == 1
             if how == "network cut":
                 proxy.drop()
@@ -107,5 +118,7 @@ def test_connection_lost_mid_copy_rolls_back_and_a_rerun_loads(lab_settings, loa
     assert after[0] == ROWS and after[1] > before[1] and after[2] == before[2] + 1
     bad = [c for c in reconcile(lab_settings, MONTH) if not c.ok]
     assert not bad, bad
-    record_property("robustness", {"kind": "fault", "what": f"PostgreSQL lost mid-COPY ({how})", "injected": 1,
-                                   "survived": True})
+    record_property(
+        "robustness",
+        {"kind": "fault", "what": f"PostgreSQL lost mid-COPY ({how})", "injected": 1, "survived": True},
+    )

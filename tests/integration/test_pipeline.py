@@ -35,15 +35,30 @@ def synthetic_run(lab_settings, spark):
 def test_synthetic_month_runs_every_stage_and_reconciles_exactly(synthetic_run):
     rep = synthetic_run
     assert rep.status == "succeeded"
-    assert [s.name for s in rep.stages] == ["services", "ingest", "etl", "aggregates", "crawl", "warehouse", "validate"]
+    assert [s.name for s in rep.stages] == [
+        "services",
+        "ingest",
+        "etl",
+        "aggregates",
+        "crawl",
+        "warehouse",
+        "validate",
+    ]
     assert all(s.status == "succeeded" for s in rep.stages)
     assert rep.checks and all(c.ok for c in rep.checks), [c for c in rep.checks if not c.ok]
     etl = rep.get("etl")
     assert etl.rows_in == SYNTH_ROWS
     assert etl.rows_out + etl.quarantined == SYNTH_ROWS
     # the generator's dirt must be caught, each kind under its own reason
-    for code in ("NEGATIVE_AMOUNT", "ZERO_DISTANCE", "PICKUP_OUTSIDE_MONTH", "NON_POSITIVE_DURATION",
-                 "DURATION_OVER_24H", "DISTANCE_OVER_100MI", "FARE_OUTLIER"):
+    for code in (
+        "NEGATIVE_AMOUNT",
+        "ZERO_DISTANCE",
+        "PICKUP_OUTSIDE_MONTH",
+        "NON_POSITIVE_DURATION",
+        "DURATION_OVER_24H",
+        "DISTANCE_OVER_100MI",
+        "FARE_OUTLIER",
+    ):
         assert etl.quarantined_by_reason.get(code, 0) > 0, code
     # quarantine is a few percent, as on real TLC months, not a wholesale rejection
     assert 0.01 < etl.quarantined / SYNTH_ROWS < 0.08
@@ -67,14 +82,22 @@ def test_quarantined_rows_keep_reason_codes_and_source_file(synthetic_run, lab_s
     rows = t.select(["reason_codes", "primary_reason", "source_file"]).to_pylist()
     assert all(r["reason_codes"] and r["primary_reason"] == r["reason_codes"].split(",")[0] for r in rows)
     assert {r["source_file"] for r in rows} == {
-        paths.s3_url(lab_settings.bucket, paths.raw_month_prefix("nyc_taxi", "2024-03") + "yellow_tripdata_2024-03.parquet")
+        paths.s3_url(
+            lab_settings.bucket,
+            paths.raw_month_prefix("nyc_taxi", "2024-03") + "yellow_tripdata_2024-03.parquet",
+        )
     }
 
 
 def test_staging_is_partitioned_by_date_and_time_of_day_with_one_file_each(synthetic_run, lab_settings):
     s3 = aws.client("s3", lab_settings)
-    keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=lab_settings.bucket, Prefix="staging/nyc_taxi/pickup_date=2024-03-") for o in p.get("Contents", [])]
+    keys = [
+        o["Key"]
+        for p in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=lab_settings.bucket, Prefix="staging/nyc_taxi/pickup_date=2024-03-"
+        )
+        for o in p.get("Contents", [])
+    ]
     parts = {k.rsplit("/", 1)[0] for k in keys if k.endswith(".parquet")}
     assert len(parts) == 31 * 5
     assert len([k for k in keys if k.endswith(".parquet")]) == len(parts)
@@ -100,9 +123,15 @@ def test_rerun_on_same_input_is_idempotent(synthetic_run, lab_settings):
     for stage in ("etl", "aggregates", "warehouse"):
         b = next(s for s in before["stages"] if s["name"] == stage)
         a = again.get(stage)
-        assert (a.rows_in, a.rows_out, str(a.total_amount)) == (b["rows_in"], b["rows_out"], b["total_amount"]), stage
+        assert (a.rows_in, a.rows_out, str(a.total_amount)) == (
+            b["rows_in"],
+            b["rows_out"],
+            b["total_amount"],
+        ), stage
     with connect(lab_settings) as conn:
-        n = conn.execute("select count(*) from taxi.fct_trips where pickup_date between '2024-03-01' and '2024-03-31'").fetchone()[0]
+        n = conn.execute(
+            "select count(*) from taxi.fct_trips where pickup_date between '2024-03-01' and '2024-03-31'"
+        ).fetchone()[0]
     assert n == again.get("etl").rows_out
 
 
@@ -123,6 +152,7 @@ def test_missing_source_file_fails_naming_stage_and_input(lab_settings):
 
 
 # ---- genuine TLC rows ----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def sample_run(lab_settings, spark, sample_file):
@@ -158,37 +188,64 @@ def _pg_rows(settings, sql):
 
 
 def test_sample_daily_trips_and_revenue_match_duckdb(sample_run, reference, lab_settings):
-    ref = reference.execute("select pickup_date, trip_count, total_revenue, total_tips from daily_summary order by 1").fetchall()
-    got = _pg_rows(lab_settings, "select pickup_date, trip_count, total_revenue, total_tips from taxi.daily_summary "
-                                 "where pickup_month = '2024-02' order by 1")
+    ref = reference.execute(
+        "select pickup_date, trip_count, total_revenue, total_tips from daily_summary order by 1"
+    ).fetchall()
+    got = _pg_rows(
+        lab_settings,
+        "select pickup_date, trip_count, total_revenue, total_tips from taxi.daily_summary "
+        "where pickup_month = '2024-02' order by 1",
+    )
     assert [(d, n, Decimal(r), Decimal(t)) for d, n, r, t in ref] == got
 
 
 def test_sample_payment_mix_matches_duckdb(sample_run, reference, lab_settings):
-    ref = reference.execute("select payment_type, sum(trip_count), sum(total_tips), sum(tipped_trips) "
-                            "from payment_analysis group by 1 order by 1").fetchall()
-    got = _pg_rows(lab_settings, "select payment_type, sum(trip_count), sum(total_tips), sum(tipped_trips) "
-                                 "from taxi.payment_analysis where pickup_month = '2024-02' group by 1 order by 1")
-    assert [(p, int(n), Decimal(t), int(k)) for p, n, t, k in ref] == [(p, int(n), t, int(k)) for p, n, t, k in got]
+    ref = reference.execute(
+        "select payment_type, sum(trip_count), sum(total_tips), sum(tipped_trips) "
+        "from payment_analysis group by 1 order by 1"
+    ).fetchall()
+    got = _pg_rows(
+        lab_settings,
+        "select payment_type, sum(trip_count), sum(total_tips), sum(tipped_trips) "
+        "from taxi.payment_analysis where pickup_month = '2024-02' group by 1 order by 1",
+    )
+    assert [(p, int(n), Decimal(t), int(k)) for p, n, t, k in ref] == [
+        (p, int(n), t, int(k)) for p, n, t, k in got
+    ]
 
 
 def test_sample_top_pickup_zones_match_duckdb(sample_run, reference, lab_settings):
-    ref = reference.execute("select pu_zone, pu_borough, sum(trip_count) n, sum(total_revenue) from location_analysis "
-                            "group by 1, 2 order by n desc, 1 limit 10").fetchall()
-    got = _pg_rows(lab_settings, "select pu_zone, pu_borough, sum(trip_count) n, sum(total_revenue) from taxi.location_analysis "
-                                 "where pickup_month = '2024-02' group by 1, 2 order by n desc, 1 limit 10")
+    ref = reference.execute(
+        "select pu_zone, pu_borough, sum(trip_count) n, sum(total_revenue) from location_analysis "
+        "group by 1, 2 order by n desc, 1 limit 10"
+    ).fetchall()
+    got = _pg_rows(
+        lab_settings,
+        "select pu_zone, pu_borough, sum(trip_count) n, sum(total_revenue) from taxi.location_analysis "
+        "where pickup_month = '2024-02' group by 1, 2 order by n desc, 1 limit 10",
+    )
     assert [(z, b, int(n), Decimal(r)) for z, b, n, r in ref] == [(z, b, int(n), r) for z, b, n, r in got]
     assert any(z == "JFK Airport" for z, *_ in got)
 
 
 def test_sample_hourly_average_speed_matches_duckdb(sample_run, reference, lab_settings):
-    ref = dict(reference.execute("select pickup_hour, sum(trip_count) from hourly_patterns group by 1").fetchall())
-    got = dict(_pg_rows(lab_settings, "select pickup_hour, sum(trip_count) from taxi.hourly_patterns "
-                                      "where pickup_month = '2024-02' group by 1"))
+    ref = dict(
+        reference.execute("select pickup_hour, sum(trip_count) from hourly_patterns group by 1").fetchall()
+    )
+    got = dict(
+        _pg_rows(
+            lab_settings,
+            "select pickup_hour, sum(trip_count) from taxi.hourly_patterns "
+            "where pickup_month = '2024-02' group by 1",
+        )
+    )
     assert {h: int(n) for h, n in ref.items()} == {h: int(n) for h, n in got.items()}
     ref_speed = reference.execute("select avg(avg_speed_mph) from accepted").fetchone()[0]
-    got_speed = _pg_rows(lab_settings, "select avg(avg_speed_mph) from taxi.fct_trips "
-                                       "where pickup_date between '2024-02-01' and '2024-02-29'")[0][0]
+    got_speed = _pg_rows(
+        lab_settings,
+        "select avg(avg_speed_mph) from taxi.fct_trips "
+        "where pickup_date between '2024-02-01' and '2024-02-29'",
+    )[0][0]
     assert got_speed == pytest.approx(ref_speed, rel=1e-9)
 
 
@@ -223,14 +280,26 @@ def test_spectrum_reads_the_pipelines_staging_on_the_lake_and_agrees_with_fct_tr
     db = lab_settings.catalog_databases["staging"]
     with connect(lab_settings) as conn:
         redshift.execute(conn, lab_settings, "DROP SCHEMA IF EXISTS spectrum_it CASCADE")
-        redshift.execute(conn, lab_settings, f"CREATE EXTERNAL SCHEMA spectrum_it FROM DATA CATALOG DATABASE '{db}' "
-                                             "IAM_ROLE 'arn:aws:iam::123456789012:role/lab-spectrum'")
-        [table] = [r[0] for r in conn.execute(
-            "SELECT tablename FROM lab_meta.external_tables WHERE schemaname = 'spectrum_it'").fetchall()]
-        lake = redshift.execute(conn, lab_settings, f"SELECT count(*), sum(total_amount) FROM spectrum_it.{table} "
-                                                    "WHERE pickup_date = '2024-02-10'").rows
-        wh = conn.execute("SELECT count(*), sum(total_amount) FROM taxi.fct_trips "
-                          "WHERE pickup_date = '2024-02-10'").fetchall()
+        redshift.execute(
+            conn,
+            lab_settings,
+            f"CREATE EXTERNAL SCHEMA spectrum_it FROM DATA CATALOG DATABASE '{db}' "
+            "IAM_ROLE 'arn:aws:iam::123456789012:role/lab-spectrum'",
+        )
+        [table] = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM lab_meta.external_tables WHERE schemaname = 'spectrum_it'"
+            ).fetchall()
+        ]
+        lake = redshift.execute(
+            conn,
+            lab_settings,
+            f"SELECT count(*), sum(total_amount) FROM spectrum_it.{table} WHERE pickup_date = '2024-02-10'",
+        ).rows
+        wh = conn.execute(
+            "SELECT count(*), sum(total_amount) FROM taxi.fct_trips WHERE pickup_date = '2024-02-10'"
+        ).fetchall()
     assert lake == wh and lake[0][0] > 0
     # The pipeline's crawl stage rebuilds the external schema's views from the catalog.
     p = Pipeline(PipelineOptions("2024-02", "synthetic", 0, 1, progress=False), settings=lab_settings)

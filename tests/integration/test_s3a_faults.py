@@ -33,8 +33,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 ROWS = 80
 WITHIN, PAST = "2022-03", "2022-04"  # months no other test uses
 # Connection timeouts small enough that nothing waits for minutes (S3A's defaults are 200 s / 5 s).
-TIMEOUTS = {"spark.hadoop.fs.s3a.connection.timeout": "20000",
-            "spark.hadoop.fs.s3a.connection.establish.timeout": "5000"}
+TIMEOUTS = {
+    "spark.hadoop.fs.s3a.connection.timeout": "20000",
+    "spark.hadoop.fs.s3a.connection.establish.timeout": "5000",
+}
 
 
 def _source(tmp_path, month: str) -> str:
@@ -44,23 +46,45 @@ def _source(tmp_path, month: str) -> str:
 
 
 def run_cli(settings, month: str, source: str, s3a: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TAXILAB_STATE_DIR": str(settings.state_dir), "TAXILAB_BUCKET": settings.bucket,
-           "TAXILAB_SHARED_DIR": str(settings.shared_dir),
-           # the machine is shared: one core, a small heap; one task at a time (local mode retries no task)
-           "TAXILAB_SPARK__MASTER": "local[1]", "TAXILAB_SPARK__DRIVER_MEMORY": "1g",
-           "TAXILAB_SPARK__SHUFFLE_PARTITIONS": "2",
-           "TAXILAB_SPARK__EXTRA_CONF": json.dumps({**TIMEOUTS, **s3a})}
+    env = {
+        **os.environ,
+        "TAXILAB_STATE_DIR": str(settings.state_dir),
+        "TAXILAB_BUCKET": settings.bucket,
+        "TAXILAB_SHARED_DIR": str(settings.shared_dir),
+        # the machine is shared: one core, a small heap; one task at a time (local mode retries no task)
+        "TAXILAB_SPARK__MASTER": "local[1]",
+        "TAXILAB_SPARK__DRIVER_MEMORY": "1g",
+        "TAXILAB_SPARK__SHUFFLE_PARTITIONS": "2",
+        "TAXILAB_SPARK__EXTRA_CONF": json.dumps({**TIMEOUTS, **s3a}),
+    }
     env.pop("TAXILAB_FAULT_KILL_AT", None)
-    return subprocess.run([sys.executable, "-m", "taxilab.cli", "pipeline", "--month", month, "--source", source,
-                           "--no-progress"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=240)  # a hang fails the test, it does not hang the suite
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "taxilab.cli",
+            "pipeline",
+            "--month",
+            month,
+            "--source",
+            source,
+            "--no-progress",
+        ],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )  # a hang fails the test, it does not hang the suite
 
 
 def _spark_via(proxy: FaultProxy, **limits: str) -> dict[str, str]:
     return {"spark.hadoop.fs.s3a.endpoint": proxy.url, **{f"spark.hadoop.{k}": v for k, v in limits.items()}}
 
 
-def test_spark_jobs_survive_s3a_throttling_errors_and_dropped_connections(lab_settings, tmp_path, record_property):
+def test_spark_jobs_survive_s3a_throttling_errors_and_dropped_connections(
+    lab_settings, tmp_path, record_property
+):
     faults = ["503", "500", "drop"]
 
     def plan(method, path, n):  # every 5th request of Spark's, in turn 503 SlowDown, 500, dropped
@@ -69,20 +93,32 @@ def test_spark_jobs_survive_s3a_throttling_errors_and_dropped_connections(lab_se
     source = _source(tmp_path, WITHIN)
     with FaultProxy(lab_settings.endpoint("s3"), plan) as proxy:
         # the lab's limits (10 attempts) with shorter waits between S3A's own retries (defaults 500/100 ms)
-        r = run_cli(lab_settings, WITHIN, source, _spark_via(proxy, **{"fs.s3a.retry.interval": "100ms",
-                                                                        "fs.s3a.retry.throttle.interval": "50ms"}))
+        r = run_cli(
+            lab_settings,
+            WITHIN,
+            source,
+            _spark_via(proxy, **{"fs.s3a.retry.interval": "100ms", "fs.s3a.retry.throttle.interval": "50ms"}),
+        )
     assert r.returncode == 0, r.stderr[-3000:]
     assert proxy.requests > 20, "Spark's S3 traffic did not go through the proxy"
     assert all(proxy.by_kind[k] > 0 for k in faults), proxy.by_kind
     checks = reconcile(lab_settings, WITHIN)
     assert checks and all(c.ok for c in checks), [c for c in checks if not c.ok]
     assert lakestats.staging_stats(lab_settings, WITHIN).rows == ROWS
-    record_property("robustness", {"kind": "fault", "what": f"S3A 503/500/drop within retry limits {dict(proxy.by_kind)}",
-                                   "injected": proxy.injected, "survived": True})
+    record_property(
+        "robustness",
+        {
+            "kind": "fault",
+            "what": f"S3A 503/500/drop within retry limits {dict(proxy.by_kind)}",
+            "injected": proxy.injected,
+            "survived": True,
+        },
+    )
 
 
-def test_s3a_faults_past_the_retry_limit_fail_the_stage_cleanly_and_a_rerun_recovers(lab_settings, spark, tmp_path,
-                                                                                    record_property):
+def test_s3a_faults_past_the_retry_limit_fail_the_stage_cleanly_and_a_rerun_recovers(
+    lab_settings, spark, tmp_path, record_property
+):
     staging = paths.staging_prefix(lab_settings.dataset) + f"pickup_date={PAST}-"
 
     def plan(method, path, n):  # every upload into the month's staging partitions is throttled, forever
@@ -90,8 +126,13 @@ def test_s3a_faults_past_the_retry_limit_fail_the_stage_cleanly_and_a_rerun_reco
 
     source = _source(tmp_path, PAST)
     # few, fast retries: the limit is reached in seconds (the lab's defaults are 10 attempts)
-    limits = {"fs.s3a.attempts.maximum": "1", "fs.s3a.retry.limit": "1", "fs.s3a.retry.throttle.limit": "1",
-              "fs.s3a.retry.interval": "10ms", "fs.s3a.retry.throttle.interval": "10ms"}
+    limits = {
+        "fs.s3a.attempts.maximum": "1",
+        "fs.s3a.retry.limit": "1",
+        "fs.s3a.retry.throttle.limit": "1",
+        "fs.s3a.retry.interval": "10ms",
+        "fs.s3a.retry.throttle.interval": "10ms",
+    }
     with FaultProxy(lab_settings.endpoint("s3"), plan) as proxy:
         r = run_cli(lab_settings, PAST, source, _spark_via(proxy, **limits))
     assert r.returncode == 1, (r.returncode, r.stderr[-3000:])
@@ -101,11 +142,20 @@ def test_s3a_faults_past_the_retry_limit_fail_the_stage_cleanly_and_a_rerun_reco
     assert "what to do:" in said
     last = [line for line in r.stderr.splitlines() if line.strip()][-1]
     assert not last.lstrip().startswith(("at ", "Traceback", "File ")) and "Exception" not in last, last
-    print("past the retry limit the CLI said:", said[said.index("error: stage"):][:400], "...", last)
+    print("past the retry limit the CLI said:", said[said.index("error: stage") :][:400], "...", last)
     assert lakestats.staging_stats(lab_settings, PAST).rows == 0  # nothing of the failed write is visible
 
-    rep = Pipeline(PipelineOptions(PAST, source, 0, 1, progress=False), settings=lab_settings).run()  # no faults
+    rep = Pipeline(
+        PipelineOptions(PAST, source, 0, 1, progress=False), settings=lab_settings
+    ).run()  # no faults
     assert rep.status == "succeeded" and all(c.ok for c in rep.checks), [c for c in rep.checks if not c.ok]
     assert lakestats.staging_stats(lab_settings, PAST).rows == ROWS
-    record_property("robustness", {"kind": "fault", "what": "S3A 503 past the retry limit -> StageError(etl), rerun",
-                                   "injected": proxy.injected, "survived": True})
+    record_property(
+        "robustness",
+        {
+            "kind": "fault",
+            "what": "S3A 503 past the retry limit -> StageError(etl), rerun",
+            "injected": proxy.injected,
+            "survived": True,
+        },
+    )

@@ -80,8 +80,14 @@ def test_redshift_ddl_applies_to_postgres_twice_without_error(warehouse):
     warehouse.commit()
 
     tables = {r[0] for r in warehouse.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'taxi'")}
-    assert tables == set(CURATED) | set(AGG_TABLES) | {"fct_trips", "load_audit", "dim_zone", "dim_date",
-                                                       "dim_payment_type", "dim_rate_code"}
+    assert tables == set(CURATED) | set(AGG_TABLES) | {
+        "fct_trips",
+        "load_audit",
+        "dim_zone",
+        "dim_date",
+        "dim_payment_type",
+        "dim_rate_code",
+    }
     # lab_meta (COPY load errors, sql/ddl/095) is the lab's own metadata, not warehouse data.
     creates = [s for s in again if s.startswith("CREATE TABLE") and " lab_meta." not in s]
     assert len(creates) == len(tables)

@@ -58,6 +58,7 @@ def write_2024(path: Path, rows: list[dict], schema: pa.Schema | None = None) ->
 
 # --- era layouts -----------------------------------------------------------------------------------
 
+
 def schema_2011_2023(airport_fee_null_typed: bool) -> pa.Schema:
     """2011 to 2023-01: int64 IDs, double passenger_count/RatecodeID, string flag, lower-case airport_fee
     (null-typed in 2019-01..2020-07), timestamp[ns]."""
@@ -93,13 +94,20 @@ def schema_2025() -> pa.Schema:
 def write_era(path: Path, era: str, rows: list[dict]) -> Path:
     """rows as trip() dicts -> a file in the physical schema of `era` ('2018', '2019', '2022', '2024', '2025')."""
     if era in ("2018", "2019", "2022"):
-        schema = schema_2011_2018() if era == "2018" else schema_2011_2023(airport_fee_null_typed=(era == "2019"))
+        schema = (
+            schema_2011_2018() if era == "2018" else schema_2011_2023(airport_fee_null_typed=(era == "2019"))
+        )
         data = {}
         for f, src in zip(schema, COLUMNS_2024, strict=True):
             vals = [None if pa.types.is_null(f.type) else r[src] for r in rows]
             data[f.name] = pa.array(vals, f.type)
-        pq.write_table(pa.table(data, schema=schema), path, coerce_timestamps=None,
-                       allow_truncated_timestamps=False, version="2.6")
+        pq.write_table(
+            pa.table(data, schema=schema),
+            path,
+            coerce_timestamps=None,
+            allow_truncated_timestamps=False,
+            version="2.6",
+        )
         return path
     if era == "2025":
         schema = schema_2025()

@@ -154,7 +154,9 @@ def stubbed():
     import boto3
     from botocore.stub import Stubber
 
-    client = boto3.client("redshift-data", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    client = boto3.client(
+        "redshift-data", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
     with Stubber(client) as stub:
         yield client, stub
         stub.assert_no_pending_responses()

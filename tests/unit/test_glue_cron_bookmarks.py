@@ -13,27 +13,33 @@ from taxilab.core import cron
 from taxilab.core.settings import load_settings
 
 
-@pytest.mark.parametrize(("expr", "after", "expected"), [
-    ("cron(15 12 * * ? *)", "2024-03-01 12:14", "2024-03-01 12:15"),
-    ("cron(15 12 * * ? *)", "2024-03-01 12:15", "2024-03-02 12:15"),
-    ("cron(0 */6 * * ? *)", "2024-03-01 13:00", "2024-03-01 18:00"),
-    ("cron(30 2 1 * ? *)", "2024-01-31 00:00", "2024-02-01 02:30"),
-    ("cron(0 9 ? * MON-FRI *)", "2024-03-01 10:00", "2024-03-04 09:00"),  # Fri after 9 -> Monday
-    ("cron(0 9 ? * 1 *)", "2024-03-01 10:00", "2024-03-03 09:00"),  # 1 = Sunday in Glue
-    ("cron(0 0 29 FEB ? 2024-2030)", "2024-03-01 00:00", "2028-02-29 00:00"),
-])
+@pytest.mark.parametrize(
+    ("expr", "after", "expected"),
+    [
+        ("cron(15 12 * * ? *)", "2024-03-01 12:14", "2024-03-01 12:15"),
+        ("cron(15 12 * * ? *)", "2024-03-01 12:15", "2024-03-02 12:15"),
+        ("cron(0 */6 * * ? *)", "2024-03-01 13:00", "2024-03-01 18:00"),
+        ("cron(30 2 1 * ? *)", "2024-01-31 00:00", "2024-02-01 02:30"),
+        ("cron(0 9 ? * MON-FRI *)", "2024-03-01 10:00", "2024-03-04 09:00"),  # Fri after 9 -> Monday
+        ("cron(0 9 ? * 1 *)", "2024-03-01 10:00", "2024-03-03 09:00"),  # 1 = Sunday in Glue
+        ("cron(0 0 29 FEB ? 2024-2030)", "2024-03-01 00:00", "2028-02-29 00:00"),
+    ],
+)
 def test_next_fire_time_follows_glue_cron(expr, after, expected):
     got = cron.parse(expr).next_after(datetime.fromisoformat(after))
     assert got == datetime.fromisoformat(expected)
 
 
-@pytest.mark.parametrize(("expr", "problem"), [
-    ("15 12 * * ? *", "must look like cron("),
-    ("cron(15 12 * * *)", "has 5 fields"),
-    ("cron(15 12 * * * *)", "exactly one of day-of-month and day-of-week"),
-    ("cron(15 12 L * ? *)", "L, W and # are not supported"),
-    ("cron(61 12 * * ? *)", "within 0-59"),
-])
+@pytest.mark.parametrize(
+    ("expr", "problem"),
+    [
+        ("15 12 * * ? *", "must look like cron("),
+        ("cron(15 12 * * *)", "has 5 fields"),
+        ("cron(15 12 * * * *)", "exactly one of day-of-month and day-of-week"),
+        ("cron(15 12 L * ? *)", "L, W and # are not supported"),
+        ("cron(61 12 * * ? *)", "within 0-59"),
+    ],
+)
 def test_bad_cron_is_refused_naming_the_problem(expr, problem):
     with pytest.raises(ValueError, match=re.escape(problem)):
         cron.parse(expr)
@@ -99,12 +105,15 @@ def test_unknown_option_is_refused(s):
         bookmarks.pending(s, "etl", "src", [A], "enable")
 
 
-@pytest.mark.parametrize(("expr", "at", "expected"), [
-    ("cron(15 12 * * ? *)", "2024-03-01 12:15", "2024-03-01 12:15"),  # a slot is its own latest
-    ("cron(15 12 * * ? *)", "2024-03-01 12:14", "2024-02-29 12:15"),
-    ("cron(0 9 ? * MON-FRI *)", "2024-03-04 08:00", "2024-03-01 09:00"),  # Monday early -> Friday
-    ("cron(30 2 1 * ? *)", "2024-03-15 00:00", "2024-03-01 02:30"),
-])
+@pytest.mark.parametrize(
+    ("expr", "at", "expected"),
+    [
+        ("cron(15 12 * * ? *)", "2024-03-01 12:15", "2024-03-01 12:15"),  # a slot is its own latest
+        ("cron(15 12 * * ? *)", "2024-03-01 12:14", "2024-02-29 12:15"),
+        ("cron(0 9 ? * MON-FRI *)", "2024-03-04 08:00", "2024-03-01 09:00"),  # Monday early -> Friday
+        ("cron(30 2 1 * ? *)", "2024-03-15 00:00", "2024-03-01 02:30"),
+    ],
+)
 def test_latest_fire_time_at_or_before(expr, at, expected):
     assert cron.parse(expr).last_at_or_before(datetime.fromisoformat(at)) == datetime.fromisoformat(expected)
 

@@ -8,12 +8,28 @@ from spark_jobs.runtime import JobArgumentError, get_resolved_options
 def test_named_options_are_resolved_from_glue_style_argv():
     argv = ["etl.py", "--JOB_NAME", "etl", "--month", "2024-02", "--bucket", "lake"]
     assert get_resolved_options(argv, ["JOB_NAME", "month", "bucket"]) == {
-        "JOB_NAME": "etl", "month": "2024-02", "bucket": "lake"}
+        "JOB_NAME": "etl",
+        "month": "2024-02",
+        "bucket": "lake",
+    }
 
 
 def test_arguments_glue_adds_itself_and_unknown_ones_are_ignored():
-    argv = ["etl.py", "--JOB_NAME", "etl", "--job-bookmark-option", "job-bookmark-enable",
-            "--JOB_RUN_ID", "jr_1", "--TempDir", "s3://tmp/", "--something-else", "x", "--month", "2024-02"]
+    argv = [
+        "etl.py",
+        "--JOB_NAME",
+        "etl",
+        "--job-bookmark-option",
+        "job-bookmark-enable",
+        "--JOB_RUN_ID",
+        "jr_1",
+        "--TempDir",
+        "s3://tmp/",
+        "--something-else",
+        "x",
+        "--month",
+        "2024-02",
+    ]
     assert get_resolved_options(argv, ["JOB_NAME", "month"]) == {"JOB_NAME": "etl", "month": "2024-02"}
 
 
@@ -51,13 +67,27 @@ def test_a_placeholder_month_comes_from_the_glue_workflow_runs_properties():
 
     glue = boto3.client("glue", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
     stub = Stubber(glue)
-    stub.add_response("get_workflow_run_properties", {"RunProperties": {"month": "2024-03"}},
-                      {"Name": "taxilab-monthly", "RunId": "wr_1"})
-    argv = ["etl.py", "--JOB_NAME", "taxilab-etl", "--month", "${month}", "--WORKFLOW_NAME", "taxilab-monthly",
-            "--WORKFLOW_RUN_ID", "wr_1"]
+    stub.add_response(
+        "get_workflow_run_properties",
+        {"RunProperties": {"month": "2024-03"}},
+        {"Name": "taxilab-monthly", "RunId": "wr_1"},
+    )
+    argv = [
+        "etl.py",
+        "--JOB_NAME",
+        "taxilab-etl",
+        "--month",
+        "${month}",
+        "--WORKFLOW_NAME",
+        "taxilab-monthly",
+        "--WORKFLOW_RUN_ID",
+        "wr_1",
+    ]
     with stub:
-        assert get_resolved_options(argv, ["JOB_NAME", "month"], glue=glue) == {"JOB_NAME": "taxilab-etl",
-                                                                              "month": "2024-03"}
+        assert get_resolved_options(argv, ["JOB_NAME", "month"], glue=glue) == {
+            "JOB_NAME": "taxilab-etl",
+            "month": "2024-03",
+        }
 
 
 def test_a_placeholder_left_without_a_workflow_run_is_refused_by_name():

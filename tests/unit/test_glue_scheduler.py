@@ -17,12 +17,33 @@ T = datetime.fromisoformat
 
 
 def defs_with(tmp_path, schedule="cron(15 12 * * ? *)", **trigger_extra):
-    raw = {"glue_version": "5.0",
-           "jobs": [{"name": "a", "script": "a.py", "local": "ok", "worker_type": "G.1X", "number_of_workers": 2,
-                     "timeout_minutes": 1, "max_retries": 0}],
-           "crawlers": [],
-           "workflow": {"name": "wf", "triggers": [{"name": "nightly", "type": "SCHEDULED", "schedule": schedule,
-                                                     "actions": [{"job": "a"}], **trigger_extra}]}}
+    raw = {
+        "glue_version": "5.0",
+        "jobs": [
+            {
+                "name": "a",
+                "script": "a.py",
+                "local": "ok",
+                "worker_type": "G.1X",
+                "number_of_workers": 2,
+                "timeout_minutes": 1,
+                "max_retries": 0,
+            }
+        ],
+        "crawlers": [],
+        "workflow": {
+            "name": "wf",
+            "triggers": [
+                {
+                    "name": "nightly",
+                    "type": "SCHEDULED",
+                    "schedule": schedule,
+                    "actions": [{"job": "a"}],
+                    **trigger_extra,
+                }
+            ],
+        },
+    }
     p = tmp_path / "defs.json"
     p.write_text(json.dumps(raw))
     return definitions.load(p)
@@ -52,8 +73,13 @@ def test_fires_at_its_slot_not_a_minute_before_and_not_twice(tmp_path):
 
 def test_after_downtime_only_the_latest_missed_slot_fires(tmp_path):
     d = defs_with(tmp_path)
-    state = {"nightly": {"schedule": "cron(15 12 * * ? *)", "armed_at": "2024-02-01T00:00:00",
-                         "last_slot": "2024-03-01T12:15:00"}}
+    state = {
+        "nightly": {
+            "schedule": "cron(15 12 * * ? *)",
+            "armed_at": "2024-02-01T00:00:00",
+            "last_slot": "2024-03-01T12:15:00",
+        }
+    }
     fires, state = at(d, state, "2024-03-04 13:00")
     assert fires == [("nightly", "2024-03-04T12:15", 2)]  # Mar 2 and 3 counted as missed, not run
     assert at(d, state, "2024-03-04 13:01")[0] == []
@@ -61,8 +87,13 @@ def test_after_downtime_only_the_latest_missed_slot_fires(tmp_path):
 
 def test_a_changed_schedule_rearms_instead_of_firing_old_slots(tmp_path):
     d = defs_with(tmp_path, "cron(0 6 * * ? *)")
-    state = {"nightly": {"schedule": "cron(15 12 * * ? *)", "armed_at": "2024-02-01T00:00:00",
-                         "last_slot": "2024-03-01T12:15:00"}}
+    state = {
+        "nightly": {
+            "schedule": "cron(15 12 * * ? *)",
+            "armed_at": "2024-02-01T00:00:00",
+            "last_slot": "2024-03-01T12:15:00",
+        }
+    }
     fires, state = at(d, state, "2024-03-04 13:00")
     assert fires == [] and state["nightly"]["schedule"] == "cron(0 6 * * ? *)"
     assert at(d, state, "2024-03-05 06:00")[0] == [("nightly", "2024-03-05T06:00", 0)]
@@ -70,7 +101,9 @@ def test_a_changed_schedule_rearms_instead_of_firing_old_slots(tmp_path):
 
 def test_due_is_pure(tmp_path):
     d = defs_with(tmp_path)
-    state = {"nightly": {"schedule": "cron(15 12 * * ? *)", "armed_at": "2024-03-01T00:00:00", "last_slot": None}}
+    state = {
+        "nightly": {"schedule": "cron(15 12 * * ? *)", "armed_at": "2024-03-01T00:00:00", "last_slot": None}
+    }
     snapshot = json.dumps(state)
     assert at(d, state, "2024-03-01 12:20") == at(d, state, "2024-03-01 12:20")
     assert json.dumps(state) == snapshot
@@ -98,6 +131,7 @@ def runner_for(s, d, seen: list):
         fires = scheduler.load_state(s)["nightly"]["fires"]
         seen.append((month, fires[-1]["status"]))
         return workflow.run_workflow(s, month, d, jobs={"ok": ok}, started_by=by)
+
     return run
 
 
@@ -112,15 +146,24 @@ def test_tick_fires_the_workflow_once_per_slot_across_restarts(s, tmp_path):
     [rec] = workflow.workflow_runs(s, "wf", "2023-08")
     assert rec["status"] == "COMPLETED" and rec["started_by"] == "schedule nightly 2024-03-01T12:15:00"
     [fire] = scheduler.load_state(s)["nightly"]["fires"]
-    assert (fire["slot"], fire["status"], fire["workflow_run_id"]) == ("2024-03-01T12:15:00", "COMPLETED", rec["id"])
+    assert (fire["slot"], fire["status"], fire["workflow_run_id"]) == (
+        "2024-03-01T12:15:00",
+        "COMPLETED",
+        rec["id"],
+    )
 
 
 def test_a_fire_for_a_month_already_running_is_refused_and_the_slot_consumed(s, tmp_path):
     d = defs_with(tmp_path)
     scheduler.tick(s, T("2024-03-01 12:00"), d, month_resolver=lambda t: "2023-08")
     with month_lock(s, "2023-08"):
-        [r] = scheduler.tick(s, T("2024-03-01 12:15"), d, month_resolver=lambda t: "2023-08",
-                             runner=lambda m, by: workflow.run_workflow(s, m, d, jobs={"ok": ok}, started_by=by))
+        [r] = scheduler.tick(
+            s,
+            T("2024-03-01 12:15"),
+            d,
+            month_resolver=lambda t: "2023-08",
+            runner=lambda m, by: workflow.run_workflow(s, m, d, jobs={"ok": ok}, started_by=by),
+        )
     assert r.status == "REFUSED" and "already in progress" in r.note
     assert scheduler.tick(s, T("2024-03-01 12:16"), d, month_resolver=lambda t: "2023-08") == []
     assert scheduler.load_state(s)["nightly"]["fires"][-1]["status"] == "REFUSED"
@@ -129,8 +172,13 @@ def test_a_fire_for_a_month_already_running_is_refused_and_the_slot_consumed(s, 
 def test_nothing_to_process_is_recorded_not_run(s, tmp_path):
     d = defs_with(tmp_path)
     scheduler.tick(s, T("2024-03-01 12:00"), d, month_resolver=lambda t: None)
-    [r] = scheduler.tick(s, T("2024-03-03 12:20"), d, month_resolver=lambda t: None,
-                         runner=lambda m, by: pytest.fail("nothing should run"))
+    [r] = scheduler.tick(
+        s,
+        T("2024-03-03 12:20"),
+        d,
+        month_resolver=lambda t: None,
+        runner=lambda m, by: pytest.fail("nothing should run"),
+    )
     assert r.status == "NOTHING_TO_DO" and "2 earlier slot(s) missed" in r.note  # Mar 1 and 2
 
 

@@ -16,11 +16,24 @@ from taxilab.core.settings import load_settings
 
 
 def defs_for(tmp_path, jobs: dict[str, dict], triggers: list[dict]):
-    raw = {"glue_version": "5.0",
-           "jobs": [{"name": n, "script": f"{n}.py", "local": spec.get("local", n), "worker_type": "G.1X",
-                     "number_of_workers": 2, "timeout_minutes": 1, "max_retries": spec.get("retries", 0),
-                     **({"timeout_seconds": spec["timeout"]} if "timeout" in spec else {})} for n, spec in jobs.items()],
-           "crawlers": [], "workflow": {"name": "wf", "triggers": triggers}}
+    raw = {
+        "glue_version": "5.0",
+        "jobs": [
+            {
+                "name": n,
+                "script": f"{n}.py",
+                "local": spec.get("local", n),
+                "worker_type": "G.1X",
+                "number_of_workers": 2,
+                "timeout_minutes": 1,
+                "max_retries": spec.get("retries", 0),
+                **({"timeout_seconds": spec["timeout"]} if "timeout" in spec else {}),
+            }
+            for n, spec in jobs.items()
+        ],
+        "crawlers": [],
+        "workflow": {"name": "wf", "triggers": triggers},
+    }
     p = tmp_path / "defs.json"
     p.write_text(json.dumps(raw))
     return definitions.load(p)
@@ -29,9 +42,14 @@ def defs_for(tmp_path, jobs: dict[str, dict], triggers: list[dict]):
 def chain(*names, on="SUCCEEDED"):
     trig = [{"name": "start", "type": "ON_DEMAND", "actions": [{"job": names[0]}]}]
     for a, b in zip(names, names[1:], strict=False):
-        trig.append({"name": f"after-{a}", "type": "CONDITIONAL",
-                     "predicate": {"logical": "AND", "conditions": [{"job": a, "state": on}]},
-                     "actions": [{"job": b}]})
+        trig.append(
+            {
+                "name": f"after-{a}",
+                "type": "CONDITIONAL",
+                "predicate": {"logical": "AND", "conditions": [{"job": a, "state": on}]},
+                "actions": [{"job": b}],
+            }
+        )
     return trig
 
 
@@ -62,7 +80,11 @@ def test_failed_job_is_retried_with_backoff_then_does_not_fire_its_successor(s, 
     d = defs_for(tmp_path, {"a": {"local": "boom", "retries": 2}, "b": {"local": "ok"}}, chain("a", "b"))
     t0 = time.monotonic()
     wf = workflow.run_workflow(s, "2023-09", d, jobs={"ok": ok, "boom": boom}, backoff_s=0.05)
-    assert [(r.job, r.state, r.attempt) for r in wf.runs] == [("a", "FAILED", 0), ("a", "FAILED", 1), ("a", "FAILED", 2)]
+    assert [(r.job, r.state, r.attempt) for r in wf.runs] == [
+        ("a", "FAILED", 0),
+        ("a", "FAILED", 1),
+        ("a", "FAILED", 2),
+    ]
     assert "bad input s3://b/raw/x.parquet" in wf.runs[-1].error
     assert time.monotonic() - t0 >= 0.05 + 0.1  # exponential waits between the attempts
     assert wf.status == "FAILED"
@@ -84,7 +106,9 @@ def test_a_retry_that_succeeds_fires_the_successor(s, tmp_path):
 
 
 def test_failure_conditioned_trigger_fires_on_failure(s, tmp_path):
-    d = defs_for(tmp_path, {"a": {"local": "boom"}, "cleanup": {"local": "ok"}}, chain("a", "cleanup", on="FAILED"))
+    d = defs_for(
+        tmp_path, {"a": {"local": "boom"}, "cleanup": {"local": "ok"}}, chain("a", "cleanup", on="FAILED")
+    )
     wf = workflow.run_workflow(s, "2023-09", d, jobs={"ok": ok, "boom": boom})
     assert [(r.job, r.state) for r in wf.runs] == [("a", "FAILED"), ("cleanup", "SUCCEEDED")]
 
@@ -126,7 +150,9 @@ def test_every_job_run_goes_starting_running_then_its_final_state(s, tmp_path):
     seen_inside = {}
 
     def looks(rt, spec, month, run_id):
-        seen_inside["states"] = workflow.transitions(rt.settings, run_id)  # recorded before the job's code ran
+        seen_inside["states"] = workflow.transitions(
+            rt.settings, run_id
+        )  # recorded before the job's code ran
         return {}
 
     release = threading.Event()
@@ -135,15 +161,27 @@ def test_every_job_run_goes_starting_running_then_its_final_state(s, tmp_path):
         release.wait(5)
         return {}
 
-    d = defs_for(tmp_path, {"a": {"local": "looks"}, "b": {"local": "boom"}, "c": {"local": "slow", "timeout": 0.2}},
-                 chain("a", "b") + [{"name": "after-b", "type": "CONDITIONAL",
-                                     "predicate": {"conditions": [{"job": "b", "state": "FAILED"}]},
-                                     "actions": [{"job": "c"}]}])
+    d = defs_for(
+        tmp_path,
+        {"a": {"local": "looks"}, "b": {"local": "boom"}, "c": {"local": "slow", "timeout": 0.2}},
+        chain("a", "b")
+        + [
+            {
+                "name": "after-b",
+                "type": "CONDITIONAL",
+                "predicate": {"conditions": [{"job": "b", "state": "FAILED"}]},
+                "actions": [{"job": "c"}],
+            }
+        ],
+    )
     wf = workflow.run_workflow(s, "2023-09", d, jobs={"looks": looks, "boom": boom, "slow": slow})
     release.set()
     assert seen_inside["states"] == ["STARTING", "RUNNING"]
     assert [workflow.transitions(s, r.id) for r in wf.runs] == [
-        ["STARTING", "RUNNING", "SUCCEEDED"], ["STARTING", "RUNNING", "FAILED"], ["STARTING", "RUNNING", "TIMEOUT"]]
+        ["STARTING", "RUNNING", "SUCCEEDED"],
+        ["STARTING", "RUNNING", "FAILED"],
+        ["STARTING", "RUNNING", "TIMEOUT"],
+    ]
     last = workflow.history(s)[-1]
     assert (last["job"], last["state"], last["attempt"]) == ("c", "TIMEOUT", 0)
     assert last["started_on"] <= last["completed_on"] and "timeout of 0.2 s" in last["error"]
@@ -162,15 +200,22 @@ def fakes(calls: list[str], fail: str | None = None) -> dict:
             if name == fail:
                 raise RuntimeError(f"{name} broke")
             return {}
+
         return job
+
     return {n: make(n) for n in ("etl", "aggregates", "crawler", "warehouse", "validate")}
 
 
 def test_repo_workflow_fires_etl_aggregates_crawler_load_warehouse_validate_in_order(s):
     calls: list[str] = []
     wf = workflow.run_workflow(s, "2023-09", definitions.load(), jobs=fakes(calls))
-    assert calls == ["taxilab-etl", "taxilab-aggregates", "taxilab-crawler", "taxilab-load-warehouse",
-                     "taxilab-validate"]
+    assert calls == [
+        "taxilab-etl",
+        "taxilab-aggregates",
+        "taxilab-crawler",
+        "taxilab-load-warehouse",
+        "taxilab-validate",
+    ]
     assert wf.status == "COMPLETED"
     [rec] = workflow.workflow_runs(s, "taxilab-monthly", "2023-09")
     assert (rec["id"], rec["status"], rec["started_by"]) == (wf.id, "COMPLETED", "manual")
@@ -179,7 +224,9 @@ def test_repo_workflow_fires_etl_aggregates_crawler_load_warehouse_validate_in_o
 
 def test_a_failed_warehouse_load_does_not_fire_validate(s):
     calls: list[str] = []
-    wf = workflow.run_workflow(s, "2023-09", definitions.load(), jobs=fakes(calls, fail="warehouse"), backoff_s=0.01)
+    wf = workflow.run_workflow(
+        s, "2023-09", definitions.load(), jobs=fakes(calls, fail="warehouse"), backoff_s=0.01
+    )
     assert calls[-2:] == ["taxilab-load-warehouse", "taxilab-load-warehouse"]  # max_retries 1, then nothing
     assert "taxilab-validate" not in calls and wf.status == "FAILED"
 
@@ -199,6 +246,7 @@ def _when_running(s, job: str, then, timeout: float = 10) -> threading.Thread:
                 then()
                 return
             time.sleep(0.02)
+
     t = threading.Thread(target=watch, daemon=True)
     t.start()
     return t
@@ -206,7 +254,9 @@ def _when_running(s, job: str, then, timeout: float = 10) -> threading.Thread:
 
 def test_stop_request_on_disk_stops_the_running_job_and_fires_nothing(s, tmp_path):
     d = defs_for(tmp_path, {"a": {"local": "waits"}, "b": {"local": "ok"}}, chain("a", "b"))
-    watcher = _when_running(s, "a", lambda: workflow.request_stop(s, "wf"))  # as `taxilab glue stop --workflow wf`
+    watcher = _when_running(
+        s, "a", lambda: workflow.request_stop(s, "wf")
+    )  # as `taxilab glue stop --workflow wf`
     t0 = time.monotonic()
     wf = workflow.run_workflow(s, "2023-09", d, jobs={"waits": waits_at_safe_points, "ok": ok})
     watcher.join()
@@ -260,7 +310,10 @@ def test_stop_of_a_workflow_without_a_running_run_is_refused(s):
 # ---- warehouse jobs in the definitions --------------------------------------------------------------------
 def test_warehouse_jobs_are_glue_5_jobs_that_can_import_the_lab_package(tmp_path):
     d = definitions.load()
-    kw = {j["Name"]: j for j in definitions.to_aws(d, load_settings(state_dir=tmp_path), "arn:r", "scripts")["jobs"]}
+    kw = {
+        j["Name"]: j
+        for j in definitions.to_aws(d, load_settings(state_dir=tmp_path), "arn:r", "scripts")["jobs"]
+    }
     for name in ("taxilab-load-warehouse", "taxilab-validate"):
         wh = kw[name]
         # glueetl on Glue 5.0 is Python 3.11 (Python shell stops at 3.9); the smallest worker config
@@ -285,8 +338,17 @@ def test_a_python_shell_job_running_the_lab_package_is_refused(tmp_path):
 
 def _with_python_shell_job(tmp_path, change):
     raw = json.loads(definitions.DEFINITIONS.read_text())
-    job = {"name": "tool", "local": "ok", "command": "pythonshell", "python_version": "3.9", "max_capacity": 0.0625,
-           "script": "scripts/tool.py", "timeout_minutes": 5, "max_retries": 0, **change}
+    job = {
+        "name": "tool",
+        "local": "ok",
+        "command": "pythonshell",
+        "python_version": "3.9",
+        "max_capacity": 0.0625,
+        "script": "scripts/tool.py",
+        "timeout_minutes": 5,
+        "max_retries": 0,
+        **change,
+    }
     raw["jobs"].append(job)
     p = tmp_path / "bad.json"
     p.write_text(json.dumps(raw))
@@ -297,13 +359,16 @@ def test_a_valid_python_shell_job_outside_the_lab_package_is_accepted(tmp_path):
     assert "tool" in definitions.load(_with_python_shell_job(tmp_path, {})).jobs
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    ({"python_version": "3.6"}, "python_version 3.9"),
-    ({"max_capacity": 2}, "max_capacity one of"),
-    ({"bookmark": "job-bookmark-enable"}, "cannot use job bookmarks"),
-    ({"worker_type": "G.1X"}, "not worker_type"),
-    ({"command": "gluestreaming"}, "command must be one of"),
-])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"python_version": "3.6"}, "python_version 3.9"),
+        ({"max_capacity": 2}, "max_capacity one of"),
+        ({"bookmark": "job-bookmark-enable"}, "cannot use job bookmarks"),
+        ({"worker_type": "G.1X"}, "not worker_type"),
+        ({"command": "gluestreaming"}, "command must be one of"),
+    ],
+)
 def test_a_python_shell_job_glue_would_refuse_is_refused_by_name(tmp_path, change, problem):
     with pytest.raises(definitions.DefinitionError, match=f"'tool'.*{problem}"):
         definitions.load(_with_python_shell_job(tmp_path, change))

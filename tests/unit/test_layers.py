@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-AWS_RUN = r'''
+AWS_RUN = r"""
 import json, sys
 import boto3
 from botocore.stub import ANY, Stubber
@@ -51,13 +51,19 @@ wh._client = rd
 rows = wh.execute("SELECT 1").rows
 print(json.dumps({"job": out["job_run_id"], "rows": rows, "kinds": [res.warehouse.kind, res.jobs.kind],
                   "emulation": sorted(m for m in sys.modules if m.split(".")[0] == "emulation")}))
-'''
+"""
 
 
 def test_on_the_aws_profile_nothing_under_emulation_is_imported():
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "TAXILAB_PROFILE": "aws", "AWS_DEFAULT_REGION": "us-east-1"}
-    done = subprocess.run([sys.executable, "-c", AWS_RUN], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(ROOT),
+        "TAXILAB_PROFILE": "aws",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", AWS_RUN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["job"] == "jr_1" and out["rows"] == [[1]] and out["kinds"] == ["redshift", "aws-glue"]

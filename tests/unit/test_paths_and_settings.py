@@ -23,8 +23,23 @@ def test_manifest_is_hidden_from_spark_readers_of_the_prefix():
 
 @pytest.mark.parametrize(
     "bad",
-    ["2024-13", "2024-2x", "24-02", "", "2024/02", "2024-00", "2024-2", "2024-0_2", "２０２４-02", "2024-٠2",
-     " 2024-02", "2024-02\n", "+2024-02", None, 202402],
+    [
+        "2024-13",
+        "2024-2x",
+        "24-02",
+        "",
+        "2024/02",
+        "2024-00",
+        "2024-2",
+        "2024-0_2",
+        "２０２４-02",
+        "2024-٠2",
+        " 2024-02",
+        "2024-02\n",
+        "+2024-02",
+        None,
+        202402,
+    ],
 )
 def test_bad_month_is_refused_with_the_value_named(bad):
     with pytest.raises(MonthError, match="YYYY-MM") as err:
@@ -44,7 +59,10 @@ def test_month_knows_its_days_bounds_and_range():
 
 
 def test_curated_month_prefix_is_owned_by_one_month():
-    assert paths.curated_month_prefix("daily_summary", "2024-02") == "curated/daily_summary/pickup_month=2024-02/"
+    assert (
+        paths.curated_month_prefix("daily_summary", "2024-02")
+        == "curated/daily_summary/pickup_month=2024-02/"
+    )
 
 
 def test_local_profile_has_no_fixed_endpoints_until_services_run(tmp_path):
@@ -54,7 +72,8 @@ def test_local_profile_has_no_fixed_endpoints_until_services_run(tmp_path):
 
 def test_local_profile_reads_endpoints_of_running_services_from_state_file(tmp_path):
     (tmp_path / "services.json").write_text(
-        '{"endpoints": {"s3": "http://127.0.0.1:5999"}, "warehouse_dsn": "postgresql://x@127.0.0.1:1/db"}')
+        '{"endpoints": {"s3": "http://127.0.0.1:5999"}, "warehouse_dsn": "postgresql://x@127.0.0.1:1/db"}'
+    )
     s = load_settings(state_dir=tmp_path)
     assert s.endpoint("s3") == "http://127.0.0.1:5999"
     assert s.warehouse_dsn == "postgresql://x@127.0.0.1:1/db"

@@ -29,7 +29,9 @@ def _layout_entries() -> list[str]:
 
 
 def _tracked_top_level() -> set[str]:
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     return {f.split("/", 1)[0] + ("/" if "/" in f else "") for f in files if not f.startswith(".")}
 
 
@@ -45,5 +47,7 @@ def test_every_top_level_entry_of_the_repository_is_listed():
 
 def test_every_package_of_the_code_rooms_is_listed():
     listed = {e.rstrip("/") for e in _layout_entries()}
-    packages = {str(p.parent.relative_to(ROOT)) for room in ROOMS for p in (ROOT / room).glob("*/__init__.py")}
+    packages = {
+        str(p.parent.relative_to(ROOT)) for room in ROOMS for p in (ROOT / room).glob("*/__init__.py")
+    }
     assert packages - listed == set(), "packages missing from the README's Layout"
