@@ -218,9 +218,10 @@ class Pipeline:
         with self._stage(
             "crawl",
             f"s3://{s.bucket} raw/staging/quarantine/curated -> Glue catalog",
-            "an incompatible column type change: replace the month's file with one in a type the "
-            "catalog has (or declare the crawler's schema_change_policy UpdateBehavior LOG in "
-            "spark_jobs/jobgraph.json), then rerun the month",
+            "a schema conflict named above: replace the month's file with one in a type the catalog has "
+            "(or declare the crawler's schema_change_policy UpdateBehavior LOG in spark_jobs/jobgraph.json); "
+            "a connection error: the warehouse (its Spectrum schemas follow the catalog) is down, `make up`; "
+            "then rerun the month",
         ) as st:
             if self.opts.schema_change_policy is not None:
                 self._override_crawler_policy(self.opts.schema_change_policy)
