@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -87,8 +88,7 @@ class Warehouse:
     """Runs named queries by name; one connection for the life of a page render."""
 
     s: Settings
-    _conn: object = None
-    _client: object = None
+    _conn: Any = None
 
     def __enter__(self) -> Warehouse:
         return self
@@ -99,32 +99,25 @@ class Warehouse:
             self._conn = None
 
     def query(self, name: str, **params) -> pd.DataFrame:
-        q = queries.load_query(name)
-        values = {k: str(v) for k, v in params.items()}
-        if self.s.profile == "aws":
-            from taxilab.warehouse.data_api import DataApiClient, DataApiError
-
-            try:
-                self._client = self._client or DataApiClient(self.s)
-                res = self._client.run_named(q, values)
-            except DataApiError as e:
-                raise NoDatabase(
-                    f"Redshift did not answer query {name}: {_first_line(e)}.",
-                    "Check the aws profile's Redshift settings (TAXILAB_REDSHIFT_*).",
-                ) from e
-            df = _frame(res.columns, res.rows)
-            for c in df.columns:  # the Data API returns DECIMAL as strings
-                if df[c].dtype == object:
-                    converted = pd.to_numeric(df[c], errors="coerce")
-                    if converted.notna().sum() == df[c].notna().sum() and df[c].notna().any():
-                        df[c] = converted
-            return df
+        """A named query through the profile's warehouse resource (taxilab.resources): PostgreSQL with the
+        Redshift emulation's translation, or Redshift through the Data API."""
         import psycopg
 
-        if self._conn is None:
-            self._conn = connect(self.s)
+        from taxilab import resources
+        from taxilab.warehouse.data_api import DataApiError
+
+        q = queries.load_query(name)
+        values = {k: str(v) for k, v in params.items()}
+        wh = resources.warehouse(self.s)
         try:
-            res = queries.run(self._conn, q, values)
+            if self._conn is None and hasattr(wh, "connect"):  # one connection for the page render
+                self._conn = connect(self.s)
+            res = wh.run_named(q, values, conn=self._conn)
+        except DataApiError as e:
+            raise NoDatabase(
+                f"Redshift did not answer query {name}: {_first_line(e)}.",
+                "Check the aws profile's Redshift settings (TAXILAB_REDSHIFT_*).",
+            ) from e
         except queries.QueryError as e:
             cause = e.__cause__
             if isinstance(cause, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
@@ -136,7 +129,13 @@ class Warehouse:
             raise
         except psycopg.OperationalError as e:
             raise NoDatabase(f"The warehouse connection failed ({_first_line(e)}).", START_HINT) from e
-        return _frame(res.columns, res.rows)
+        df = _frame(res.columns, res.rows)
+        for c in df.columns:  # the Data API returns DECIMAL as strings (PostgreSQL's Decimals: see _frame)
+            if df[c].dtype == object and df[c].map(lambda v: v is None or isinstance(v, str)).all():
+                converted = pd.to_numeric(df[c], errors="coerce")
+                if converted.notna().sum() == df[c].notna().sum() and df[c].notna().any():
+                    df[c] = converted
+        return df
 
 
 def loaded_months(wh: Warehouse) -> list[str]:
