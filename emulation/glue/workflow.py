@@ -318,6 +318,7 @@ def run_workflow(
     started_by: str = "manual",
     stop_grace_s: float = 120.0,
     on_start: Callable[[WorkflowRun], None] | None = None,
+    on_end: Callable[[WorkflowRun], None] | None = None,
     locked: bool = False,
     run_as: str | None = None,
 ) -> WorkflowRun:
@@ -364,4 +365,6 @@ def run_workflow(
             wf.completed_on = now_iso()
             save_run(settings, wf)
             stop_file(settings, wf.id).unlink(missing_ok=True)
+            if on_end:
+                on_end(wf)  # e.g. the product's metrics and alarms for the run (taxilab.ops.workflow)
     return wf

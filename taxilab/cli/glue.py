@@ -360,10 +360,16 @@ def scheduler(
             + (f" ({r.note})" if r.note else "")
         )
 
+    from taxilab.ops.workflow import report_workflow_run
     from taxilab.orchestration.jobs import local_jobs
 
     results = sched.serve(
-        s, once=once, now=at, max_runs=max_runs, on_result=show_result, run_kwargs={"jobs": local_jobs()}
+        s,
+        once=once,
+        now=at,
+        max_runs=max_runs,
+        on_result=show_result,
+        run_kwargs={"jobs": local_jobs(), "on_end": lambda wf: report_workflow_run(s, wf)},
     )
     if not results:
         for d in sched.describe(s, now=at):

@@ -18,6 +18,7 @@ from spark_jobs.month import Month, MonthError
 from taxilab.core.jobgraph import Definitions
 from taxilab.core.jobgraph import load as load_definitions
 from taxilab.core.settings import Settings
+from taxilab.ops.workflow import report_workflow_run
 from taxilab.orchestration.jobs import run_workflow
 
 
@@ -76,7 +77,13 @@ def backfill(
     control = stop or wfm.StopControl()
     runner = runner or (
         lambda month: run_workflow(
-            settings, month, defs, started_by=f"backfill {start}..{end}", stop=control, **run_kwargs
+            settings,
+            month,
+            defs,
+            started_by=f"backfill {start}..{end}",
+            stop=control,
+            on_end=lambda wf: report_workflow_run(settings, wf),  # metrics, cost, alarms; never raises
+            **run_kwargs,
         )
     )
     name = defs.workflow["name"]
