@@ -378,18 +378,18 @@ def with_note(path: Path, month: str, note: pa.Array) -> Path:
 def test_a_string_column_turning_numeric_follows_the_schema_change_policy(fresh_lake, spark, pg, tmp_path):
     s = fresh_lake("taxilab-eras-conflict", "it_eras_conflict")
     n = 60
-    good = with_note(tmp_path / "apr.parquet", "2024-04", pa.array([f"n{i}" for i in range(n)]))
-    assert_completed(run_month(s, "2024-04", good))
-    bad = with_note(tmp_path / "may-bad.parquet", "2024-05", pa.array(range(n), pa.int64()))
+    good = with_note(tmp_path / "may.parquet", "2023-05", pa.array([f"n{i}" for i in range(n)]))
+    assert_completed(run_month(s, "2023-05", good))
+    bad = with_note(tmp_path / "jun-bad.parquet", "2023-06", pa.array(range(n), pa.int64()))
 
     # declared policy (UPDATE_IN_DATABASE) cannot absorb it: the crawl fails naming the conflict, the
     # stages before it are kept and the report says what is half-done and how to repair it
-    p = Pipeline(PipelineOptions("2024-05", str(bad), progress=False), s)
+    p = Pipeline(PipelineOptions("2023-06", str(bad), progress=False), s)
     with pytest.raises(StageError) as e:
         p.run()
     raw_db = s.catalog_databases["raw"]
     conflict = (
-        f"{raw_db}.nyc_taxi: column 'trip_note' changed type from string to bigint in year=2024/month=05"
+        f"{raw_db}.nyc_taxi: column 'trip_note' changed type from string to bigint in year=2023/month=06"
     )
     assert e.value.stage == "crawl" and conflict in str(e.value) and "SchemaConflictError" in str(e.value)
     assert [(st.name, st.status) for st in p.report.stages] == [
@@ -401,31 +401,31 @@ def test_a_string_column_turning_numeric_follows_the_schema_change_policy(fresh_
     ]
     assert p.report.get("crawl").detail["schema_conflicts"] == [conflict]
     half = (
-        "half-done for 2024-05: staging and quarantine written, curated aggregates written; catalog not "
-        "updated, warehouse not loaded, not reconciled: rerun `make pipeline MONTH=2024-05`"
+        "half-done for 2023-06: staging and quarantine written, curated aggregates written; catalog not "
+        "updated, warehouse not loaded, not reconciled: rerun `make pipeline MONTH=2023-06`"
     )
     assert any(note.startswith(half) for note in p.report.notes), p.report.notes
     assert p.report.get("crawl").detail["half_done"].startswith(half)
-    raw, staging, quarantine = lake_counts(s, "2024-05")
+    raw, staging, quarantine = lake_counts(s, "2023-06")
     assert raw == n and staging + quarantine == n and staging > 0  # staging kept
-    assert warehouse_rows(pg, "2024-05") == 0  # not loaded
+    assert warehouse_rows(pg, "2023-06") == 0  # not loaded
     assert table_types(s, "raw")["trip_note"] == "string" and len(table_versions(s, "raw")) == 1
     assert partition_types(s, "raw")[("2024", "05")]["trip_note"] == "bigint"
 
     # UpdateBehavior LOG: logged and reported by name, the table untouched, the month completes
-    p = run_month(s, "2024-05", bad, schema_change_policy={"UpdateBehavior": "LOG"})
+    p = run_month(s, "2023-06", bad, schema_change_policy={"UpdateBehavior": "LOG"})
     assert p.report.status == "succeeded" and all(c.ok for c in p.report.checks)
     assert p.report.get("crawl").detail["schema_conflicts"] == [conflict]
     assert any(conflict in note and "UpdateBehavior LOG" in note for note in p.report.notes)
     assert table_types(s, "raw")["trip_note"] == "string" and len(table_versions(s, "raw")) == 1
-    assert warehouse_rows(pg, "2024-05") == lake_counts(s, "2024-05")[1]
+    assert warehouse_rows(pg, "2023-06") == lake_counts(s, "2023-06")[1]
 
     # the file fixed (replaced as a new version of the raw object): the next run, on the declared policy,
     # completes the month with no conflict left, the partition following its files again
-    fixed = with_note(tmp_path / "may-fixed.parquet", "2024-05", pa.array([f"n{i}" for i in range(n)]))
-    p = run_month(s, "2024-05", fixed)
+    fixed = with_note(tmp_path / "jun-fixed.parquet", "2023-06", pa.array([f"n{i}" for i in range(n)]))
+    p = run_month(s, "2023-06", fixed)
     assert_completed(p)
     assert crawl_detail(p, "raw")["updated"] == 1
     assert partition_types(s, "raw")[("2024", "05")]["trip_note"] == "string"
-    raw, staging, quarantine = lake_counts(s, "2024-05")
-    assert raw == n and warehouse_rows(pg, "2024-05") == staging and staging + quarantine == n
+    raw, staging, quarantine = lake_counts(s, "2023-06")
+    assert raw == n and warehouse_rows(pg, "2023-06") == staging and staging + quarantine == n
