@@ -202,7 +202,10 @@ def test_borough_filter_narrows_daily_trips_and_top_zones(lab, pg):
 # ---- Pipeline -----------------------------------------------------------------------------------------
 def test_pipeline_page_shows_the_run_reports(lab, months):
     at = app("Pipeline")
-    assert not at.error
+    assert not at.exception
+    # The only error box allowed is the operations panel's alarm summary: other tests of the session leave
+    # failed runs behind, whose alarms are rightly in ALARM.
+    assert all("alarms in ALARM" in e.value for e in at.error), [e.value for e in at.error]
     runs = frame(at, ["run", "month", "source", "status", "seconds", "started", "checks ok"])
     for rep in months.values():
         assert rep.run_id in set(runs["run"])
