@@ -111,3 +111,18 @@ def test_a_file_digest_in_a_run_report_is_data_but_the_same_hex_as_a_token_is_no
     digest = "cd2dc47c749904bc02eeec142b8df10c" + "579bd4101c6d2e63440130982b6ff7a8"
     assert scan_text('{"raw_key": "raw/x.parquet", "sha256": "' + digest + '", "action": "uploaded"}') == []
     assert scan_text('{"api_token": "' + digest + '"}')
+
+
+def test_hive_partition_paths_in_run_reports_are_lake_layout_not_secrets(tmp_path):
+    """Run reports list the stale partitions an etl run dropped; their long key=value paths once tripped the
+    entropy detector (found by a full CI run). A real high-entropy value beside them is still caught."""
+    from taxilab import security
+
+    report = tmp_path / "run.json"
+    report.write_text(
+        '{"stale_partitions_dropped": ["pickup_date=2024-10-05/time_of_day_category=morning_rush",\n'
+        ' "pickup_date=2024-10-07/time_of_day_category=evening_rush"]}\n'
+    )
+    assert security.scan_paths([tmp_path]) == []
+    report.write_text(report.read_text() + '{"api_token": "aB3xQ9zK7mPq2LwR8tYv5NcE1hGj4SdF"}\n')  # pragma: allowlist secret
+    assert security.scan_paths([tmp_path]) != []
