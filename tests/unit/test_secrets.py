@@ -124,5 +124,6 @@ def test_hive_partition_paths_in_run_reports_are_lake_layout_not_secrets(tmp_pat
         ' "pickup_date=2024-10-07/time_of_day_category=evening_rush"]}\n'
     )
     assert security.scan_paths([tmp_path]) == []
-    report.write_text(report.read_text() + '{"api_token": "aB3xQ9zK7mPq2LwR8tYv5NcE1hGj4SdF"}\n')  # pragma: allowlist secret
+    leaked = '{"api_token": "aB3xQ9zK7mPq2LwR8tYv5NcE1hGj4SdF"}\n'  # pragma: allowlist secret
+    report.write_text(report.read_text() + leaked)
     assert security.scan_paths([tmp_path]) != []
