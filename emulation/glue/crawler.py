@@ -548,8 +548,15 @@ def crawl_target(
             TableName=target.table,
             PartitionInputList=[_partition_input(location, pkeys, v, part_cols[v]) for v in batch],
         )
-        if resp.get("Errors"):
-            e = resp["Errors"][0]
+        # A partition another crawl (a run for another month, crawling the same zone table at the same
+        # moment) registered first is registered: not an error; any other failure is.
+        errors = [
+            e
+            for e in resp.get("Errors") or []
+            if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"
+        ]
+        if errors:
+            e = errors[0]
             raise CrawlError(
                 f"table {target.table}: registering partition {e['PartitionValues']} failed: "
                 f"{e['ErrorDetail'].get('ErrorMessage')}"
