@@ -79,6 +79,7 @@ module "jobs" {
     "--redshift_database"   = module.warehouse.database
     "--redshift_secret_arn" = module.warehouse.admin_secret_arn
     "--redshift_iam_role"   = module.iam.redshift_role_arn
+    "--warehouse_schema"    = var.warehouse_schema
   }
   tags = local.tags
 }

@@ -52,7 +52,7 @@ def run(name: str, **params) -> pd.DataFrame:
     from taxilab.warehouse.loader import connect
 
     with connect(settings) as conn:
-        res = queries.run(conn, q, values)
+        res = queries.run(conn, q, values, schema=settings.warehouse_schema)
     df = pd.DataFrame(res.rows, columns=res.columns)
     return df.apply(lambda c: c.map(lambda v: float(v) if isinstance(v, Decimal) else v))
 

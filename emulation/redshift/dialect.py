@@ -31,7 +31,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from taxilab.core.redshift_sql import ddl_files
+from taxilab.core.redshift_sql import ddl_files, in_schema
+from taxilab.core.settings import CANONICAL_SCHEMA
 
 # Table properties with no PostgreSQL counterpart: physical layout on a Redshift cluster.
 REDSHIFT_ONLY_PROPERTIES: tuple[type[exp.Expression], ...] = (
@@ -155,11 +156,17 @@ def postgres_rewrites(tree: exp.Expression) -> exp.Expression:
 _SENTINEL = "taxilab_param__"
 
 
-def query_to_postgres(statement: exp.Expression, params: tuple[str, ...] = (), source: str = "query") -> str:
+def query_to_postgres(
+    statement: exp.Expression,
+    params: tuple[str, ...] = (),
+    source: str = "query",
+    schema: str = CANONICAL_SCHEMA,
+) -> str:
     """One parsed Redshift query (a named query, an UNLOAD's select) as PostgreSQL text for psycopg:
-    the rewrites above, ROUND(x, n) with x cast to DECIMAL, each `:name` of `params` as `%(name)s`
-    and, when there are params, every other % doubled. `source` names the query in errors."""
-    tree = postgres_rewrites(statement)  # DATEDIFF, LISTAGG
+    the rewrites above, `taxi.` tables in `schema`, ROUND(x, n) with x cast to DECIMAL, each `:name` of
+    `params` as `%(name)s` and, when there are params, every other % doubled. `source` names the query in
+    errors."""
+    tree = in_schema(postgres_rewrites(statement), schema)  # DATEDIFF, LISTAGG; the warehouse schema
     # Placeholders become sentinel names first: every other % in the output (LIKE patterns,
     # and format strings sqlglot rewrites, e.g. TO_DATE's) must be doubled for psycopg, and
     # only the placeholders must not.
@@ -255,13 +262,13 @@ def _postgres(statement: exp.Expression) -> str:
         ) from e
 
 
-def to_postgres(sql: str) -> list[str]:
-    """PostgreSQL statements for Redshift SQL (one or many statements), in order.
-
-    Each CREATE TABLE with a SORTKEY is followed by a CREATE INDEX IF NOT EXISTS on those columns.
-    """
+def to_postgres(sql: str, schema: str = CANONICAL_SCHEMA) -> list[str]:
+    """PostgreSQL statements for Redshift SQL (one or many statements), in order, their `taxi.` tables
+    in `schema`. Each CREATE TABLE with a SORTKEY is followed by a CREATE INDEX IF NOT EXISTS on those
+    columns."""
     out: list[str] = []
-    for statement in parse_redshift(sql):
+    for parsed in parse_redshift(sql):
+        statement = in_schema(parsed, schema)
         table = _created_table(statement)
         if table is None:
             out.append(_postgres(statement))
@@ -274,12 +281,10 @@ def to_postgres(sql: str) -> list[str]:
     return out
 
 
-def apply_ddl(conn, ddl_dir: Path) -> list[str]:
-    """Run every DDL file of ddl_dir, translated, in one transaction; returns the statements run.
-
-    Idempotent as long as the DDL is (CREATE ... IF NOT EXISTS): running it twice changes nothing.
-    """
-    statements = [s for f in ddl_files(ddl_dir) for s in to_postgres(f.read_text())]
+def apply_ddl(conn, ddl_dir: Path, schema: str = CANONICAL_SCHEMA) -> list[str]:
+    """Run every DDL file of ddl_dir, translated, its `taxi.` tables in `schema`, in one transaction;
+    returns the statements run. Idempotent as long as the DDL is (CREATE ... IF NOT EXISTS)."""
+    statements = [s for f in ddl_files(ddl_dir) for s in to_postgres(f.read_text(), schema)]
     with conn.transaction():
         for statement in statements:
             conn.execute(statement)

@@ -1,10 +1,6 @@
-"""The lab's Redshift: `execute(conn, settings, sql_text)` runs one Redshift statement locally, on the
-lab's PostgreSQL (conn) and the S3 emulator. It only routes: COPY to copy.run_copy, UNLOAD to
-unload.run_unload (both parsed by statements.py), CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG and
-DROP SCHEMA of such a schema to spectrum.py (Redshift Spectrum over the Glue catalog), and anything
-else through the dialect guard and sqlglot's Redshift -> PostgreSQL translation (dialect.py). Local
-only: the aws profile sends statements to Amazon Redshift through the Data API
-(taxilab.warehouse.sql_exec picks the path). Why: docs/adr/0008-copy-unload-data-api.md.
+"""The lab's Redshift: `execute(conn, settings, sql_text)` runs one Redshift statement on the lab's
+PostgreSQL and the S3 emulator, routing COPY, UNLOAD and external schemas to their emulations and the
+rest through the dialect guard and translation. Why: docs/adr/0008-copy-unload-data-api.md.
 """
 
 from __future__ import annotations
@@ -16,6 +12,7 @@ from emulation.redshift.copy import run_copy
 from emulation.redshift.dialect import DialectError, parse_redshift, to_postgres
 from emulation.redshift.statements import Result, parse_copy, parse_unload, statement_kind
 from emulation.redshift.unload import run_unload
+from taxilab.core.redshift_sql import in_schema_text
 from taxilab.core.settings import Settings
 
 
@@ -25,7 +22,9 @@ class StatementFailed(RuntimeError):
 
 def execute(conn, settings: Settings, sql_text: str) -> Result:
     """Run one Redshift statement on the lab: COPY/UNLOAD emulated against the S3 emulator, external
-    schemas by spectrum.py, anything else guarded, translated and run on PostgreSQL."""
+    schemas by spectrum.py, anything else guarded, translated and run on PostgreSQL. Its `taxi.` tables
+    are settings.warehouse_schema's (found on sqlglot's AST; ADR 0012)."""
+    sql_text = in_schema_text(sql_text, settings.warehouse_schema)
     kind = statement_kind(sql_text)
     if kind == "COPY":
         return run_copy(conn, settings, parse_copy(sql_text))

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from taxilab.core.settings import get_settings
+from taxilab.core.settings import CANONICAL_SCHEMA, get_settings
 from taxilab.warehouse import queries
 
 app = typer.Typer(
@@ -93,10 +93,11 @@ def run(
     try:
         q = queries.load_query(name, _dir(validation))
         params = queries.parse_params(param)
+        schema = get_settings().warehouse_schema
         if show_sql:
-            err.print(q.postgres())
+            err.print(q.postgres(schema))
         with connect(get_settings()) as conn:
-            result = queries.run(conn, q, params)
+            result = queries.run(conn, q, params, schema=schema)
     except (queries.QueryError, WarehouseUnavailable, ValueError) as e:
         _fail(str(e))
     if fmt == "table":
@@ -109,16 +110,16 @@ def run(
         sys.stdout.write(render(result, fmt))
 
 
-def bench_queries(conn, params: dict[str, str], repeats: int) -> list[dict]:
+def bench_queries(conn, params: dict[str, str], repeats: int, schema: str = CANONICAL_SCHEMA) -> list[dict]:
     """Median and p95 wall time (ms) of every analytics query, each run `repeats` times after one warm-up."""
     out = []
     for q in queries.all_queries():
         values = {k: v for k, v in params.items() if k in q.params}
-        queries.run(conn, q, values)  # warm-up: plan cache, shared buffers
+        queries.run(conn, q, values, schema=schema)  # warm-up: plan cache, shared buffers
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            res = queries.run(conn, q, values)
+            res = queries.run(conn, q, values, schema=schema)
             times.append((time.perf_counter() - t0) * 1000)
         times.sort()
         p95 = times[min(len(times) - 1, max(0, round(0.95 * len(times)) - 1))]
@@ -158,7 +159,7 @@ def bench(
     }
     try:
         with connect(get_settings()) as conn:
-            rows = bench_queries(conn, params, repeats)
+            rows = bench_queries(conn, params, repeats, get_settings().warehouse_schema)
     except (queries.QueryError, WarehouseUnavailable) as e:
         _fail(str(e))
     t = Table("query", "rows", "median ms", "p95 ms", f"p95 <= {target_ms:g} ms")

@@ -1,10 +1,10 @@
 """boto3 clients built from settings: the one place endpoints and credentials meet boto3.
-
-The same call sites run against the embedded moto server, LocalStack (compose) or real AWS; only
-the settings differ.
+Why: docs/adr/0012-layout-and-layers.md.
 """
 
 from __future__ import annotations
+
+import json
 
 import boto3
 from botocore.config import Config
@@ -53,3 +53,28 @@ def arrow_s3_filesystem(settings: Settings):
         kwargs.update(access_key=settings.emulator_access_key, secret_key=settings.emulator_secret_key)
     kwargs["retry_strategy"] = fs.AwsStandardS3RetryStrategy(max_attempts=8)
     return fs.S3FileSystem(**kwargs)
+
+
+def queue_for_service(
+    settings: Settings, name: str, sid: str, service: str, source_arn: str, attributes: dict | None = None
+) -> tuple[str, str]:
+    """(URL, ARN) of SQS queue `name`, created if missing, with a policy letting AWS `service` (e.g.
+    "sns.amazonaws.com") send to it from `source_arn` (an ArnLike pattern) only."""
+    sqs = client("sqs", settings)
+    url = sqs.create_queue(QueueName=name, **({"Attributes": attributes} if attributes else {}))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": source_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    return url, arn

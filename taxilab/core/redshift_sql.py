@@ -1,28 +1,20 @@
 """Redshift SQL as text: the helpers both the product's aws path (data_api, sql_load) and the lab's
 Redshift emulation (emulation.redshift) need, working on sqlglot's Redshift token stream, never on
 regexes over the text (so nothing inside a string, a comment or a `::` cast is ever touched).
-
-- `tokens(text)`: sqlglot's Redshift tokens of `text`.
-- `split(text)`: the statements of a script, each exactly as written.
-- `statement_kind(text)`: a statement's first keyword ('COPY', 'UNLOAD', 'SELECT', ...).
-- `after_keyword(text, keyword)`: what follows the leading COPY/UNLOAD keyword (sqlglot swallows the
-  rest of an UNLOAD into one token, so its options are tokenized from there).
-- `placeholder_spans(text)`: where the `:name` parameters (the Data API's syntax) are.
-- `iam_role_span(text)`: where the IAM_ROLE value of a COPY/UNLOAD/CREATE EXTERNAL SCHEMA is, for
-  the aws path's substitution of the account's role.
-- `ddl_files(dir)`: the DDL files of sql/ddl in the order they run (both profiles run them).
-
-Pure text: no database, no AWS client, nothing of emulation/ (docs/adr/0012-layout-and-layers.md).
-Why COPY/UNLOAD are read on tokens: docs/adr/0008-copy-unload-data-api.md.
+Why: docs/adr/0008-copy-unload-data-api.md.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TypeVar
 
 import sqlglot
+from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
+
+from taxilab.core.settings import CANONICAL_SCHEMA, check_schema
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -104,3 +96,70 @@ def ddl_files(ddl_dir: Path) -> list[Path]:
     if not files:
         raise FileNotFoundError(f"no .sql files in {ddl_dir}")
     return files
+
+
+_Tree = TypeVar("_Tree", bound=exp.Expr)
+
+
+class SchemaRewriteError(ValueError):
+    """SQL whose tables cannot be put in the configured warehouse schema (sqlglot cannot parse it)."""
+
+
+def _canonical(identifier: object) -> bool:
+    """An identifier that names the canonical schema: `taxi` in any case unquoted, exactly "taxi" quoted."""
+    if not isinstance(identifier, exp.Identifier):
+        return False
+    name = identifier.this
+    return name == CANONICAL_SCHEMA if identifier.quoted else name.lower() == CANONICAL_SCHEMA
+
+
+def _schema_identifiers(tree: exp.Expr) -> list[exp.Identifier]:
+    """The identifiers that name the canonical schema as a qualifier: the db of a Table (`taxi.t`, and the
+    schema of CREATE SCHEMA taxi) or of a fully qualified Column (`taxi.t.c`). A column or a string named
+    taxi is not one."""
+    out: list[exp.Identifier] = []
+    for node in tree.find_all(exp.Table, exp.Column):
+        db = node.args.get("db")
+        if isinstance(db, exp.Identifier) and _canonical(db) and not node.args.get("catalog"):
+            out.append(db)
+    return out
+
+
+def in_schema(tree: _Tree, schema: str) -> _Tree:
+    """`tree` (parsed Redshift SQL) with its canonical-schema qualifiers replaced, in place, by `schema` as a
+    quoted identifier; unchanged when `schema` is the canonical one. `schema` is checked first."""
+    schema = check_schema(schema)
+    if schema != CANONICAL_SCHEMA:
+        for identifier in _schema_identifiers(tree):
+            identifier.replace(exp.to_identifier(schema, quoted=True))
+    return tree
+
+
+def in_schema_text(sql_text: str, schema: str) -> str:
+    """`sql_text` as written but for its canonical-schema qualifiers, each replaced by `"schema"` at the
+    place sqlglot's AST says it stands (for the Data API path, which sends the text Redshift runs). The text
+    is returned untouched for the canonical schema. Statements sqlglot only keeps as text (UNLOAD, CREATE
+    EXTERNAL SCHEMA) have no table in the AST and are left as written."""
+    schema = check_schema(schema)
+    if schema == CANONICAL_SCHEMA:
+        return sql_text
+    try:
+        trees = sqlglot.parse(sql_text, read="redshift")
+    except sqlglot.errors.SqlglotError as e:
+        raise SchemaRewriteError(
+            f"cannot put this statement in warehouse_schema {schema!r}: sqlglot cannot parse it ({e}): "
+            f"{sql_text.strip()[:200]}"
+        ) from e
+    spans = []
+    for tree in trees:
+        for identifier in _schema_identifiers(tree) if tree is not None else []:
+            meta = identifier.meta
+            if "start" not in meta or "end" not in meta:
+                raise SchemaRewriteError(
+                    f"no position for schema {identifier.sql()} in {sql_text.strip()[:200]}"
+                )
+            spans.append((meta["start"], meta["end"] + 1))
+    quoted = exp.to_identifier(schema, quoted=True).sql(dialect="redshift")
+    for start, end in sorted(set(spans), reverse=True):
+        sql_text = sql_text[:start] + quoted + sql_text[end:]
+    return sql_text

@@ -1,30 +1,37 @@
 """The lab's settings: one typed object, read once. The only module that reads environment variables.
-
-Profiles (TAXILAB_PROFILE):
-- local   (default): moto server + PostgreSQL started by the lab on free loopback ports; their
-                     endpoints are discovered from the lab's state file (.lab/services.json).
-- compose: the containers of docker-compose.yml on fixed localhost ports.
-- aws:     real S3 / Glue / CloudWatch / SNS / SQS and Amazon Redshift; credentials from the usual
-           AWS chain (never from this repo).
-
-Any field can be overridden with TAXILAB_<FIELD> (e.g. TAXILAB_BUCKET, TAXILAB_WAREHOUSE_DSN).
+Why: docs/adr/0012-layout-and-layers.md.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 Profile = Literal["local", "compose", "aws"]
 SERVICES = ("s3", "glue", "cloudwatch", "sns", "sqs")
+# The schema the SQL files name; warehouse_schema replaces it where statements are prepared (ADR 0012).
+CANONICAL_SCHEMA = "taxi"
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def check_schema(name: object) -> str:
+    """`name` if it is a plain schema identifier (lower-case ASCII letters, digits, _; not pg_*), else an
+    error naming the setting."""
+    if not isinstance(name, str) or not _SCHEMA_NAME.fullmatch(name) or name.startswith("pg_"):
+        raise ValueError(
+            f"warehouse_schema (TAXILAB_WAREHOUSE_SCHEMA) must be a plain identifier: lower-case ASCII "
+            f"letters, digits and _, starting with a letter or _, at most 63 characters, not pg_*; got {name!r}"
+        )
+    return name
 
 
 class SparkSettings(BaseModel):
@@ -67,7 +74,8 @@ class Settings(BaseSettings):
     warehouse_app_role: str = "taxilab_app"
     # COPY emulation: a compressed object whose expansion passes this many bytes is refused (gzip bomb).
     copy_max_expanded_bytes: int = 2 * 1024**3
-    warehouse_schema: str = "taxi"
+    # The warehouse schema the product's SQL runs in (the files say taxi; rewritten on their AST, ADR 0012).
+    warehouse_schema: str = CANONICAL_SCHEMA
     # compose profile: the docker-compose project whose containers are the services and the job runner
     compose_project: str = "taxilab"
     state_dir: Path = PROJECT_ROOT / ".lab"
@@ -86,6 +94,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Robustness tests only: SIGKILL this process at the named point (taxilab/faults.py); unset = never.
     fault_kill_at: str | None = None
+
+    @field_validator("warehouse_schema")
+    @classmethod
+    def _plain_schema(cls, value: str) -> str:
+        return check_schema(value)
 
     # ---- derived paths -------------------------------------------------------------------
     @property

@@ -44,25 +44,11 @@ def ensure_topic(settings: Settings, decl) -> str:
 
 
 def ensure_inbox(settings: Settings, decl) -> str:
-    from taxilab.core.clients import client
+    from taxilab.core.clients import queue_for_service
 
-    sqs = client("sqs", settings)
-    url = sqs.create_queue(QueueName=queue_name(decl))["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "alerts-topic",
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:sns:*:*:{decl.sns_topic}"}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    url, _ = queue_for_service(
+        settings, queue_name(decl), "alerts-topic", "sns.amazonaws.com", f"arn:aws:sns:*:*:{decl.sns_topic}"
+    )
     return url
 
 

@@ -1,19 +1,6 @@
 """Incremental daily runs: a drop landing in raw raises an S3 event notification to SQS; the lab consumes
 it and runs the declared workflow (spark_jobs/jobgraph.json) for just that data, then measures freshness.
-
-Path of one drop (see docs/adr/0010-incremental-daily-runs.md):
-  S3 PutObject raw/dataset=D/year=Y/month=M/<drop>.parquet
-    -> S3 event notification (s3:ObjectCreated:*, prefix raw/dataset=D/, suffix .parquet) -> SQS queue
-    -> `consume`: long-poll with a bounded wait, group the drops by month, then the workflow's jobs in their
-       declared order, under the month lock: etl (Glue bookmarks: only raw objects not processed yet,
-       appended to their dates) -> aggregates (the month's curated folders, rebuilt from staging) ->
-       crawler (new partitions into the Glue catalog) -> warehouse (fct_trips and the curated tables
-       replaced for the affected pickup dates only, ONE transaction; a query then sees the drop's rows:
-       freshness ends here) -> validate (the month reconciled across layers)
-    -> the SQS messages are deleted only when all of that succeeded (else they come back after the
-       visibility timeout and the run is retried; the bookmark keeps the etl from appending twice).
-Freshness of a drop = the moment its rows are queryable in the warehouse - the object's creation in raw
-(the event's eventTime; the S3 LastModified if the event has none).
+Why: docs/adr/0010-incremental-daily-runs.md.
 """
 
 from __future__ import annotations
@@ -29,9 +16,9 @@ from urllib.parse import unquote_plus
 
 from spark_jobs.io import paths
 from spark_jobs.month import Month
-from taxilab.core.clients import arrow_s3_filesystem, client
+from taxilab.core.clients import arrow_s3_filesystem, client, queue_for_service
 from taxilab.core.runs import timed
-from taxilab.core.settings import Settings
+from taxilab.core.settings import Settings, check_schema
 
 log = logging.getLogger(__name__)
 NOTIFICATION_ID = "taxilab-raw-drops"
@@ -95,27 +82,17 @@ def month_of_key(key: str) -> str:
 def ensure_notifications(settings: Settings) -> str:
     """Create the SQS queue (idempotent), let the bucket send to it, and add (or refresh) the bucket's
     notification for new raw Parquet objects, keeping any other notification configured. Returns the URL."""
-    sqs, s3 = client("sqs", settings), client("s3", settings)
+    s3 = client("s3", settings)
     # Visibility timeout above a drop's worst processing time: an unfinished message is not redelivered
     # to a second consumer while the first still works on it.
-    url = sqs.create_queue(QueueName=queue_name(settings), Attributes={"VisibilityTimeout": "600"})[
-        "QueueUrl"
-    ]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "s3-raw-drops",
-                "Effect": "Allow",
-                "Principal": {"Service": "s3.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{settings.bucket}"}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    url, arn = queue_for_service(
+        settings,
+        queue_name(settings),
+        "s3-raw-drops",
+        "s3.amazonaws.com",
+        f"arn:aws:s3:::{settings.bucket}",
+        {"VisibilityTimeout": "600"},
+    )
     current = s3.get_bucket_notification_configuration(Bucket=settings.bucket)
     current.pop("ResponseMetadata", None)
     ours = {
@@ -205,8 +182,10 @@ def delete(settings: Settings, queue_url: str, events: list[DropEvent]) -> None:
 
 def land_drop(settings: Settings, path: str | Path, month: str) -> str:
     """Put a drop file into the month's raw prefix under its own name; returns the key."""
+    from taxilab.ingest.raw import raw_key
+
     path = Path(path)
-    key = paths.raw_month_prefix(settings.dataset, month) + path.name
+    key = raw_key(settings, month, path.name)  # refuses a name the etl would not read
     client("s3", settings).upload_file(str(path), settings.bucket, key)
     return key
 
@@ -399,14 +378,19 @@ def _drop_month(
 def _visible_rows(settings: Settings, dates: list, source_files: list[str]) -> dict[str, int]:
     """What a warehouse query sees of each drop now: its accepted rows in fct_trips (source_file is the
     raw object's URL, as the etl job tags every row)."""
+    from psycopg import sql
+
     from taxilab.warehouse.loader import connect
 
     if not dates:
         return {}
     with connect(settings) as conn:
+        query = sql.SQL(
+            "SELECT source_file, count(*) FROM {}.fct_trips"
+            " WHERE pickup_date = ANY(%s) AND source_file = ANY(%s) GROUP BY source_file"
+        ).format(sql.Identifier(check_schema(settings.warehouse_schema)))
         rows = conn.execute(
-            f"SELECT source_file, count(*) FROM {settings.warehouse_schema}.fct_trips"
-            " WHERE pickup_date = ANY(%s) AND source_file = ANY(%s) GROUP BY source_file",
+            query,
             [sorted(dates), source_files],
         ).fetchall()
     return {f: int(n) for f, n in rows}

@@ -91,9 +91,9 @@ class PostgresWarehouse:
         from taxilab.warehouse import queries
 
         if conn is not None:
-            return queries.run(conn, query, values)
+            return queries.run(conn, query, values, schema=self.settings.warehouse_schema)
         with self.connect() as own:
-            return queries.run(own, query, values)
+            return queries.run(own, query, values, schema=self.settings.warehouse_schema)
 
     def load_month(self, month: str, progress: bool = False, path: str | None = None) -> dict:
         from taxilab.warehouse import loader

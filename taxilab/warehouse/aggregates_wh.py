@@ -1,15 +1,6 @@
 """Warehouse-built pre-aggregates: taxi.agg_* (DDL sql/ddl/04*_agg_*.sql), rebuilt for a month by the
 Redshift SQL of sql/load/ right after that month's fct_trips load.
-
-The slow analytics queries read these instead of scanning the month's ~3M trips. They hold additive
-measures only (counts, exact DECIMAL sums, DOUBLE sums with the count of values they cover), so the
-queries' averages and totals are the ones a scan of fct_trips gives; nothing here stores the result
-of a query for given parameter values.
-
-Every sql/load file is a `DELETE` of the month then an `INSERT ... SELECT` from fct_trips, with a
-`:month` placeholder (the same convention and translation as the named queries). All files run in
-ONE transaction (a savepoint of the caller's, if it has one), so a rerun leaves the same rows and a
-failure leaves the previous ones; the built tables are then checked against fct_trips.
+Why: docs/adr/0009-warehouse-preaggregates.md.
 """
 
 from __future__ import annotations
@@ -17,11 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from emulation.redshift.dialect import parse_redshift
 from spark_jobs.month import Month
 from taxilab.core.runs import timed
-from taxilab.core.settings import PROJECT_ROOT
+from taxilab.core.settings import CANONICAL_SCHEMA, PROJECT_ROOT, check_schema
 from taxilab.warehouse.queries import NamedQuery, _placeholders
 
 LOAD_DIR = PROJECT_ROOT / "sql" / "load"
@@ -60,14 +52,20 @@ def _row(cursor: psycopg.Cursor) -> tuple:
     return tuple(row)
 
 
-def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
+def _check(conn: psycopg.Connection, month: str, schema: str) -> dict[str, int]:
     """Trip count and revenue of every month-level aggregate must equal fct_trips' for the month."""
     start, end = Month.parse(month).bounds()
+
+    def table(name: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
     # One scan of the month's facts serves every check.
     count, revenue, with_speed = (
         conn.execute(
-            "SELECT count(*), sum(total_amount), count(avg_speed_mph) FROM taxi.fct_trips"
-            " WHERE pickup_date >= %s AND pickup_date < %s",
+            sql.SQL(
+                "SELECT count(*), sum(total_amount), count(avg_speed_mph) FROM {}"
+                " WHERE pickup_date >= %s AND pickup_date < %s"
+            ).format(table("fct_trips")),
             [start, end],
         ).fetchone()
         or ()
@@ -83,56 +81,66 @@ def _check(conn: psycopg.Connection, month: str) -> dict[str, int]:
         "agg_trips_zone_pair": ("sum(trip_count)", "sum(total_amount_sum)", "month_start = %s", [start]),
         "agg_trips_hourly_profile": ("sum(trip_count)", "sum(total_amount_sum)", "month_start = %s", [start]),
     }
-    for table, (count, revenue, where, params) in checks.items():
+    for name, (count, revenue, where, params) in checks.items():
         got = (
             conn.execute(
-                f"SELECT coalesce({count}, 0), {revenue} FROM taxi.{table} WHERE {where}", params
+                sql.SQL(f"SELECT coalesce({count}, 0), {revenue} FROM {{}} WHERE {where}").format(
+                    table(name)
+                ),
+                params,
             ).fetchone()
             or ()
         )
         if (int(got[0]), got[1]) != (int(fct[0]), fct[1]):
             raise AggregateBuildError(
-                f"taxi.{table} for {month}: {got[0]} trips / {got[1]} revenue, fct_trips has {fct[0]} / {fct[1]}"
+                f"{schema}.{name} for {month}: {got[0]} trips / {got[1]} revenue, fct_trips has {fct[0]} / {fct[1]}"
             )
     speeds = (
         conn.execute(
-            "SELECT coalesce(sum(trip_count), 0), coalesce(max(trips_at_or_above), 0)"
-            " FROM taxi.agg_trip_speed_distribution WHERE month_start = %s",
+            sql.SQL(
+                "SELECT coalesce(sum(trip_count), 0), coalesce(max(trips_at_or_above), 0)"
+                " FROM {} WHERE month_start = %s"
+            ).format(table("agg_trip_speed_distribution")),
             [start],
         ).fetchone()
         or ()
     )
     if not (speeds[0] == speeds[1] == with_speed):
         raise AggregateBuildError(
-            f"taxi.agg_trip_speed_distribution for {month}: {speeds[0]} trips (running total {speeds[1]}),"
+            f"{schema}.agg_trip_speed_distribution for {month}: {speeds[0]} trips (running total {speeds[1]}),"
             f" fct_trips has {with_speed} with a speed"
         )
     rows = {}
-    for table in AGG_TABLES:
-        where, params = checks.get(table, (None, None, "month_start = %s", [start]))[2:]
-        rows[table] = _row(conn.execute(f"SELECT count(*) FROM taxi.{table} WHERE {where}", params))[0]
+    for name in AGG_TABLES:
+        where, params = checks.get(name, (None, None, "month_start = %s", [start]))[2:]
+        query = sql.SQL(f"SELECT count(*) FROM {{}} WHERE {where}").format(table(name))
+        rows[name] = _row(conn.execute(query, params))[0]
     return rows
 
 
-def build_aggregates(conn: psycopg.Connection, month: str, load_dir: Path = LOAD_DIR) -> dict:
-    """Rebuild every pre-aggregate for `month` ('YYYY-MM') from taxi.fct_trips, in one transaction.
+def build_aggregates(
+    conn: psycopg.Connection, month: str, load_dir: Path = LOAD_DIR, schema: str = CANONICAL_SCHEMA
+) -> dict:
+    """Rebuild every pre-aggregate for `month` ('YYYY-MM') from fct_trips of `schema` (the files' `taxi.`
+    tables are put there: settings.warehouse_schema), in one transaction.
 
     Returns {"rows": {table: rows for the month}, "seconds": build time}. Idempotent per month.
     Raises AggregateBuildError (everything rolled back) when a statement fails or a built table's
     trip count or revenue differs from fct_trips'. The caller ANALYZEs the tables afterwards.
     """
     Month.parse(month)  # a malformed month is a clear error before anything runs
+    schema = check_schema(schema)
     statements = load_statements(load_dir)
     try:
         with timed() as clock, conn.transaction():
             # One builder per month at a time: two concurrent rebuilds would both delete nothing.
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"taxi.agg_*:{month}"])
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{schema}.agg_*:{month}"])
             # The month's GROUP BYs hash ~3M rows: with the server's default work_mem they spill to disk
             # (measured 14.7 s -> 10.9 s for the four builds on Feb 2024). Local to this transaction.
             conn.execute("SET LOCAL work_mem = '512MB'")
             for q in statements:
-                conn.execute(q.postgres(), {"month": month} if q.params else None)
-            rows = _check(conn, month)
+                conn.execute(q.postgres(schema), {"month": month} if q.params else None)
+            rows = _check(conn, month, schema)
     except psycopg.Error as e:
         raise AggregateBuildError(
             f"rebuilding the pre-aggregates for {month} failed, rolled back: {e}"

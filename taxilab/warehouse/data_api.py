@@ -1,16 +1,5 @@
 """The aws profile's warehouse path: the Redshift Data API (boto3 'redshift-data').
-
-The SQL sent is the SQL the lab runs locally, unchanged: named queries keep their `:name`
-placeholders and go with Parameters=[{name, value}] (string values, as the Data API takes them);
-COPY and UNLOAD go as written except that the IAM_ROLE value is replaced by settings.redshift_iam_role
-when one is configured (the statement's role names the lab's placeholder role, the account's is in
-settings). Target: a Serverless workgroup (redshift_workgroup) or a provisioned cluster
-(redshift_cluster_id + redshift_db_user); credentials by Secrets Manager ARN (redshift_secret_arn)
-or the IAM identity. Every statement is polled until FINISHED/FAILED/ABORTED, at most
-redshift_statement_timeout_s: past that it is cancelled and an error raised, never a hang.
-
-execute_batch sends a list of statements with BatchExecuteStatement, which Redshift runs as ONE
-transaction: the aws warehouse load (sql_load.py) replaces a month that way, atomically.
+Why: docs/adr/0008-copy-unload-data-api.md.
 """
 
 from __future__ import annotations
@@ -19,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from taxilab.core.redshift_sql import iam_role_span
+from taxilab.core.redshift_sql import iam_role_span, in_schema_text
 from taxilab.core.settings import Settings
 
 DONE = ("FINISHED", "FAILED", "ABORTED")
@@ -58,6 +47,14 @@ def substitute_iam_role(sql_text: str, iam_role: str | None) -> str:
         return sql_text
     start, end = span
     return sql_text[:start] + "'" + iam_role.replace("'", "''") + "'" + sql_text[end:]
+
+
+def prepare(sql_text: str, settings: Settings) -> str:
+    """The text sent to Redshift: `taxi.` tables in settings.warehouse_schema (located on sqlglot's AST;
+    untouched for the canonical schema), and the account's IAM role in COPY/UNLOAD/external schemas."""
+    return substitute_iam_role(
+        in_schema_text(sql_text, settings.warehouse_schema), settings.redshift_iam_role
+    )
 
 
 class DataApiClient:
@@ -129,7 +126,7 @@ class DataApiClient:
         return desc
 
     def execute(self, sql_text: str, parameters: dict[str, str] | None = None) -> StatementResult:
-        request = {**self._target(), "Sql": substitute_iam_role(sql_text, self.settings.redshift_iam_role)}
+        request = {**self._target(), "Sql": prepare(sql_text, self.settings)}
         if parameters:
             request["Parameters"] = [{"name": k, "value": str(v)} for k, v in parameters.items()]
         statement_id = self.client.execute_statement(**request)["Id"]
@@ -165,7 +162,7 @@ class DataApiClient:
                 f"a Data API batch takes at most {MAX_BATCH} statements, got {len(statements)}; "
                 "one transaction cannot span two batches"
             )
-        sqls = [substitute_iam_role(s, self.settings.redshift_iam_role) for s in statements]
+        sqls = [prepare(s, self.settings) for s in statements]
         statement_id = self.client.batch_execute_statement(**self._target(), Sqls=sqls)["Id"]
         desc = self._wait(statement_id, f"batch of {len(sqls)} statements, rolled back")
         subs = desc.get("SubStatements", [])

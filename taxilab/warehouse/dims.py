@@ -1,11 +1,5 @@
 """Dimension loads: taxi.dim_zone, dim_date, dim_payment_type, dim_rate_code (DDL in sql/ddl/03*).
-
-Small reference tables, rebuilt by every month load so they can never drift from their sources:
-- dim_zone from the TLC zone lookup CSV (settings.zone_lookup_path), replaced whole;
-- dim_payment_type from contracts.PAYMENT_TYPES and dim_rate_code from RATE_CODES, replaced whole;
-- dim_date: the dates of the month being loaded, replaced (other months' dates stay).
-Everything happens in one transaction (the caller's savepoint, if it has one): a failure leaves
-the previous dimension rows.
+Why: docs/adr/0009-warehouse-preaggregates.md.
 """
 
 from __future__ import annotations
@@ -16,10 +10,12 @@ from pathlib import Path
 
 import psycopg
 import pyarrow as pa
+from psycopg import sql
 
 from emulation.redshift.arrow_copy import copy_arrow
 from spark_jobs.month import Month
 from spark_jobs.schemas.contracts import AIRPORT_ZONES, PAYMENT_TYPES
+from taxilab.core.settings import CANONICAL_SCHEMA, check_schema
 
 # TLC data dictionary (RatecodeID); 99 is the TLC's "unknown / null" code.
 RATE_CODES: dict[int, str] = {
@@ -98,12 +94,16 @@ def code_rows(codes: dict[int, str], key: str, name: str) -> pa.Table:
     return pa.table({key: pa.array(list(codes), pa.int32()), name: list(codes.values())})
 
 
-def load_dims(conn: psycopg.Connection, zones_csv: Path, month: str, schema: str = "taxi") -> dict[str, int]:
-    """Rebuild the reference dimensions and replace `month` in dim_date, in one transaction.
+def load_dims(
+    conn: psycopg.Connection, zones_csv: Path, month: str, schema: str = CANONICAL_SCHEMA
+) -> dict[str, int]:
+    """Rebuild the reference dimensions of `schema` (settings.warehouse_schema) and replace `month` in
+    dim_date, in one transaction.
 
     Returns {table: rows loaded}. Idempotent: a rerun leaves the same rows.
     """
     start, end = Month.parse(month).bounds()
+    schema = check_schema(schema)
     whole = {
         "dim_zone": zone_rows(zones_csv),
         "dim_payment_type": code_rows(PAYMENT_TYPES, "payment_type", "payment_type_name"),
@@ -112,9 +112,14 @@ def load_dims(conn: psycopg.Connection, zones_csv: Path, month: str, schema: str
     loaded: dict[str, int] = {}
     with conn.transaction():
         for table, rows in whole.items():
-            conn.execute(f'DELETE FROM "{schema}"."{table}"')
+            conn.execute(sql.SQL("DELETE FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table)))
             loaded[table] = copy_arrow(conn, f"{schema}.{table}", rows.to_batches(), rows.column_names)
-        conn.execute(f'DELETE FROM "{schema}".dim_date WHERE date_key >= %s AND date_key < %s', [start, end])
+        conn.execute(
+            sql.SQL("DELETE FROM {}.dim_date WHERE date_key >= %s AND date_key < %s").format(
+                sql.Identifier(schema)
+            ),
+            [start, end],
+        )
         dates = date_rows(month)
         loaded["dim_date"] = copy_arrow(conn, f"{schema}.dim_date", dates.to_batches(), dates.column_names)
     return loaded

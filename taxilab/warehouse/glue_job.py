@@ -1,21 +1,6 @@
 """Glue jobs "taxilab-load-warehouse" and "taxilab-validate": thin entry points over the lab's warehouse
 load (taxilab.warehouse.loader.load_month) and reconciliation (taxilab.validation.reconcile).
-
-Arguments (Glue style): --JOB_NAME --bucket --dataset --month YYYY-MM [--step load|validate]
-[--profile aws] [--region R] [--redshift_workgroup W | --redshift_cluster_id C] [--redshift_database D]
-[--redshift_db_user U] [--redshift_secret_arn ARN] [--redshift_iam_role ARN]: a Glue job has no
-environment of its own, so the aws settings the load needs can come as job arguments (they override
-the environment's TAXILAB_* values).
-- load:     replace the month in fct_trips, the curated tables, dims and pre-aggregates (a rerun leaves
-            the same rows). Locally the native load (COPY FROM STDIN, one transaction per table); on the
-            aws profile the Redshift SQL of sql/load through the Data API, ONE transaction for the month
-            (taxilab.warehouse.sql_load).
-- validate: exact reconciliation raw = staging + quarantine = curated = warehouse; any mismatch fails
-            the job (exit 1 when run as a script), naming the checks.
-
-Locally the workflow runner calls main(argv, settings) in-process; `python -m taxilab.warehouse.glue_job`
-runs it as Glue would run the script (settings from the environment). On AWS the jobs are Glue 5.0
-(Python 3.11) jobs with the taxilab package shipped as --extra-py-files, see docs/adr/0006.
+Why: docs/adr/0008-copy-unload-data-api.md.
 """
 
 from __future__ import annotations
@@ -24,7 +9,7 @@ import sys
 
 from spark_jobs.runtime import get_resolved_options
 from taxilab.core.runs import timed
-from taxilab.core.settings import Settings, get_settings, with_profile
+from taxilab.core.settings import Settings, check_schema, get_settings, with_profile
 
 ARGS = ["JOB_NAME", "bucket", "dataset", "month"]
 STEPS = ("load", "validate")
@@ -44,6 +29,7 @@ SETTINGS_ARGS = (
     "redshift_db_user",
     "redshift_secret_arn",
     "redshift_iam_role",
+    "warehouse_schema",
 )
 
 
@@ -75,6 +61,11 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> dic
             s = with_profile(s, str(update.pop("profile")))  # aws: AWS's own endpoints, not the emulator's
         except ValueError as e:
             raise GlueLoadError(f"--profile: {e}") from None
+    if "warehouse_schema" in update:
+        try:
+            check_schema(update["warehouse_schema"])
+        except ValueError as e:
+            raise GlueLoadError(f"--warehouse_schema: {e}") from None
     if (args["bucket"], args["dataset"]) != (s.bucket, s.dataset) or update:
         s = s.model_copy(update={"bucket": args["bucket"], "dataset": args["dataset"], **update})
     with timed() as clock:

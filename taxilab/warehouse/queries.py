@@ -1,17 +1,6 @@
 """Named analytics queries (sql/analytics/<name>.sql) and validation queries (sql/validation/):
 Redshift SQL, run by name with named parameters, on the lab's PostgreSQL or on Redshift.
-
-Parameter convention: `:name` placeholders, the Redshift Data API's own syntax
-(ExecuteStatement Parameters=[{"name": ..., "value": ...}]). Values are always passed as strings
-(as the Data API passes them) and each query casts them where it needs a type, e.g.
-`CAST(:start_date AS DATE)`, `CAST(:top_n AS INTEGER)`; `:month` is 'YYYY-MM'.
-Locally, sqlglot turns `:name` into a psycopg bound parameter `%(name)s`: values are never spliced
-into the SQL text.
-
-A query file starts with `--` comment lines; the first one is its one-line description.
-Locally every query passes the dialect guard (emulation/redshift/guard.py) before it is translated for
-the lab's PostgreSQL (NamedQuery.postgres); on Amazon Redshift (the Data API path, data_api.py) the
-file text goes as written and nothing of emulation/ is imported (docs/adr/0012-layout-and-layers.md).
+Why: docs/adr/0005-redshift-emulation-analytics-queries.md.
 """
 
 from __future__ import annotations
@@ -24,7 +13,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from taxilab.core.settings import PROJECT_ROOT
+from taxilab.core.settings import CANONICAL_SCHEMA, PROJECT_ROOT
 
 ANALYTICS_DIR = PROJECT_ROOT / "sql" / "analytics"
 VALIDATION_DIR = PROJECT_ROOT / "sql" / "validation"
@@ -43,16 +32,17 @@ class NamedQuery:
     description: str
     params: tuple[str, ...]  # placeholder names, in first-use order
 
-    def postgres(self) -> str:
+    def postgres(self, schema: str = CANONICAL_SCHEMA) -> str:
         """The query for the lab's PostgreSQL: guarded (Redshift would reject what the guard names),
-        `:name` -> `%(name)s`, literal % doubled for psycopg (emulation/redshift/dialect.py)."""
+        `taxi.` tables in `schema`, `:name` -> `%(name)s`, literal % doubled for psycopg
+        (emulation/redshift/dialect.py)."""
         from emulation.redshift.dialect import parse_redshift, query_to_postgres
 
         _guard(self.sql, str(self.path))
         statements = parse_redshift(self.sql)
         if len(statements) != 1:
             raise QueryError(f"{self.path}: a named query is one statement, found {len(statements)}")
-        return query_to_postgres(statements[0], self.params, source=str(self.path))
+        return query_to_postgres(statements[0], self.params, source=str(self.path), schema=schema)
 
 
 @lru_cache(maxsize=256)
@@ -124,9 +114,14 @@ class QueryResult:
 
 
 def run(
-    conn, query: NamedQuery | str, params: dict[str, str] | None = None, directory: Path = ANALYTICS_DIR
+    conn,
+    query: NamedQuery | str,
+    params: dict[str, str] | None = None,
+    directory: Path = ANALYTICS_DIR,
+    schema: str = CANONICAL_SCHEMA,
 ) -> QueryResult:
-    """Run a named query on a psycopg connection (the lab's PostgreSQL); rows as PostgreSQL returns them."""
+    """Run a named query on a psycopg connection (the lab's PostgreSQL), its `taxi.` tables in `schema`
+    (settings.warehouse_schema); rows as PostgreSQL returns them."""
     import psycopg
 
     q = load_query(query, directory) if isinstance(query, str) else query
@@ -134,7 +129,7 @@ def run(
     try:
         # A transaction (a savepoint inside the caller's): a failed query leaves the connection usable.
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(q.postgres(), values if q.params else None)
+            cur.execute(q.postgres(schema), values if q.params else None)
             columns = [d.name for d in cur.description]
             rows = cur.fetchall()
     except psycopg.Error as e:

@@ -1,32 +1,6 @@
 """The warehouse load as Redshift SQL: one month from the lake into the warehouse, the same script on
 Amazon Redshift (aws profile) and on the lab's Redshift emulation.
-
-The script is the files of sql/load/ in file-name order, their statements as written:
-
-- 010_fct_trips.sql, 020-024_<curated table>.sql: DELETE the month, INSERT ... SELECT it from the lake
-  through Redshift Spectrum external schemas over the Glue catalog (lake_staging, lake_curated). The
-  Hive partition columns (pickup_date, time_of_day_category, pickup_month) come from Spectrum, which
-  reads them from the folder names; COPY ... FORMAT AS PARQUET cannot.
-- 030-033_dim_*.sql: dim_zone COPYed from the zone lookup CSV in the lake, dim_date generated for the
-  month, the code tables from VALUES (what taxilab.warehouse.dims loads).
-- 040-043_agg_*.sql: the pre-aggregates, rebuilt from the fct_trips rows just loaded.
-
-All of it runs in ONE transaction per month, so reloading a month (or a date in it) replaces it
-atomically: on Redshift one BatchExecuteStatement (data_api.DataApiClient.execute_batch), locally one
-psycopg transaction around emulation.redshift.engine.execute of every statement (COPY from the S3
-emulator, Spectrum as local views over the lake). Before it, outside the transaction: the DDL
-(sql/ddl, idempotent) and CREATE EXTERNAL SCHEMA IF NOT EXISTS for both zones.
-
-Values: the files use `:name` placeholders (`:month`, `:zone_lookup_url`, `:iam_role`). A Data API
-batch takes no Parameters and COPY/CREATE EXTERNAL SCHEMA take none anywhere, so they are rendered
-as SQL string literals, each value checked strictly first (a month is YYYY-MM, a role an IAM role
-ARN, ...); the rendering works on sqlglot's Redshift tokens (never inside strings, comments or `::`).
-The staging external table is named after the dataset: the files say nyc_taxi (the default), and an
-identifier token `lake_staging.nyc_taxi` is renamed when settings.dataset differs.
-
-Locally the default load stays the pyarrow COPY FROM STDIN of loader.py (about 10x faster on 3M rows);
-tests/integration/test_warehouse_sql_load.py proves both paths build the same warehouse.
-See docs/adr/0008-copy-unload-data-api.md ("Loading on aws").
+Why: docs/adr/0008-copy-unload-data-api.md.
 """
 
 from __future__ import annotations
@@ -41,7 +15,7 @@ from sqlglot.tokens import TokenType
 from spark_jobs.io import paths
 from spark_jobs.month import Month, MonthError
 from taxilab.core.redshift_sql import ddl_files, placeholder_spans, split, tokens
-from taxilab.core.settings import PROJECT_ROOT, Settings
+from taxilab.core.settings import CANONICAL_SCHEMA, PROJECT_ROOT, Settings
 
 LOAD_DIR = PROJECT_ROOT / "sql" / "load"
 DDL_DIR = PROJECT_ROOT / "sql" / "ddl"
@@ -225,7 +199,7 @@ def run_local(conn, settings: Settings, month: str, load_dir: Path = LOAD_DIR) -
     from emulation.redshift.dialect import apply_ddl
 
     script = month_script(settings, month, load_dir)
-    apply_ddl(conn, DDL_DIR)
+    apply_ddl(conn, DDL_DIR, settings.warehouse_schema)
     for statement in external_schema_statements(settings):
         engine.execute(conn, settings, statement)
     # Redshift reads the Glue catalog at query time; the emulation's views are built from it, so an
@@ -263,14 +237,13 @@ def run_aws(settings: Settings, month: str, client=None, load_dir: Path = LOAD_D
 
 
 def stats_sql(settings: Settings, month: str) -> str:
-    """One query: rows and exact sums per warehouse table for `month` (what loader.warehouse_stats returns)."""
+    """One query: rows and exact sums per warehouse table for `month` (what loader.warehouse_stats returns),
+    naming the canonical schema like the SQL files."""
     from spark_jobs.schemas.contracts import CURATED
 
     m = _literal(check_month(month))
     start, end = Month.parse(month).bounds()
-    schema = settings.warehouse_schema
-    if not _IDENT.match(schema):
-        raise SqlLoadError(f"warehouse schema {schema!r} is not a plain identifier")
+    schema = CANONICAL_SCHEMA  # in settings.warehouse_schema where it is sent (data_api.prepare)
     parts = [
         f"SELECT 'fct_trips' AS table_name, COUNT(*) AS row_count, CAST(NULL AS BIGINT) AS trip_count, "
         f"SUM(total_amount) AS amount FROM {schema}.fct_trips "
