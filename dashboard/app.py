@@ -1,8 +1,5 @@
 """taxilab dashboard: `make dashboard` (streamlit run dashboard/app.py on 127.0.0.1).
-
-Two pages, picked in the sidebar: Insights (a loaded month, from the named analytics queries only) and
-Pipeline (the run reports). Charts are Altair/Vega (rendered in the browser from Streamlit's bundled
-assets: no map tiles, no CDN). A stopped or empty warehouse shows what to run, never a traceback.
+Why: docs/adr/0016-dashboard-and-notebooks.md.
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """The dashboard's only ways to its data: the named analytics queries (sql/analytics, Redshift SQL) and
 the run reports (<state_dir>/runs/*.json). No SQL is written here.
-
-Locally (local/compose profiles) a named query runs on the lab's PostgreSQL through
-taxilab.warehouse.queries (sqlglot translation, bound parameters); on the aws profile it goes unchanged
-to Redshift through the Data API (taxilab.warehouse.data_api), as the rest of the lab does.
-
-`connect()` is the one place that opens a warehouse connection: switching the dashboard to the lab's
-least-privilege analytics role is a change there only.
+Why: docs/adr/0016-dashboard-and-notebooks.md.
 """
 
 from __future__ import annotations

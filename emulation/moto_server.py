@@ -1,11 +1,5 @@
 """The lab's moto server: `python -m emulation.moto_server -H 127.0.0.1 -p PORT` = moto.server with one
 fidelity fix applied first (ADR 0001).
-
-moto 5.2.5 lists "folders" (CommonPrefixes of a delimited LIST) from every key whose latest version is a
-delete marker, in a versioned bucket. Real S3 does not: a deleted object is gone from listings. S3A lists
-partition folders with a delimiter, so after a rerun dropped a stale partition the next Spark read saw the
-deleted folder and failed with FileNotFoundException on it. The fix hides delete markers from the listing
-before moto splits folders; everything else is moto's own code.
 """
 
 from __future__ import annotations

@@ -1,16 +1,5 @@
-"""Authentication and roles of the lab's embedded PostgreSQL (docs/adr/0017-postgres-roles-and-auth.md).
-
-- Two roles: the bootstrap superuser `postgres`, used for setup only (roles, grants, the Spectrum scan
-  function), and the app role (settings.warehouse_app_role, `taxilab_app`): LOGIN, NOSUPERUSER,
-  NOCREATEDB, NOCREATEROLE, NOREPLICATION, NOBYPASSRLS, no pg_* predefined role. It may connect, create
-  schemas in the lab's database (the loaders and CREATE EXTERNAL SCHEMA run DDL) and owns what it creates;
-  it cannot read server files, run programs, use large-object import, change replication or server
-  settings.
-- scram-sha-256 on loopback TCP only (127.0.0.1/32 and ::1/128; the unix socket is off, `-k ''`), no
-  trust line at all. The passwords are generated here (secrets.token_urlsafe) and kept in ONE file,
-  <state_dir>/secrets/pgpass (libpq's passfile format, mode 0600 in a 0700 folder, owned by the lab's user,
-  not readable by the PostgreSQL OS user). DSNs name the file (`passfile=`) and never carry a password,
-  so services.json, run reports and logs cannot leak one.
+"""Authentication and roles of the lab's embedded PostgreSQL.
+Why: docs/adr/0018-postgres-roles-auth-and-spectrum-scan.md.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
 """The embedded services of the local profile: a moto server (S3, Glue, CloudWatch, SNS, SQS) and a
 real PostgreSQL (standing in for Redshift), both on free loopback ports, no root, no Docker.
-
-State lives in <state_dir>/services.json so `up`, `pipeline`, notebooks and `down` agree on what runs.
-PostgreSQL keeps its data on disk under <state_dir>/pg. The moto server keeps everything in memory:
-when it restarts the lake and catalog are empty and the lab rebuilds them from its input cache.
+Why: docs/adr/0001-embedded-services-moto-and-pgserver.md.
 """
 
 from __future__ import annotations

@@ -1,13 +1,5 @@
 """Local Spark for the lab: the S3A connector jars and one SparkSession configured from settings.
-
-This is the only place Spark/S3A flags are set. On AWS Glue none of it runs: Glue builds the session
-and its S3 access itself (see spark_jobs/runtime.py).
-
-The jars come from Maven Central at the versions matching pyspark's bundled Hadoop (pyspark 3.5 ships
-hadoop-client 3.3.4 -> hadoop-aws 3.3.4 -> aws-java-sdk-bundle 1.12.262), are verified against the
-SHA-256 sums committed in emulation/jars.sha256 (never against a checksum fetched from the server that
-served the jar) and cached under <state_dir>/jars; nothing binary is committed. A version change needs
-its sums added to that file (computed from the jar, cross-checked once with Maven Central's .sha1).
+Why: docs/adr/0002-spark-3.5-and-s3a-jars-from-maven.md.
 """
 
 from __future__ import annotations

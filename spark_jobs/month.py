@@ -1,9 +1,5 @@
 """A calendar month of data, the grain every run, lock, partition and load is keyed on.
-
-`Month.parse` is the one parser: exactly `YYYY-MM` in ASCII digits, month 01-12; anything else
-(`2024-2`, `2024-0_2`, non-ASCII digits, surrounding spaces) is refused with a message naming the value.
-It lives in spark_jobs/ because the Glue job scripts need it too and they import nothing of the lab
-(docs/adr/0012-layout-and-layers.md).
+Why: docs/adr/0012-layout-and-layers.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
 """What a job needs from its runtime, the same on AWS Glue and locally.
-
-On Glue: awsglue is importable; arguments come through awsglue.utils.getResolvedOptions and the
-session from GlueContext; Job.init/commit bracket the run (bookmarks).
-Locally: getResolvedOptions is reimplemented with Glue's parsing rules and the session comes through
-the one seam `set_session_provider`, which the lab's local runner fills (emulation.spark points S3A at the
-emulator). This package imports nothing of the lab (docs/adr/0012-layout-and-layers.md).
+Why: docs/adr/0012-layout-and-layers.md.
 """
 
 from __future__ import annotations

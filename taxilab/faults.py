@@ -1,23 +1,5 @@
 """Kill points for the robustness tests: SIGKILL the pipeline at a named point, as a crash would.
-
-The lab's setting `fault_kill_at` (TAXILAB_FAULT_KILL_AT) names the point; unset, every call here is a
-no-op, so production runs are unaffected. Two kinds of point:
-
-- `checkpoint(name, settings)`: placed in taxilab/orchestration/pipeline.py at stage boundaries ("after:ingest", ...)
-  and inside writes the lab drives itself ("ingest:upload", called from the upload's progress callback).
-- `arm(settings)` with `fault_kill_at = "pending-upload:<key prefix>"`: a watcher thread kills the
-  process as soon as an S3 multipart upload under that prefix is pending. Spark's S3A staging
-  committers upload task output as uncompleted multipart uploads and complete them only at job commit,
-  so this is the moment "data sent, nothing visible yet" in the middle of a Spark write, without
-  touching the (Glue-compatible) jobs.
-- `arm(settings)` with `fault_kill_at = "mid-commit:<key prefix>"`: a watcher thread kills the process
-  once SOME BUT NOT ALL of this run's multipart uploads under the prefix have been completed, i.e. inside
-  the job commit of a many-file Spark write (the partitioned committer completes one upload per file).
-  Uploads already pending when the watcher starts (left by an earlier killed run) are ignored. Slow the
-  commit down with fs.s3a.committer.threads=1 to make the window wide (the tests do).
-
-SIGKILL, not an exception: no finally blocks, no atexit, no flush; exactly what an OOM kill or a lost
-machine does.
+Why: docs/adr/0007-nothing-lost.md.
 """
 
 from __future__ import annotations

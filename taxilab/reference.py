@@ -1,9 +1,5 @@
 """An independent single-node implementation of clean -> enrich -> aggregate in DuckDB SQL.
-
-Two uses: the benchmark's reference engine (Spark's time is printed as a ratio of this), and the
-integration tests' independent computation (Spark's curated tables must equal these numbers).
-It reads a local TLC Parquet file; it shares only constants (rule thresholds, categories) with the
-Spark transforms, not code.
+Why: docs/adr/0003-exact-money-and-reconciliation.md.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """detect-secrets plugins for the credential forms the built-in plugins miss (issue 10), loaded by
 taxilab/security.py and recorded in .secrets.baseline as `file://taxilab/secret_plugins.py`, with the
 filter `is_documented_fake`.
-
-Each plugin yields the secret VALUE (what detect-secrets hashes into the baseline). Values the lab
-documents as fakes (moto's `testing`, the compose container's `taxilab`) and template placeholders are
-not secrets. Only the standard library and detect-secrets are imported: detect-secrets loads this file
-by path. The patterns' own lines carry detect-secrets' inline allowlist pragma (they name the forms).
+Why: docs/adr/0018-postgres-roles-auth-and-spectrum-scan.md.
 """
 
 from __future__ import annotations

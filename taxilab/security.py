@@ -1,17 +1,7 @@
 """Secret scanning with detect-secrets (a kept library) and the lab's plugins for the forms its built-in
 plugins miss (taxilab/secret_plugins.py: libpq `password=`, PGPASSWORD, JSON/INI SecretAccessKey and
 session tokens, DSN passwords holding `/`, `$` or `%`).
-
-- scan_repository(): the repository's files against the committed baseline (.secrets.baseline, audited:
-  every entry there is a documented fake); a finding not in the baseline is a new secret.
-- scan_paths(roots): any text file under roots (the lab's .lab/logs and .lab/runs after a run); every
-  finding counts, there is no baseline for what a run writes.
-- scan_text(text): one text, for tests.
-
-The plugins and filters are the baseline's (`plugins_used`, `filters_used`), so the three agree. Findings
-carry redacted excerpts only. Regenerate the baseline after auditing a new fake (then mark each new entry "is_secret": false):
-    .venv/bin/detect-secrets scan --plugin taxilab/secret_plugins.py \
-        --filter file://taxilab/secret_plugins.py::is_documented_fake --baseline .secrets.baseline
+Why: docs/adr/0018-postgres-roles-auth-and-spectrum-scan.md.
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """Glue job bookmarks, kept by the lab: which raw objects a job (and transformation context) has
 already processed, tracked by key + ETag + last-modified as Glue does for S3 sources.
-
-State lives on disk under settings.state_dir/bookmarks/<job>.json (never in the emulator's memory), so it
-survives restarts of the lab. It is committed only when the run succeeds; a failed run leaves it as it was
-and the next run sees the same objects again (Glue's Job.commit semantics).
-
-Options (Glue's --job-bookmark-option):
-- job-bookmark-enable:  process only objects not committed (new keys, or a key whose ETag changed), commit;
-- job-bookmark-disable: process everything, leave the state alone;
-- job-bookmark-pause:   process only objects not committed, but do not commit (state stays put).
+Why: docs/adr/0006-glue-crawler-bookmarks-workflow-run-by-the-lab.md.
 """
 
 from __future__ import annotations

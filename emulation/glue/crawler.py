@@ -1,23 +1,7 @@
 """A Glue-style crawler: scan a zone prefix on S3, infer table schemas from Parquet footers and
 Hive-style partition folders, and create/update Glue databases, tables and partitions through the
 Glue API (the moto server locally, Glue itself on the aws profile).
-
-Semantics follow Glue's crawler with per-partition schemas (partitions do not inherit the table's schema)
-and the SchemaChangePolicy declared with the crawler in spark_jobs/jobgraph.json (ADR 0017, docs/ERAS.md):
-- every partition keeps its own StorageDescriptor: the columns as found in that partition's files (a
-  null-typed Parquet column is recorded as `void`); a rerun that rewrote a partition's files updates it;
-- new tables and new partitions are always created, whatever the policy (as Glue does);
-- a compatible change of the table schema: a new column, or a widening (tinyint < smallint < int < bigint,
-  float -> double, an integer -> double, void -> any type) is applied with UpdateTable under
-  UpdateBehavior UPDATE_IN_DATABASE (Glue keeps the previous definition as a table version) and only
-  logged under LOG (the table stays as it is);
-- an incompatible type change (string <-> number, timestamp <-> string, ...) is never written to the
-  table: under LOG it is logged and returned in the crawl result by table, column and types; under
-  UPDATE_IN_DATABASE (where Glue would overwrite the column's type and leave the older partitions
-  unreadable through the table) the crawl registers the partitions, leaves the table as it is and raises
-  SchemaConflictError naming every conflict;
-- a partition whose folder disappeared follows DeleteBehavior: DELETE_FROM_DATABASE removes it, LOG and
-  DEPRECATE_IN_DATABASE keep it and report it (Glue deprecates tables, not partitions).
+Why: docs/adr/0017-crawler-schema-change-policy-and-eras.md.
 """
 
 from __future__ import annotations

@@ -1,11 +1,5 @@
 """What the emulated Glue records about its runs, and how a run is asked to stop.
-
-Job runs are kept like Glue JobRuns in state_dir/glue/job_runs.jsonl (one line per state transition:
-STARTING, RUNNING, then SUCCEEDED / FAILED / TIMEOUT / STOPPED); workflow runs in
-state_dir/glue/workflow_runs/<id>.json, with a stop request as <id>.stop beside it. A stop reaches a
-runner through its StopControl: from that file (`request_stop`, polled by `watch_stop_file`) or from
-SIGTERM/SIGINT (`stop_on_signals`). The runner itself is emulation.glue.workflow; why the lab runs
-Glue's workflow this way is in docs/adr/0006-glue-crawler-bookmarks-workflow-run-by-the-lab.md.
+Why: docs/adr/0006-glue-crawler-bookmarks-workflow-run-by-the-lab.md.
 """
 
 from __future__ import annotations

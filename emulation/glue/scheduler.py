@@ -1,19 +1,4 @@
-"""SCHEDULED triggers that fire: the lab's stand-in for Glue's trigger scheduler (ADR 0006).
-
-- `due(defs, state, now)` is the pure core: for each SCHEDULED trigger, the slot (a fire time of its Glue
-  cron) to fire now, given the last slot fired (state) and the clock. A trigger seen for the first time
-  (or whose schedule changed) is armed at `now` and fires from its next slot on, as a Glue trigger created
-  with StartOnCreation does. After downtime only the latest missed slot fires (once); the earlier missed
-  ones are counted, not run.
-- `tick(...)` applies it under a file lock: the fired slot is written to state_dir/glue/scheduler.json
-  BEFORE the workflow run starts, so a restart (or a second scheduler) never fires a slot twice; then it
-  starts the workflow run for the month the schedule processes and records the outcome.
-- Month rule: the trigger's own `"arguments": {"--month": "YYYY-MM"}` if it has one; otherwise the latest
-  month present in raw for which the workflow has no COMPLETED run (so each slot processes one month,
-  newest first; a month already processed is not run again; older gaps are backfill's job).
-  No such month: the fire is recorded as NOTHING_TO_DO. A month already running: REFUSED (one run per
-  workflow and month).
-"""
+"""SCHEDULED triggers that fire: the lab's stand-in for Glue's trigger scheduler (ADR 0006)."""
 
 from __future__ import annotations
 

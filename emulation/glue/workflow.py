@@ -1,11 +1,5 @@
 """The local runner of the declared Glue workflow (spark_jobs/jobgraph.json) with Glue's trigger semantics.
-
-One start trigger fires the first nodes; CONDITIONAL triggers fire on predecessors' final states, each at
-most once. A node runs in a worker thread with its job's retries (exponential backoff), timeout (TIMEOUT,
-its Spark jobs cancelled) and stop (STOPPED at its next `Runtime.checkpoint`); one workflow run at a
-time per month (taxilab.core.runs.month_lock). Run records and stop requests live in
-emulation.glue.job_runs (re-exported here); the why is in
-docs/adr/0006-glue-crawler-bookmarks-workflow-run-by-the-lab.md.
+Why: docs/adr/0006-glue-crawler-bookmarks-workflow-run-by-the-lab.md.
 """
 
 from __future__ import annotations

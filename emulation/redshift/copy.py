@@ -1,12 +1,6 @@
-"""COPY on the lab: `run_copy(conn, settings, stmt)` loads a parsed COPY (statements.parse_copy) from
-the S3 emulator into the lab's PostgreSQL in ONE transaction through arrow_copy.copy_arrow, so any
-failure leaves the table as it was. The objects under the key prefix (Redshift's prefix match, not a
-folder match) or the MANIFEST's entries are read; Parquet columns map BY POSITION to the table's (or
-the column list's), as on Redshift; text (DELIMITER '|' by default) and CSV fields are converted to
-their column's type here, so a bad row is rejected with Redshift's error code and message, recorded in
-lab_meta.sys_load_error_detail and skipped while the rejected rows number <= MAXERROR (default 0);
-beyond that nothing is loaded and the rejected rows are still recorded, as Redshift records them.
-Why and the limits: docs/adr/0008-copy-unload-data-api.md.
+"""COPY on the lab: `run_copy(conn, settings, stmt)` loads a parsed COPY from the S3 emulator into the
+lab's PostgreSQL in ONE transaction, rejecting bad rows with Redshift's error codes up to MAXERROR.
+Why, the semantics kept and the limits: docs/adr/0008-copy-unload-data-api.md ("Module notes").
 """
 
 from __future__ import annotations

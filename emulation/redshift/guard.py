@@ -1,17 +1,6 @@
 """The dialect guard: SQL that PostgreSQL (the lab's warehouse) would run but Amazon Redshift rejects
 fails locally, with a message naming the construct, before it ever reaches the lab's PostgreSQL.
-
-The forbidden constructs are data, not code: sql/dialect_guard.csv (kind, construct, what Redshift
-says instead). Three kinds, each matched on sqlglot's view of the SQL, never by regexes on the text:
-
-- function: a name followed by "(" in sqlglot's Redshift token stream. Tokens, not the AST, because
-  sqlglot folds different spellings into one node (STRING_AGG and Redshift's own LISTAGG both parse
-  to GroupConcat), and only the spelling tells them apart.
-- type: the name of a data type in the parsed statement (CAST(x AS JSONB), x::uuid, a column type).
-- syntax: an AST node shape, from the SYNTAX table below (each CSV syntax row must have an entry).
-
-Limits: the guard knows what the CSV lists. It does not prove Redshift accepts everything else
-(e.g. leader-node-only functions not listed, or Redshift's stricter implicit casts).
+Why: docs/adr/0005-redshift-emulation-analytics-queries.md.
 """
 
 from __future__ import annotations

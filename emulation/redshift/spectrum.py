@@ -1,27 +1,5 @@
 """Redshift Spectrum on the lab's PostgreSQL: `CREATE EXTERNAL SCHEMA ... FROM DATA CATALOG`.
-
-    CREATE EXTERNAL SCHEMA [IF NOT EXISTS] spectrum FROM DATA CATALOG DATABASE 'taxilab_staging'
-        IAM_ROLE 'arn:aws:iam::123456789012:role/x' [REGION 'us-east-1']
-        [CREATE EXTERNAL DATABASE IF NOT EXISTS]
-    DROP SCHEMA [IF EXISTS] spectrum [CASCADE | RESTRICT]
-
-The Glue database is read (get_tables, get_partitions) and a PostgreSQL schema of the same name
-gets, per Glue table, a VIEW with the Glue columns (Hive types mapped to PostgreSQL's) followed by
-the partition keys. The view is a UNION ALL with one branch per registered partition:
-
-    SELECT s.*, CAST('2024-02-01' AS date) AS pickup_date, ...
-    FROM lab_meta.spectrum_scan('s3://lake/staging/nyc_taxi/pickup_date=2024-02-01/...', ...) AS s(...)
-
-so a predicate on a partition key folds the other branches to constant-false and the planner drops
-them (partition pruning: their files are never read). lab_meta.spectrum_scan is a plpgsql function
-that runs `COPY ... FROM PROGRAM '<python> -m emulation.redshift.spectrum_scan ...'`: the Parquet
-files under the location are read from the S3 emulator AT QUERY TIME (no load), so a file added to a
-registered partition is visible at once; partitions, tables and columns the catalog gains are
-visible after `refresh(conn, settings)` rebuilds the views (CLI: `taxilab sql spectrum-refresh`).
-
-What the emulation records is in lab_meta.external_{schemas,tables,partitions,columns}, also shaped
-like Redshift's system views as lab_meta.svv_external_{schemas,tables,partitions,columns}.
-Limits and why: docs/adr/0008-copy-unload-data-api.md ("Spectrum").
+Why: docs/adr/0008-copy-unload-data-api.md.
 """
 
 from __future__ import annotations

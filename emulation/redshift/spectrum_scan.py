@@ -1,21 +1,5 @@
 """The program behind the Spectrum emulation's scan function (see spectrum.py).
-
-PostgreSQL runs it through `COPY ... FROM PROGRAM` (as the server's OS user), once per partition a
-query does not prune:
-
-    env AWS_ACCESS_KEY_ID=... TAXILAB_SPECTRUM_ENDPOINT=http://127.0.0.1:port <python> \\
-        -m emulation.redshift.spectrum_scan <hex of {"location": "s3://b/p/", "columns": [...]}>
-
-It reads every data file under the location from the S3 emulator with pyarrow and writes CSV for
-PostgreSQL's COPY on stdout: a first field for an error message (empty on data rows), then the
-requested columns. Columns are matched by name, case-insensitively, as Spectrum and Athena read
-Parquet; a column a file lacks is null. Files are read as Spectrum reads them: every object under
-the prefix, recursively, except names (or folders) starting with `.`, `_` or `#` or ending in `~`.
-
-Any failure (an unreadable object, a file that is not Parquet, an unreachable endpoint) becomes ONE
-error row naming the location and the object, and the program exits 0: the scan function turns that
-row into a SQL error (stderr only reaches the server log, the client would not see it).
-Only pyarrow and the standard library are imported: the program starts once per partition.
+Why: docs/adr/0018-postgres-roles-auth-and-spectrum-scan.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""Redshift statements read on sqlglot's Redshift token stream: COPY and UNLOAD parsed into
-CopyStatement / UnloadStatement, the options they share, and `TokenReader`, the cursor over one
-statement's tokens that spectrum.py reads CREATE EXTERNAL SCHEMA / DROP SCHEMA with. Never regexes on
-the text: sqlglot parses COPY into exp.Copy but mis-reads flag options (`GZIP MAXERROR 5` becomes
-GZIP with the value MAXERROR), and UNLOAD becomes an opaque exp.Command. The statements are run by
-copy.py (COPY), unload.py (UNLOAD) and spectrum.py, routed by engine.py; why Redshift's statements
-are emulated this way: docs/adr/0008-copy-unload-data-api.md.
+"""Redshift statements read on sqlglot's Redshift token stream (never regexes): COPY and UNLOAD parsed
+into CopyStatement / UnloadStatement, and `TokenReader`, the cursor spectrum.py reads its statements with.
+Why tokens and not sqlglot's AST: docs/adr/0008-copy-unload-data-api.md ("Module notes").
 """
 
 from __future__ import annotations

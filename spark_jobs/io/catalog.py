@@ -1,10 +1,6 @@
 """Read a table through the Glue Data Catalog, as a Glue job does with
 glueContext.create_dynamic_frame.from_catalog(database=..., table_name=..., push_down_predicate=...).
-
-The table name resolves to its location and partitions through the Glue API (GetTable, GetPartitions
-with an Expression: the catalog prunes, not Spark), and only the matching partition folders are read.
-Takes any boto3-compatible Glue client, so the same code runs on Glue (boto3.client('glue')) and
-locally (the lab's client for the moto server). No lab imports: this module ships with the jobs.
+Why: docs/adr/0017-crawler-schema-change-policy-and-eras.md.
 """
 
 from __future__ import annotations

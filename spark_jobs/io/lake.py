@@ -1,7 +1,5 @@
 """The Spark jobs' one IO layer: every read and write of the lake goes through here.
-
-Paths come from spark_jobs.io.paths (bucket + zone + dataset); writes replace exactly the
-partitions they own (dynamic partition overwrite), so reruns are safe.
+Why: docs/adr/0004-s3a-staging-committers.md.
 """
 
 from __future__ import annotations

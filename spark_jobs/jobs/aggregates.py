@@ -1,8 +1,5 @@
 """Glue job "aggregates": staging month -> the five curated tables.
-
-Arguments (Glue style): --JOB_NAME --bucket --dataset --month YYYY-MM
-Writes s3://BUCKET/curated/<table>/pickup_month=YYYY-MM/*.parquet for each table in
-contracts.CURATED, replacing only that month's partition.
+Why: docs/adr/0006-glue-crawler-bookmarks-workflow-run-by-the-lab.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
 """Glue job "etl": raw TLC month -> staging (accepted, enriched) + quarantine (rejected, with reasons).
-
-Arguments (Glue style): --JOB_NAME --bucket --dataset --month YYYY-MM --zone_lookup s3://.../zones.csv
-Reads every raw file of the month, conforms each to the canonical schema, applies the validation
-rules, enriches accepted rows and writes:
-  s3://BUCKET/staging/<dataset>/pickup_date=.../time_of_day_category=.../*.parquet
-  s3://BUCKET/quarantine/<dataset>/year=YYYY/month=M/*.parquet
+Why: docs/adr/0006-glue-crawler-bookmarks-workflow-run-by-the-lab.md.
 """
 
 from __future__ import annotations

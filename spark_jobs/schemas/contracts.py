@@ -1,13 +1,5 @@
 """Table contracts: the schemas every zone promises to its readers.
-
-This module is the single source of truth for column names and types across the lake
-(staging, quarantine, curated) and the warehouse. Spark types are given as DDL strings so the
-module imports without a JVM; `spark_schema()` turns a contract into a StructType when needed.
-
-Grains:
-- staging.nyc_taxi: one row per accepted trip.
-- quarantine.nyc_taxi: one row per rejected source row, with every reason code that fired.
-- curated tables: see CURATED (each one row per the grouping columns listed there).
+Why: docs/adr/0003-exact-money-and-reconciliation.md.
 """
 
 from __future__ import annotations

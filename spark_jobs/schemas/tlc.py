@@ -1,8 +1,5 @@
 """TLC yellow taxi source schemas as delivered (see shared/docs/TLC_REFERENCE.md).
-
-Types are Arrow type names (what pyarrow reports for the files). The mapping from every source
-column to its canonical name lives in SOURCE_TO_CANONICAL; names are matched case-insensitively
-because the TLC renamed `airport_fee` to `Airport_fee` in 2023-02.
+Why: docs/adr/0017-crawler-schema-change-policy-and-eras.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
 """Pure DataFrame -> DataFrame transforms of the pipeline (no session, IO or config in here).
-
-conform: raw TLC file -> canonical rows; validate: canonical -> (accepted, rejected with reasons);
-enrich: accepted + zone lookup -> staging rows; aggregates: staging -> curated tables.
+Why: docs/adr/0007-nothing-lost.md.
 """
 
 from spark_jobs.transforms import aggregates, conform, enrich, validate

@@ -1,9 +1,5 @@
 """Curated tables: staging trips -> the five contracts.CURATED tables.
-
-Each function takes staging rows (STAGING_COLUMNS, one row per accepted trip) and returns one row per
-the table's grain, with exactly the contract's columns and types followed by pickup_month ('YYYY-MM',
-the Hive partition column). Every trip falls in exactly one group of every table, so each table's
-sum(trip_count) is the staging row count and its money sums are the exact staging decimal sums.
+Why: docs/adr/0003-exact-money-and-reconciliation.md.
 """
 
 from __future__ import annotations

@@ -1,22 +1,5 @@
 """Conform a raw TLC yellow file (any era 2011+) to the canonical trip schema.
-
-Input: one row per source row, as Spark read the Parquet file, plus a `source_file` string column.
-Output: one row per source row (never more, never fewer): CANONICAL_COLUMNS in contract order and
-types, followed by the transient columns in TRANSIENT_COLUMNS, which validate.split() reads and drops.
-
-Schema drift handled here (see shared/docs/TLC_REFERENCE.md):
-- names are matched case-insensitively through tlc.SOURCE_TO_CANONICAL (airport_fee / Airport_fee);
-- an absent optional column (cbd_congestion_fee before 2025) or a null-typed one becomes a typed null;
-- integer IDs may arrive as int32, int64, double or decimal; money and distance as double/decimal/int;
-- timestamps may be timestamp_ntz, timestamp (an instant: INT96 or UTC-adjusted Parquet, taken as UTC
-  wall clock) or int64 epoch nanoseconds (what Spark 3.5 gives for TIMESTAMP(NANOS) columns when
-  spark.sql.legacy.parquet.nanosAsLong=true; without it Spark refuses to read such files).
-
-A source value that is present but cannot be conformed (NaN/inf or > decimal(12,2) amounts, a
-non-integral or out-of-range ID, an unparseable string) becomes null in the canonical column and is
-recorded in the transient columns, so the rules can name it instead of calling it missing:
-- `_nonfinite_amount` (boolean): a money column or trip_distance was unconformable (NaN/+-inf/too big);
-- `_unconformed_mask` (int): bit i set <=> canonical column i (CANONICAL_COLUMNS order) was nulled.
+Why: docs/adr/0007-nothing-lost.md.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
 """Enrichment: accepted trips -> staging rows (one row per accepted trip, STAGING_COLUMNS).
-
-Derived columns are computed from timestamp_ntz values without the session time zone (the TLC clock is
-New York wall-clock time stored without a zone; it stays wall-clock time), so the result is the same
-whatever spark.sql.session.timeZone is. Zones come from the TLC zone lookup through a broadcast left
-join on a de-duplicated lookup: a trip is never dropped or duplicated by it.
+Why: docs/adr/0003-exact-money-and-reconciliation.md.
 """
 
 from __future__ import annotations

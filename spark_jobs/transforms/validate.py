@@ -1,22 +1,5 @@
 """Validation rules: split conformed trips into accepted (staging) and rejected (quarantine) rows.
-
-Input: conformed rows (conform.conform(): CANONICAL_COLUMNS + its transient columns; plain canonical
-rows work too). Every input row ends in exactly one output: accepted when no rule fires, rejected
-otherwise, carrying every rule that fired (reason_codes, in RULES order) and the first (primary_reason).
-
-Each rule's predicate is true when the row violates it and is coalesced to false when it evaluates to
-null; nulls in required columns are caught by MISSING_REQUIRED, and values conform() could not read
-are caught by NONFINITE_AMOUNT (money, distance), the domain rule of their column (IDs, passenger
-count, rate code) or MISSING_REQUIRED (timestamps), so no row passes on a null.
-
-Performance: flag() is one projection; split_flagged() two filters on its string column. Catalyst pushes
-those filters below the projection (inlining every rule, and conform()'s expressions too when the input
-is not cached), so the job should persist the conformed rows (or the flag() output) before splitting,
-and run with spark.sql.codegen.hugeMethodLimit=8000: the generated code of these wide stages exceeds
-the JVM's 8000-byte JIT limit, and without that setting it runs interpreted, several times slower.
-
-Deliberately NOT rejected (flagged in enrichment instead): passenger_count 0 (is_zero_passengers),
-locations 264/265 (is_unknown_zone), the TLC null block with payment_type 0 (is_flex_fare).
+Why: docs/adr/0007-nothing-lost.md.
 """
 
 from __future__ import annotations

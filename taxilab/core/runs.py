@@ -1,12 +1,5 @@
 """Run primitives shared by every orchestrator: the per-month lock, run ids, Glue-style job argv and
 stage timing (docs/adr/0012-layout-and-layers.md).
-
-- `month_lock`: one run at a time per dataset and month, across processes (flock); a second start is
-  refused with RunInProgress, never queued. The lock file is named after the parsed month, so `2024-02`
-  spelled any other way cannot take a second lock (it is refused by Month.parse before).
-- `new_run_id(prefix)`: sortable, unique ids (`<prefix>_<UTC time>_<random>`).
-- `job_argv(script, **args)`: the argv a Glue job script receives (`--JOB_NAME name --k v ...`).
-- `Timer` / `timed()`: wall time of a stage, measured once, in one way.
 """
 
 from __future__ import annotations

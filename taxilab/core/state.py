@@ -1,9 +1,5 @@
 """State files of the lab (services, runs, bookmarks, schedules, locks' notes) written atomically.
-
-Every state file is written to a unique temporary file beside it and renamed over the target, so a
-reader sees the old content or the new one, never half of either, and concurrent writers (threads or
-processes) never share a temporary file; `atomic_output` does the same for files written in pieces
-(a generated month, daily drops, a downloaded jar) (docs/adr/0012-layout-and-layers.md).
+Why: docs/adr/0012-layout-and-layers.md.
 """
 
 from __future__ import annotations

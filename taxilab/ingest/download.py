@@ -1,20 +1,5 @@
 """Download one TLC month file over HTTP, with retries and resume.
-
-Files on disk, for ``dest = .../yellow_tripdata_2024-01.parquet``:
-
-* ``<dest>.part``            bytes received so far; a later attempt (or a later run) resumes from it
-                             with ``Range: bytes=N-``.
-* ``<dest>.part.validator``  the ETag / Last-Modified of the body in ``.part``, sent as ``If-Range``
-                             so the server only continues the *same* version of the file. Without
-                             it, a month the TLC re-published between two runs would be spliced from
-                             two versions, and a Parquet footer can read fine over such a file.
-* ``<dest>``                 the finished file, only ever created by an atomic rename of a complete,
-                             size-checked and (for ``.parquet``) footer-checked ``.part``.
-* ``<dest>.sha256``          ``sha256sum``-style sidecar; when it matches ``<dest>`` the download is
-                             skipped.
-* ``<dest>.invalid``         a complete body that is not valid Parquet, kept for inspection.
-
-Retries are driven by tenacity; one call of ``_attempt`` is one HTTP request.
+Why: docs/adr/0007-nothing-lost.md.
 """
 
 from __future__ import annotations

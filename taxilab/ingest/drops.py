@@ -1,18 +1,5 @@
 """Daily drops: one Parquet file per pickup day, in the exact schema of the month file they come from.
-
-The TLC publishes monthly files; a daily feed is what an incremental pipeline sees.
-
-- `split_month_file` turns any month file (the TLC's own, or the synthetic generator's) into such a
-  feed. Every row of the file lands in exactly one day: a row whose pickup is outside the month (TLC
-  files carry a few, e.g. 2002 or 2026 timestamps) or null belongs to the nearest day of the month, so
-  the 28-31 drops together hold the month's rows exactly and the etl job quarantines those rows as it
-  would in the monthly file. With `days`, only those days' files are written (rows of other days are
-  not).
-- `synthetic_drops` generates only what N drops need (rows_per_day * N trips), not a month.
-
-Memory is bounded by one chunk whatever the volume (plus, for a file, the row group being read): the
-input is read (or generated) chunk by chunk and streamed into one open ParquetWriter per drop day; a
-month is never materialised. Each chunk adds at most one row group to each day's file. Files appear complete or not at all (write, then rename).
+Why: docs/adr/0010-incremental-daily-runs.md.
 """
 
 from __future__ import annotations

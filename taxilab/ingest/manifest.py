@@ -1,8 +1,5 @@
 """Describe downloaded source files and record them in a JSON manifest.
-
-A manifest entry pins exactly which bytes a pipeline run read (sha256 + size) and what they looked
-like (row count and Arrow schema from the Parquet footer), so a later run can tell whether the TLC
-re-published a month or changed its schema.
+Why: docs/adr/0007-nothing-lost.md.
 """
 
 from __future__ import annotations

@@ -1,26 +1,5 @@
 """Synthetic NYC TLC yellow-taxi months in the exact 2024 source schema.
-
-Grain: one row per trip (a yellow-cab meter record), exactly as the TLC publishes
-`yellow_tripdata_YYYY-MM.parquet`: 19 columns, names in their source case, Arrow types of
-`arrow_schema_2024()`. The machines of this lab cannot reach the TLC, so this module stands in for
-the download with data that behaves like the real thing: the demand curves, zone skew, fee rules,
-the Flex Fare null block and the dirt the real files carry (refunds, zero distances, unknown zones,
-impossible durations, pickups years away, absurd outliers) at the rates measured on 2024
-(shared/docs/TLC_REFERENCE.md). Distributions were calibrated on the genuine Feb 2024 sample in
-shared/data/samples.
-
-Determinism. The output is a pure function of (month, rows, seed, null_block_rate):
-- Rows are generated in fixed blocks of BLOCK_ROWS; each block has its own RNG seeded from
-  (seed, year, month, block index), so the rows never depend on chunk_rows (the write batch).
-- The file bytes depend on chunk_rows too, because each chunk becomes one Parquet row group: same
-  (month, rows, seed, chunk_rows) gives byte-identical files; a different chunk_rows gives the same
-  rows in a different row-group layout.
-- The row count is part of the identity: the last block is shorter, and the rows that guarantee
-  every dirt kind (see GUARANTEE_MIN_ROWS) sit at positions derived from it. So the first 10 rows
-  of a 1,000-row month are not a 10-row month.
-
-Within each block rows come out in pickup order, so a file is a series of chronological runs
-(the real files are roughly chronological too, and it keeps the timestamp columns compressible).
+Why: docs/adr/0001-embedded-services-moto-and-pgserver.md.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
 """Operations: metrics from every run, alarms evaluated with CloudWatch's semantics, the cost model, the
 budget, notifications (ADR 0013). Declarations: alarms.json; prices: prices.json.
-
-`after_run(settings, report)` is the one call a run makes once its report is final, just before the report
-is written: it estimates the run's cost (report.estimated_cost), puts its metrics and evaluates the alarms.
-It never raises: a failure becomes a note in the report.
 """
 
 from __future__ import annotations

@@ -1,15 +1,5 @@
 """The lab's alarms: declared once in alarms.json (also read by deploy_aws/), evaluated by the lab.
-
-The emulator (moto) stores alarms but evaluates none, so on the emulated profiles `evaluate` does what
-CloudWatch does after every run and on `taxilab ops check` (ADR 0013): for each declared alarm it reads the
-metric's datapoints of the evaluation range from the emulator (GetMetricData: period-aligned buckets, the
-declared statistic, exact dimensions), decides the state with CloudWatch's rules (M out of N datapoints to
-alarm, missing-data treatment), and on a change records it (the emulator's alarm via SetAlarmState, the
-lab's state file and history) and publishes it to the SNS topic (taxilab.ops.notify). On the aws profile
-CloudWatch evaluates the same declarations itself; `evaluate` only reads their states there.
-
-Local drills may override declarations (lower a threshold, shorten a period) with
-<state_dir>/ops/alarms.override.json: {"sns_topic": ..., "alarms": {"<alarm_name>": {"threshold": 1}}}.
+Why: docs/adr/0013-operations-metrics-alarms-cost.md.
 """
 
 from __future__ import annotations

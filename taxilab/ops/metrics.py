@@ -1,25 +1,5 @@
 """CloudWatch metrics from every run report: one namespace (alarms.json), dimensions job, stage, month, profile.
-
-Each datapoint goes out at two grains: the detailed one ({stage, job?, month, profile}: for dashboards and
-for the month in question) and the one the alarms watch ({job, profile} or {profile}: CloudWatch matches an
-alarm's dimensions exactly, so an alarm on "any month" needs a series without month). Metrics, one row per
-run unless said otherwise:
-
-  Duration (Seconds)              per stage / job; a daily drop's jobs too
-  RowsIn, RowsOut (Count)         per stage
-  RowsQuarantined (Count)         per stage, and per reason code (dimension reason)
-  JobRunFailed (Count)            per stage (0/1); {profile}: failed stages of the run
-  EndToEndDuration (Seconds)      succeeded pipeline runs
-  DropFreshness (Seconds)         per daily drop: raw object created -> rows queryable
-  QuarantineRate (Percent)        quarantined / raw rows of the etl stage
-  ReconciliationFailed (Count)    failed reconciliation checks (0 = all reconcile)
-  EstimatedCost, MonthToDateCost, ProjectedMonthCost (None; USD)  from taxilab.ops.cost
-
-On the aws profile Glue also publishes its own job metrics (namespace "Glue", e.g.
-glue.driver.aggregate.elapsedTime, glue.driver.aggregate.numFailedTasks, dimensions JobName/JobRunId/Type)
-and EventBridge carries "Glue Job State Change"; deploy_aws/ routes FAILED/TIMEOUT/STOPPED to the same topic.
-
-Publishing never fails a run: `publish_run` returns what it did and, on any error, a note for the report.
+Why: docs/adr/0013-operations-metrics-alarms-cost.md.
 """
 
 from __future__ import annotations

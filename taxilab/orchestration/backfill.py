@@ -1,10 +1,5 @@
 """Backfill: the declared workflow run for each month of a range, oldest first, one run per month.
-
-A month with a COMPLETED run of the workflow is skipped unless force; a month whose run does not complete
-stops the backfill (the later months are reported NOT_RUN) unless continue_on_failure. A month another
-process is running is REFUSED (one run per workflow and month) and counts as not completed. Optionally each
-month is landed in raw first (source synthetic | tlc | a Parquet path), as `taxilab run` ingests it;
-without a source the months must already be in raw.
+Why: docs/adr/0006-glue-crawler-bookmarks-workflow-run-by-the-lab.md.
 """
 
 from __future__ import annotations

@@ -1,17 +1,5 @@
 """The resources of a profile, chosen once: the product talks to "AWS" only through them.
-
-| resource  | local (default)                        | compose                              | aws                            |
-|-----------|----------------------------------------|--------------------------------------|--------------------------------|
-| services  | embedded moto server + PostgreSQL      | the docker-compose.yml stack          | none (deploy_aws/ creates them)|
-| warehouse | PostgreSQL + the Redshift emulation    | the same, in its container           | Amazon Redshift (Data API)     |
-| jobs      | the job scripts on the lab's Spark     | spark-submit in the `glue` container | AWS Glue job runs              |
-| crawler   | the lab's crawler (Glue catalog API)   | the same                             | the deployed Glue crawler      |
-| workflows | the emulated Glue runner               | the same                             | AWS Glue workflow runs         |
-
-S3, the Glue Data Catalog, CloudWatch, SNS and SQS need no resource of their own: the same boto3 and
-pyarrow calls run everywhere, pointed by settings' endpoints (taxilab.core.clients). `for_settings` is
-the one place that looks at `settings.profile`; nothing under emulation/ is imported on the aws profile
-(docs/adr/0012-layout-and-layers.md).
+Why: docs/adr/0012-layout-and-layers.md.
 """
 
 from __future__ import annotations

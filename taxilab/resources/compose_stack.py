@@ -1,10 +1,5 @@
 """The compose profile's containers: start, wait for health, stop (`taxilab up/down` with TAXILAB_PROFILE=compose).
-
-The compose tool is whichever is available: Compose v2 (`docker compose`) or docker-compose 1.29; both
-read COMPOSE_FILE, so a machine that needs docker-compose.lab.yml (no registry: images built FROM a
-debootstrap rootfs, host networking) sets COMPOSE_FILE=docker-compose.yml:docker-compose.lab.yml and the
-lab's commands stay the same. Where no Docker engine answers, `engine_problem()` says so in one line.
-Every command is an argument list (no shell); the project name is checked before use.
+Why: docs/adr/0014-containers-localstack-glue-image-compose.md.
 """
 
 from __future__ import annotations

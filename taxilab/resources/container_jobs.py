@@ -1,17 +1,5 @@
 """Glue job runs inside the compose stack's `glue` container (the compose profile's job runner).
-
-`ContainerJobRunner(settings).run("spark_jobs/jobs/etl.py", ["--JOB_NAME", "taxilab-etl", "--bucket", ...])`
-execs `spark-submit <script> <Glue-style arguments>` in the running `glue` service of the compose project
-(docker SDK exec: the command is a list, no shell ever parses it), the way AWS Glue calls a job script.
-The Spark/S3A configuration is computed here on the host from the same settings the lab's local Spark
-uses (emulation.spark.spark_conf: endpoint, path-style access, emulator credentials, S3A committers) and
-handed over as `--conf` values; only the container's own paths (scratch dirs) and the jars (in the
-image) differ. The stack shares one loopback (docker-compose.yml), so the S3 endpoint in the settings
-means the same inside the container.
-
-The job's stdout and stderr stream to <state_dir>/logs/jobs/<job>-<utc time>.log; the job script's last
-stdout line `TAXILAB_JOB_METRICS <json>` (spark_jobs/jobs/*.py `__main__`) is its metrics, returned as a
-dict. A failed run raises ContainerJobError naming the job, the service and the exit code.
+Why: docs/adr/0014-containers-localstack-glue-image-compose.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
 """One Redshift statement, run where the profile's warehouse is: `run_statement(settings, sql_text, conn)`.
-
-On the aws profile the text goes to Amazon Redshift through the Data API (data_api.py; only the
-IAM_ROLE value is replaced by settings.redshift_iam_role) and nothing of emulation/ is imported; on
-the local profile it goes to the lab's Redshift emulation (emulation.redshift.engine.execute: COPY and
-UNLOAD against the S3 emulator, Spectrum, anything else guarded and translated for PostgreSQL).
-The choice is the profile's warehouse resource (taxilab.resources, docs/adr/0012-layout-and-layers.md). Callers: `taxilab sql exec` and sql_load.run_local.
+Why: docs/adr/0008-copy-unload-data-api.md.
 """
 
 from __future__ import annotations
