@@ -1,17 +1,6 @@
 """The lab's AWS cost model: what a run (or a month of runs) would cost on AWS, from measured run times and
 the list prices in prices.json (source pages and date recorded there).
-
-Billing rules modelled (ADR 0013):
-- Glue jobs: DPU-hours at usd_per_dpu_hour, billed per started second with a 1-minute minimum per job run;
-  DPUs = workers x the worker type's DPU (G.1X = 1, G.2X = 2), both from spark_jobs/jobgraph.json.
-- Glue crawler: the same DPU-hour price, per second, 10-minute minimum per crawler run.
-- Redshift Serverless: RPU-hours at the base capacity, per second, 60-second minimum per active period
-  (a period = consecutive stages that query the warehouse); nothing while idle.
-- S3: GB-months per zone (GB = 2**30 bytes, as AWS bills), class A (PUT/COPY/POST/LIST) and class B (GET)
-  requests per 1,000.
-- SQS, SNS, CloudWatch: per request / publish / API call for a run; metrics and alarms per month. Free
-  tiers only on the monthly bill, never in one run's estimate.
-Money is Decimal throughout; rounding happens only when printed.
+Why: docs/adr/0013-operations-metrics-alarms-cost.md.
 """
 
 from __future__ import annotations
@@ -19,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from calendar import monthrange
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -259,35 +249,30 @@ def estimate(usage: RunUsage, prices: dict | None = None) -> dict:
                 "usd": s3_requests(usage.s3_class_a, usage.s3_class_b, p),
             }
         )
-    if usage.sqs_requests:
-        lines.append(
-            {
-                "service": "sqs",
-                "item": "requests",
-                "quantity": str(usage.sqs_requests),
-                "usd": per_request(usage.sqs_requests, p["sqs"]["usd_per_million_requests"]),
-            }
-        )
-    if usage.sns_publishes:
-        lines.append(
-            {
-                "service": "sns",
-                "item": "publishes",
-                "quantity": str(usage.sns_publishes),
-                "usd": per_request(usage.sns_publishes, p["sns"]["usd_per_million_publishes"]),
-            }
-        )
-    if usage.cloudwatch_requests:
-        lines.append(
-            {
-                "service": "cloudwatch",
-                "item": "API requests",
-                "quantity": str(usage.cloudwatch_requests),
-                "usd": Decimal(usage.cloudwatch_requests)
-                / 1000
-                * _d(p["cloudwatch"]["usd_per_1000_api_requests"]),
-            }
-        )
+    # Billed per count: (service, item, count, the count's price), priced only when counted.
+    counted: list[tuple[str, str, int, Callable[[int], Decimal]]] = [
+        (
+            "sqs",
+            "requests",
+            usage.sqs_requests,
+            lambda n: per_request(n, p["sqs"]["usd_per_million_requests"]),
+        ),
+        (
+            "sns",
+            "publishes",
+            usage.sns_publishes,
+            lambda n: per_request(n, p["sns"]["usd_per_million_publishes"]),
+        ),
+        (
+            "cloudwatch",
+            "API requests",
+            usage.cloudwatch_requests,
+            lambda n: Decimal(n) / 1000 * _d(p["cloudwatch"]["usd_per_1000_api_requests"]),
+        ),
+    ]
+    for service, item, count, price in counted:
+        if count:
+            lines.append({"service": service, "item": item, "quantity": str(count), "usd": price(count)})
     by_service: dict[str, Decimal] = {}
     for ln in lines:
         by_service[ln["service"]] = by_service.get(ln["service"], Decimal(0)) + ln["usd"]

@@ -22,6 +22,7 @@ from spark_jobs.month import Month
 from taxilab.core.clients import arrow_s3_filesystem, client
 from taxilab.orchestration import backfill
 from taxilab.orchestration.pipeline import Pipeline, PipelineOptions, StageError
+from tests.integration.glue_tables import table_versions
 from tests.integration.tlcfiles import table_2024, trip, write_era
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
@@ -179,19 +180,6 @@ def partition_types(settings, zone: str) -> dict[tuple[str, ...], dict[str, str]
         )
         for p in page["Partitions"]
     }
-
-
-def table_versions(settings, zone: str) -> list[dict[str, str]]:
-    glue = client("glue", settings)
-    vs = [
-        v
-        for page in glue.get_paginator("get_table_versions").paginate(
-            DatabaseName=settings.catalog_databases[zone], TableName="nyc_taxi"
-        )
-        for v in page["TableVersions"]
-    ]
-    vs.sort(key=lambda v: int(v["VersionId"]))
-    return [{c["Name"].lower(): c["Type"] for c in v["Table"]["StorageDescriptor"]["Columns"]} for v in vs]
 
 
 def table_types(settings, zone: str) -> dict[str, str]:

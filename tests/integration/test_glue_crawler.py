@@ -10,6 +10,7 @@ from emulation.glue import crawler
 from spark_jobs.io.catalog import CatalogTableError, read_table
 from taxilab import catalog
 from taxilab.core.clients import arrow_s3_filesystem, client
+from tests.integration.glue_tables import table_versions
 
 
 @pytest.fixture()
@@ -125,20 +126,6 @@ def partition_columns(settings, zone: str, values: list[str]) -> list[tuple[str,
         DatabaseName=settings.catalog_databases[zone], TableName="nyc_taxi", PartitionValues=values
     )["Partition"]
     return [(c["Name"], c["Type"]) for c in p["StorageDescriptor"]["Columns"]]
-
-
-def table_versions(settings, zone: str) -> list[dict[str, str]]:
-    """Each version's columns (lower-cased name -> type), oldest first."""
-    glue = client("glue", settings)
-    vs = [
-        v
-        for page in glue.get_paginator("get_table_versions").paginate(
-            DatabaseName=settings.catalog_databases[zone], TableName="nyc_taxi"
-        )
-        for v in page["TableVersions"]
-    ]
-    vs.sort(key=lambda v: int(v["VersionId"]))
-    return [{c["Name"].lower(): c["Type"] for c in v["Table"]["StorageDescriptor"]["Columns"]} for v in vs]
 
 
 def raw_key(month: str) -> str:

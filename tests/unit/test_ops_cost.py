@@ -126,3 +126,14 @@ def test_projected_month_continues_the_average_active_day():
     # $1.00 over 2 days with runs, on day 10 of 30: 1 + 0.5 * 20 = 11
     assert cost.projected_month(Decimal("1.00"), 2, 10, 30) == Decimal("11.00")
     assert cost.projected_month(Decimal(0), 0, 10, 30) == Decimal(0)
+
+
+def test_requests_publishes_and_api_calls_are_priced_per_count_and_absent_when_zero():
+    p = cost.load_prices()
+    u = cost.RunUsage(sqs_requests=2_000_000, sns_publishes=500_000, cloudwatch_requests=3_000)
+    lines = {ln["service"]: ln for ln in cost.estimate(u, p)["lines"]}
+    assert lines["sqs"]["usd"] == 2 * Decimal(p["sqs"]["usd_per_million_requests"])
+    assert lines["sns"]["usd"] == Decimal(p["sns"]["usd_per_million_publishes"]) / 2
+    assert lines["cloudwatch"]["usd"] == 3 * Decimal(p["cloudwatch"]["usd_per_1000_api_requests"])
+    assert [lines[s]["quantity"] for s in ("sqs", "sns", "cloudwatch")] == ["2000000", "500000", "3000"]
+    assert cost.estimate(cost.RunUsage(), p)["lines"] == []
