@@ -1,7 +1,11 @@
-"""`make robustness`: run the bad-input corpus, the era tests, the fault, kill and connection-loss tests and
-the secret scan, and print the figures the tests record (via pytest's record_property("robustness", {...})).
+"""`make robustness`: run the bad-input corpus, the era tests, the fault, kill, connection-loss and durability
+tests, concurrent reads during a month load, the negative reconciliation cases and the secret scan, and print
+the figures the tests record (via pytest's record_property("robustness", {...})), each computed by the test
+from its own checks.
 
-Exit status is non-zero if any test failed, any crash was unhandled or any row was lost.
+Exit status is non-zero if any test failed, any crash was unhandled, any row was lost, any injection was not
+refused, any kill or fault was not recovered from, any concurrent read was inconsistent or failed, any
+validated run did not survive a kill of PostgreSQL, or any damage went uncaught.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ SUITES = [
     "tests/integration/test_s3a_faults.py",  # faults in Spark's S3A traffic
     "tests/unit/test_secrets.py",
     "tests/integration/test_sql_injection.py",  # Spectrum scan function: shell/DDL injection attempts
+    "tests/integration/test_pg_durability.py",  # a validated run survives kill -9 of PostgreSQL
+    "tests/integration/test_concurrent_reads.py",  # 8 readers while a month is reloaded: old or new, no mix
+    "tests/integration/test_reconcile_damage.py",  # negative reconciliation cases, one per layer and damage
 ]
 
 
@@ -57,7 +64,12 @@ def main(argv: list[str]) -> int:
     faults = [e for e in col.entries if e["kind"] == "fault"]
     rows = [e for e in col.entries if e["kind"] == "rows"]
     injections = [e for e in col.entries if e["kind"] == "injection"]
+    reads = [e for e in col.entries if e["kind"] == "concurrent_reads"]
+    durability = [e for e in col.entries if e["kind"] == "durability"]
+    damage = [e for e in col.entries if e["kind"] == "damage"]
     lost = sum(e["rows_in"] - e["rows_landed"] for e in rows)
+    inconsistent = sum(e["inconsistent"] for e in reads)
+    read_errors = sum(e["errors"] for e in reads)
     figures = [
         ("inputs tried", len(inputs)),
         ("  refused (clear error, nothing landed)", by_outcome["refused"]),
@@ -73,16 +85,40 @@ def main(argv: list[str]) -> int:
         ("rows lost (must be 0)", lost),
         ("injection attempts tried", len(injections)),
         ("  refused (must be all)", sum(e["refused"] for e in injections)),
+        ("concurrent reads done", sum(e["reads"] for e in reads)),
+        ("  inconsistent (must be 0)", inconsistent),
+        ("  failed (must be 0)", read_errors),
+        (
+            "durability: validated runs surviving kill -9 of PostgreSQL",
+            f"{sum(bool(e['survived']) for e in durability)} / {len(durability)}",
+        ),
+        ("negative reconciliation cases tried", len(damage)),
+        ("  caught (must be all)", sum(bool(e["caught"]) for e in damage)),
         ("tests passed / failed", f"{col.outcomes['passed']} / {col.outcomes['failed']}"),
         ("seconds", round(time.monotonic() - t0, 1)),
     ]
     print("\nrobustness figures")
+    width = max(len(name) for name, _ in figures)
     for name, value in figures:
-        print(f"  {name:<42} {value}")
+        print(f"  {name:<{width}} {value}")
     for c in col.crashes:
         print(f"  crash: {c}")
     unrefused = sum(not e["refused"] for e in injections)
-    return 1 if code != 0 or col.crashes or lost or unrefused else 0
+    unrecovered = sum(not e["recovered"] for e in kills) + sum(not e["survived"] for e in faults)
+    not_durable = sum(not e["survived"] for e in durability)
+    uncaught = sum(not e["caught"] for e in damage)
+    failed = (
+        code != 0
+        or col.crashes
+        or lost
+        or unrefused
+        or unrecovered
+        or inconsistent
+        or read_errors
+        or not_durable
+        or uncaught
+    )
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

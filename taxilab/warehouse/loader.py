@@ -1,6 +1,7 @@
-"""Load one month of the lake into the warehouse: taxi.fct_trips (every staging row of the month) and
-the five curated tables. Each table is replaced for that month in one transaction, so a rerun leaves
-the same rows and a failure leaves the previous ones.
+"""Load one month of the lake into the warehouse: taxi.fct_trips (every staging row of the month), the
+five curated tables, the dims and the pre-aggregates, all replaced in ONE transaction committed durably:
+readers see the previous month or the new one, never a mix; a rerun leaves the same rows, a failure the
+previous ones; and once a load returns, its commit is on disk (docs/adr/0020-atomic-durable-month-load.md).
 
 Two paths (docs/adr/0008, "Loading on aws"):
 - native (the default locally): pyarrow reads the lake, COPY FROM STDIN into the lab's PostgreSQL;
@@ -64,61 +65,83 @@ def _lake_dataset(settings: Settings, key_prefix: str, partitioning) -> ds.Datas
     )
 
 
-def load_fct_trips(settings: Settings, month: str, progress: bool = False) -> dict:
-    """Apply the DDL, then replace the month in fct_trips (one transaction); it needs only staging (running it
-    beside the aggregates job was measured and rejected: ADR 0011). Returns {"rows", "seconds"}."""
+def durable_commits(conn: psycopg.Connection) -> None:
+    """Every commit of this session waits for its WAL to be flushed to disk. The lab's PostgreSQL runs with
+    synchronous_commit=off (emulation/services.py) for its many small writes; a month's load must not
+    return, and so no run may report it validated, before its commit is durable (ADR 0020). WAL is flushed
+    in order, so this also makes durable every commit inserted before it."""
+    conn.execute("SET synchronous_commit TO on")
+
+
+def _replace_fct_trips(
+    conn: psycopg.Connection, settings: Settings, month: str, progress: bool = False
+) -> dict:
+    """Replace the month in fct_trips (in the caller's transaction, as a savepoint when it has one)."""
     start, end = Month.parse(month).bounds()
-    with connect(settings) as conn:
-        apply_ddl(conn, DDL_DIR)
-        with timed() as clock:
-            staging = _lake_dataset(
-                settings, paths.staging_prefix(settings.dataset), STAGING_PARTITIONING
-            ).filter((ds.field("pickup_date") >= start) & (ds.field("pickup_date") < end))
-            cols = [c for c, _ in STAGING_COLUMNS]
-            bar = tqdm(
-                total=staging.count_rows(),
-                unit="rows",
-                unit_scale=True,
-                desc="load fct_trips",
-                leave=False,
-                disable=not progress,
+    with timed() as clock:
+        staging = _lake_dataset(
+            settings, paths.staging_prefix(settings.dataset), STAGING_PARTITIONING
+        ).filter((ds.field("pickup_date") >= start) & (ds.field("pickup_date") < end))
+        cols = [c for c, _ in STAGING_COLUMNS]
+        bar = tqdm(
+            total=staging.count_rows(),
+            unit="rows",
+            unit_scale=True,
+            desc="load fct_trips",
+            leave=False,
+            disable=not progress,
+        )
+        with bar:
+            n = replace_partition(
+                conn,
+                f"{settings.warehouse_schema}.fct_trips",
+                staging,
+                {"pickup_date": month_dates(month)},
+                cols,
+                progress=bar.update,
             )
-            with bar:
-                n = replace_partition(
-                    conn,
-                    f"{settings.warehouse_schema}.fct_trips",
-                    staging,
-                    {"pickup_date": month_dates(month)},
-                    cols,
-                    progress=bar.update,
-                )
     return {"rows": n, "seconds": clock.seconds}
 
 
+def load_fct_trips(settings: Settings, month: str, progress: bool = False) -> dict:
+    """Apply the DDL, then replace the month in fct_trips alone (one durable transaction); it needs only
+    staging (running it beside the aggregates job was measured and rejected: ADR 0011). Returns
+    {"rows", "seconds"}. load_month replaces fct_trips together with everything else instead."""
+    with connect(settings) as conn:
+        durable_commits(conn)
+        apply_ddl(conn, DDL_DIR)
+        with conn.transaction():
+            return _replace_fct_trips(conn, settings, month, progress)
+
+
 def load_month(settings: Settings, month: str, progress: bool = False) -> dict:
-    """The native path: apply the DDL, then replace the month in fct_trips and the curated tables (COPY FROM
-    STDIN, one transaction per table), dims and pre-aggregates. Returns per-table figures."""
+    """The native path: apply the DDL, then in ONE transaction replace the month in fct_trips and the curated
+    tables (COPY FROM STDIN), the dims and the pre-aggregates, and ANALYZE them; committed synchronously
+    (durable_commits). A reader sees the whole previous month or the whole new one (ADR 0020). Returns
+    per-table figures."""
     schema = settings.warehouse_schema
     tables: dict[str, dict] = {}
-    tables["fct_trips"] = load_fct_trips(settings, month, progress)
     with connect(settings) as conn:
+        durable_commits(conn)
         apply_ddl(conn, DDL_DIR)
-        for name, table in CURATED.items():
-            with timed() as clock:
-                cur = _lake_dataset(settings, paths.curated_prefix(name), CURATED_PARTITIONING).filter(
-                    ds.field("pickup_month") == month
-                )
-                cols = [c for c, _ in table.columns] + [c for c, _ in CURATED_PARTITIONS]
-                n = replace_partition(conn, f"{schema}.{name}", cur, {"pickup_month": month}, cols)
-            tables[name] = {"rows": n, "seconds": clock.seconds}
-        # Dimensions (zones, the month's dates, code tables): small, rebuilt every load.
-        dims = load_dims(conn, settings.zone_lookup_path, month, schema)
-        # Pre-aggregates (sql/load): rebuilt in the warehouse from the fct_trips just loaded.
-        aggregates = build_aggregates(conn, month)
-        # Fresh statistics for the planner after a bulk replace (outside any transaction).
-        conn.autocommit = True
-        for name in ["fct_trips", *CURATED, *DIM_TABLES, *AGG_TABLES]:
-            conn.execute(f'ANALYZE "{schema}"."{name}"')
+        with conn.transaction():
+            tables["fct_trips"] = _replace_fct_trips(conn, settings, month, progress)
+            for name, table in CURATED.items():
+                with timed() as clock:
+                    cur = _lake_dataset(settings, paths.curated_prefix(name), CURATED_PARTITIONING).filter(
+                        ds.field("pickup_month") == month
+                    )
+                    cols = [c for c, _ in table.columns] + [c for c, _ in CURATED_PARTITIONS]
+                    n = replace_partition(conn, f"{schema}.{name}", cur, {"pickup_month": month}, cols)
+                tables[name] = {"rows": n, "seconds": clock.seconds}
+            # Dimensions (zones, the month's dates, code tables): small, rebuilt every load.
+            dims = load_dims(conn, settings.zone_lookup_path, month, schema)
+            # Pre-aggregates (sql/load): rebuilt in the warehouse from the fct_trips just loaded.
+            aggregates = build_aggregates(conn, month)
+            # Fresh planner statistics, committed with the rows they describe (ANALYZE counts this
+            # transaction's own inserts as live and its deletes as dead).
+            for name in ["fct_trips", *CURATED, *DIM_TABLES, *AGG_TABLES]:
+                conn.execute(f'ANALYZE "{schema}"."{name}"')
     stats = warehouse_stats(settings, month)
     return {
         "rows_in": sum(t["rows"] for t in tables.values()),
@@ -136,6 +159,7 @@ def load_month_sql(settings: Settings, month: str) -> dict:
     from taxilab.warehouse import sql_load
 
     with connect(settings) as conn:
+        durable_commits(conn)  # the script's one transaction commits durably, as the native path's
         res = sql_load.run_local(conn, settings, month)
         conn.autocommit = True  # fresh planner statistics, as the native path leaves them
         for name in ["fct_trips", *CURATED, *DIM_TABLES, *AGG_TABLES]:
@@ -197,6 +221,7 @@ def load_dates(settings: Settings, dates: list) -> dict:
     schema = settings.warehouse_schema
     tables: dict[str, dict] = {}
     with connect(settings) as conn:
+        durable_commits(conn)  # a drop reported loaded is on disk (ADR 0020)
         apply_ddl(conn, DDL_DIR)
         with conn.transaction():
             with timed() as clock:
