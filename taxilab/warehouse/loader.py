@@ -109,7 +109,7 @@ def load_fct_trips(settings: Settings, month: str, progress: bool = False) -> di
     {"rows", "seconds"}. load_month replaces fct_trips together with everything else instead."""
     with connect(settings) as conn:
         durable_commits(conn)
-        apply_ddl(conn, DDL_DIR)
+        apply_ddl(conn, DDL_DIR, settings.warehouse_schema)
         with conn.transaction():
             return _replace_fct_trips(conn, settings, month, progress)
 
@@ -123,7 +123,7 @@ def load_month(settings: Settings, month: str, progress: bool = False) -> dict:
     tables: dict[str, dict] = {}
     with connect(settings) as conn:
         durable_commits(conn)
-        apply_ddl(conn, DDL_DIR)
+        apply_ddl(conn, DDL_DIR, settings.warehouse_schema)
         with conn.transaction():
             tables["fct_trips"] = _replace_fct_trips(conn, settings, month, progress)
             for name, table in CURATED.items():
@@ -137,7 +137,7 @@ def load_month(settings: Settings, month: str, progress: bool = False) -> dict:
             # Dimensions (zones, the month's dates, code tables): small, rebuilt every load.
             dims = load_dims(conn, settings.zone_lookup_path, month, schema)
             # Pre-aggregates (sql/load): rebuilt in the warehouse from the fct_trips just loaded.
-            aggregates = build_aggregates(conn, month)
+            aggregates = build_aggregates(conn, month, schema=schema)
             # Fresh planner statistics, committed with the rows they describe (ANALYZE counts this
             # transaction's own inserts as live and its deletes as dead).
             for name in ["fct_trips", *CURATED, *DIM_TABLES, *AGG_TABLES]:
@@ -222,7 +222,7 @@ def load_dates(settings: Settings, dates: list) -> dict:
     tables: dict[str, dict] = {}
     with connect(settings) as conn:
         durable_commits(conn)  # a drop reported loaded is on disk (ADR 0020)
-        apply_ddl(conn, DDL_DIR)
+        apply_ddl(conn, DDL_DIR, settings.warehouse_schema)
         with conn.transaction():
             with timed() as clock:
                 staging = _lake_dataset(
@@ -248,7 +248,7 @@ def load_dates(settings: Settings, dates: list) -> dict:
                 tables[name] = {"rows": n, "seconds": clock.seconds}
             for month in months:  # dim_date must know the dates (small, idempotent)
                 load_dims(conn, settings.zone_lookup_path, month, schema)
-                build_aggregates(conn, month)  # the month's pre-aggregates follow its trips
+                build_aggregates(conn, month, schema=schema)  # the month's pre-aggregates follow its trips
     return {
         "dates": [str(d) for d in dates],
         "tables": tables,
