@@ -19,6 +19,23 @@ def raw_file_name(month: str) -> str:
     return f"yellow_tripdata_{Month.parse(month)}.parquet"
 
 
+RAW_DATA_SUFFIX = ".parquet"
+
+
+def raw_object_problem(relative: str) -> str | None:
+    """Why the etl does not read the object at `relative` (its key below the month's raw prefix), or None
+    if it does: the rule of the etl's listing (spark_jobs.io.lake.list_files over the prefix), stated once
+    for the ingest (which refuses such objects) and for validation (which fails on them)."""
+    name = relative.rsplit("/", 1)[-1]
+    if "/" in relative:
+        return "it is in a nested folder: the etl reads only the objects directly under the month's prefix"
+    if name.startswith(("_", ".")):
+        return "its name starts with '_' or '.': Spark skips such files as hidden"
+    if not name.endswith(RAW_DATA_SUFFIX):
+        return f"its name does not end in {RAW_DATA_SUFFIX!r} (case-sensitive): the etl reads only such files"
+    return None
+
+
 def manifest_key(dataset: str, month: str) -> str:
     # Leading underscore: Spark and Hive skip it when reading the prefix as Parquet.
     return raw_month_prefix(dataset, month) + "_manifest.json"

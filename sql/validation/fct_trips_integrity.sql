@@ -1,9 +1,14 @@
 -- Row-level integrity of a month of fct_trips: the partition columns agree with pickup_datetime,
 -- the trip ends after it starts, and every zone, payment type and date has its dimension row.
+-- A month with no trips loaded fails too (month_has_trips: 1 when fct_trips holds none of the month).
 -- Returns one row per failed check with the number of offending trips. Params: :month.
 SELECT check_name, failing_trips
 FROM (
-    SELECT 'pickup_date_matches_pickup_datetime' AS check_name,
+    SELECT 'month_has_trips' AS check_name, CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END AS failing_trips
+    FROM taxi.fct_trips f
+    WHERE f.pickup_date >= TO_DATE(:month, 'YYYY-MM') AND f.pickup_date < DATEADD(month, 1, TO_DATE(:month, 'YYYY-MM'))
+    UNION ALL
+    SELECT 'pickup_date_matches_pickup_datetime',
            SUM(CASE WHEN f.pickup_date <> CAST(f.pickup_datetime AS DATE) THEN 1 ELSE 0 END) AS failing_trips
     FROM taxi.fct_trips f
     WHERE f.pickup_date >= TO_DATE(:month, 'YYYY-MM') AND f.pickup_date < DATEADD(month, 1, TO_DATE(:month, 'YYYY-MM'))

@@ -151,6 +151,18 @@ def _verify_landed(s3, bucket: str, key: str, version_id: str | None, expected_s
         )
 
 
+def raw_key(settings: Settings, month: str, name: str) -> str:
+    """The raw key a file named `name` lands at for `month`; IngestError naming the key and why if the etl
+    would not read an object there (spark_jobs.io.paths.raw_object_problem): every object under a month's
+    raw prefix is either read by the etl or refused here, none silently skipped (docs/adr/0019)."""
+    prefix = paths.raw_month_prefix(settings.dataset, month)
+    key = prefix + name
+    problem = paths.raw_object_problem(name)
+    if problem:
+        raise IngestError(f"raw key {key}: refused: {problem}; rename the file to end in '.parquet'")
+    return key
+
+
 def refuse_unusable(src: SourceFile) -> None:
     """Raise IngestError naming the file and the problem if the lab cannot process it (docs/ERAS.md).
 
@@ -209,7 +221,7 @@ def _land(settings: Settings, month: str, src: SourceFile, progress) -> Landed:
     refuse_unusable(src)  # before anything is uploaded: a refused file leaves nothing downstream
     s3 = aws.client("s3", settings)
     bucket = settings.bucket
-    key = paths.raw_month_prefix(settings.dataset, month) + paths.raw_file_name(month)
+    key = raw_key(settings, month, paths.raw_file_name(month))
     head = _head(s3, bucket, key)
     previous = head.get("Metadata", {}).get("sha256") if head else None
     if previous == entry["sha256"]:

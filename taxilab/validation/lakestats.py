@@ -150,3 +150,128 @@ def curated_stats(settings: Settings, month: str, table: str) -> dict:
         "trip_count": int(pc.sum(t["trip_count"]).as_py() or 0),
         "total_revenue": _decimal_sum(t, "total_revenue"),
     }
+
+
+# ---- per-day figures and the raw prefix's objects (docs/adr/0019-per-day-reconciliation-fingerprints.md) ----
+
+
+@dataclass(frozen=True)
+class RawObject:
+    key: str
+    size: int
+    problem: str | None  # why the etl does not read it (None: it does)
+
+
+def raw_objects(settings: Settings, month: str) -> list[RawObject]:
+    """Every object under the month's raw prefix (nested ones too), each with why the etl would not read
+    it (spark_jobs.io.paths.raw_object_problem: the rule the etl's listing follows), sorted by key. The
+    ingest's own manifest is listed as read (it is the ingest's record, not data)."""
+    s3 = aws.client("s3", settings)
+    prefix = paths.raw_month_prefix(settings.dataset, month)
+    manifest = paths.manifest_key(settings.dataset, month)
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            problem = None if key == manifest else paths.raw_object_problem(key[len(prefix) :])
+            out.append(RawObject(key, int(obj.get("Size", 0)), problem))
+    return sorted(out, key=lambda o: o.key)
+
+
+def _canonical_columns(schema: pa.Schema, wanted: set[str]) -> dict[str, str]:
+    """canonical name -> source column of a raw file (case-insensitive, as conform matches them)."""
+    from spark_jobs.schemas.tlc import SOURCE_TO_CANONICAL
+
+    out = {}
+    for name in schema.names:
+        c = SOURCE_TO_CANONICAL.get(name.lower())
+        if c in wanted and c not in out:
+            out[c] = name
+    return out
+
+
+def raw_daily(settings: Settings, month: str, keys: list[str]) -> tuple[dict, dict[str, int]]:
+    """Per pickup date (NO_DATE for none) of the raw files `keys`: rows and fingerprint over the columns
+    conform keeps unchanged; and rows per file, keyed by the s3:// URL the etl tags its rows with."""
+    from taxilab.validation import fingerprint as fp
+
+    fs = aws.arrow_s3_filesystem(settings)
+    wanted = {fp.SOURCE_COLUMN[f] for f in fp.RAW_FIELDS}
+    tables, per_file = [], {}
+    for key in keys:
+        with fs.open_input_file(f"{settings.bucket}/{key}") as f:
+            pf = pq.ParquetFile(f)
+            cols = _canonical_columns(pf.schema_arrow, wanted)
+            t = pf.read(columns=list(cols.values()))
+        t = t.rename_columns([next(c for c, s in cols.items() if s == n) for n in t.column_names])
+        per_file[paths.s3_url(settings.bucket, key)] = t.num_rows
+        tables.append(fp.normalize(t, fp.RAW_FIELDS))
+    return fp.per_day(tables, fp.RAW_FIELDS), per_file
+
+
+def _by_source_file(t: pa.Table) -> dict[str, int]:
+    if t.num_rows == 0:
+        return {}
+    return {r["values"]: r["counts"] for r in pc.value_counts(t["source_file"]).to_pylist()}
+
+
+def staging_daily(settings: Settings, month: str) -> tuple[dict, dict, dict[str, int]]:
+    """Per pickup date (the partition) of the month's staging rows: rows, money sums (cents) and the
+    fingerprint over TRIP_FIELDS (for fct_trips); the same over RAW_FIELDS (for raw); rows per source_file."""
+    from taxilab.validation import fingerprint as fp
+
+    d, f = staging_dataset(settings, month)
+    if d is None:
+        return {}, {}, {}
+    columns = sorted({fp.SOURCE_COLUMN[x] for x in fp.TRIP_FIELDS}) + ["pickup_date", "source_file"]
+    trips: dict[str, fp.Day] = {}
+    raw: dict[str, fp.Day] = {}
+    per_file: dict[str, int] = {}
+    for batch in d.to_batches(columns=columns, filter=f, batch_size=1 << 20):
+        t = pa.Table.from_batches([batch])
+        for k, v in _by_source_file(t).items():
+            per_file[k] = per_file.get(k, 0) + v
+        n = fp.normalize(t, fp.TRIP_FIELDS, day=t["pickup_date"])
+        for out, fields, sums in ((trips, fp.TRIP_FIELDS, fp.SUMMED), (raw, fp.RAW_FIELDS, ())):
+            for day, figures in fp.per_day([n], fields, sums).items():
+                out.setdefault(day, fp.Day()).add(figures)
+    return trips, raw, per_file
+
+
+def quarantine_daily(settings: Settings, month: str) -> tuple[dict, dict[str, int]]:
+    """Per pickup date (of its conformed pickup time; NO_DATE if none) of the month's quarantined rows:
+    rows and fingerprint over the raw fields; and rows per source_file."""
+    from taxilab.validation import fingerprint as fp
+
+    m = Month.parse(month)
+    d = _dataset(settings, paths.quarantine_prefix(settings.dataset))
+    if d is None:
+        return {}, {}
+    columns = sorted({fp.SOURCE_COLUMN[x] for x in fp.RAW_FIELDS}) + ["source_file"]
+    t = d.to_table(columns=columns, filter=(ds.field("year") == m.year) & (ds.field("month") == m.month))
+    return fp.per_day([fp.normalize(t, fp.RAW_FIELDS)], fp.RAW_FIELDS), _by_source_file(t)
+
+
+def curated_daily(settings: Settings, month: str, table: str) -> dict[str, tuple[int, int, int]]:
+    """A curated table's month per pickup date: (grain rows, trips, revenue in cents)."""
+    from taxilab.validation import fingerprint as fp
+
+    d = _dataset(settings, paths.curated_prefix(table))
+    if d is None:
+        return {}
+    t = d.to_table(
+        columns=["pickup_date", "trip_count", "total_revenue"], filter=ds.field("pickup_month") == month
+    )
+    if t.num_rows == 0:
+        return {}
+    import duckdb
+
+    rev = fp.exact_cents(t["total_revenue"].cast(pa.decimal128(18, 2)))
+    small = pa.table({"day": t["pickup_date"].cast(pa.string()), "trips": t["trip_count"], "rev": rev})
+    con = duckdb.connect()
+    try:
+        con.register("c", small)
+        rows = con.execute("SELECT day, COUNT(*), SUM(trips), SUM(rev) FROM c GROUP BY day").fetchall()
+    finally:
+        con.close()
+    return {str(r[0]): (int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in rows}
