@@ -364,6 +364,8 @@ class Pipeline:
             from taxilab import ops
 
             ops.after_run(self.settings, self.report)  # metrics, cost, alarms; never raises
+            # A report saying validated is written only after the load it validated was durably committed:
+            # the warehouse stage returns after its synchronous commit (loader.durable_commits, ADR 0020).
             self.report.write(self.settings.runs_dir)
         return self.report
 
