@@ -1,12 +1,5 @@
-"""Starts the lab's analysis front-ends on loopback and prints their URLs (the Makefile's `dashboard`,
-`notebook` and `demo` targets):
-
-    python -m dashboard.launch dashboard [--port N]   # streamlit run dashboard/app.py
-    python -m dashboard.launch notebook  [--port N]   # JupyterLab on notebooks/ with the lab's kernel
-    python -m dashboard.launch demo      [--port N]   # after `taxilab pipeline`: next commands + dashboard
-
-Always 127.0.0.1; the port given, else the tool's usual one when free, else any free port. Runs in the
-foreground until Ctrl-C. Streamlit is told not to send usage statistics and not to open a browser.
+"""Starts the lab's analysis front-ends (dashboard, notebook, demo: `python -m dashboard.launch WHAT
+[--port N]`) on 127.0.0.1 and prints their URLs. Why: docs/adr/0016-dashboard-and-notebooks.md.
 """
 
 from __future__ import annotations
@@ -17,7 +10,10 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -65,6 +61,48 @@ def streamlit_command(port: int) -> list[str]:
     ]
 
 
+class StartFailed(RuntimeError):
+    """The server exited, or did not answer its health check in time."""
+
+
+def start_streamlit(
+    port: int, env: dict[str, str] | None = None, log: IO | None = None, timeout_s: float = 90.0
+) -> tuple[subprocess.Popen, str]:
+    """`streamlit run dashboard/app.py` on loopback `port`; returns (process, URL) once /_stcore/health
+    answers ok. Output goes to `log` (default: this process's). A server that exits or stays silent past
+    `timeout_s` raises StartFailed (and is stopped)."""
+    proc = subprocess.Popen(
+        streamlit_command(port),
+        cwd=ROOT,
+        env=env if env is not None else dict(os.environ),
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
+    )
+    url = f"http://{HOST}:{port}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StartFailed(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    stop(proc)
+    raise StartFailed(f"streamlit did not answer on {url} within {timeout_s:g} s")
+
+
+def stop(proc: subprocess.Popen, timeout_s: float = 15.0) -> None:
+    """Terminate `proc`, killing it if it has not ended within `timeout_s`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def jupyter_command(port: int) -> list[str]:
     # The venv's JupyterLab: its python3 kernel is the venv's Python, with the lab installed.
     cmd = [
@@ -86,22 +124,19 @@ def jupyter_command(port: int) -> list[str]:
     return cmd
 
 
-def run(cmd: list[str]) -> int:
-    """Run the server in the foreground; Ctrl-C or SIGTERM to this process stops it too."""
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ))
+def run(cmd: list[str] | subprocess.Popen) -> int:
+    """Run the server (a command, or a process already started) in the foreground; Ctrl-C or SIGTERM to
+    this process stops it too."""
+    proc = cmd if isinstance(cmd, subprocess.Popen) else subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ))
 
-    def stop(signum, frame):
+    def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         return 0
 
 
@@ -129,8 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("  run report       make report")
         print("  stop everything  Ctrl-C here, then make down\n")
+    try:
+        proc, url = start_streamlit(port)
+    except StartFailed as e:
+        print(f"dashboard: {e}", file=sys.stderr)
+        return 1
     print(f"dashboard: {url}  (Ctrl-C stops)", flush=True)
-    return run(streamlit_command(port))
+    return run(proc)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
+from dashboard import launch
 from dashboard.fmt import money, num
 from taxilab.warehouse import queries
 from tests.integration.dashboard_lab import MONTHS, lab_env, load_months
@@ -38,48 +35,12 @@ CHROMIUM_ARGS = [
 WAIT_MS = 60_000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_streamlit(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
-    """`streamlit run dashboard/app.py` on a free loopback port; returns (process, URL) once healthy."""
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "dashboard" / "app.py"),
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--global.developmentMode",
-        "false",
-        "--client.toolbarMode",
-        "viewer",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"streamlit exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise AssertionError(f"streamlit did not answer on {url} within 90 s: {log.read_text()[-2000:]}")
+    """The product's start (dashboard.launch) on a free loopback port, its output in `log`."""
+    try:
+        return launch.start_streamlit(launch.free_port(None), env=env, log=log.open("w"))
+    except launch.StartFailed as e:
+        raise AssertionError(f"{e}: {log.read_text()[-2000:]}") from e
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +53,7 @@ def dashboard_url(lab_settings, spark, tmp_path_factory):
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     proc, url = start_streamlit(lab_env(lab_settings), log)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    launch.stop(proc, timeout_s=20)
 
 
 @pytest.fixture(scope="module")
