@@ -126,6 +126,7 @@ def _curated_trip_count(endpoint: str, table: str) -> int:
     return pc.sum(t["trip_count"]).as_py()
 
 
+@pytest.mark.slow
 def test_etl_and_aggregates_run_in_the_glue_container_and_reconcile_exactly(job_env):
     runner, endpoint = job_env["runner"], job_env["endpoint"]
     common = ["--bucket", BUCKET, "--dataset", "nyc_taxi", "--month", MONTH]
@@ -155,6 +156,7 @@ def test_etl_and_aggregates_run_in_the_glue_container_and_reconcile_exactly(job_
     assert any(p.name.startswith("taxilab-etl-") for p in log.iterdir())
 
 
+@pytest.mark.slow
 def test_a_failing_job_names_the_job_and_its_exit_code_and_keeps_the_log(job_env):
     runner = job_env["runner"]
     with pytest.raises(ContainerJobError) as e:

@@ -129,6 +129,7 @@ def _synthetic_file(settings, month, rows) -> Path:
     return settings.cache_dir / "inputs" / "synthetic" / f"yellow_tripdata_{month}_rows{rows}_seed7.parquet"
 
 
+@pytest.mark.slow
 def test_every_service_is_healthy_and_answers_on_its_settings_endpoint(stack, compose_settings):
     s = compose_settings
     states = stack.states()
@@ -170,6 +171,7 @@ def synthetic_month(stack, compose_settings):
     return out, _latest(compose_settings)
 
 
+@pytest.mark.slow
 def test_whole_pipeline_on_the_compose_profile_reconciles_a_synthetic_month(
     synthetic_month, compose_settings
 ):
@@ -186,6 +188,7 @@ def test_whole_pipeline_on_the_compose_profile_reconciles_a_synthetic_month(
     assert list(compose_settings.logs_dir.glob("jobs/*etl*.log")), "no job log in .lab/logs/jobs"
 
 
+@pytest.mark.slow
 def test_whole_pipeline_on_the_compose_profile_reconciles_the_50k_sample(stack, compose_settings):
     if not SAMPLE.exists():
         pytest.fail(f"the shared sample {SAMPLE} is missing")
@@ -196,6 +199,7 @@ def test_whole_pipeline_on_the_compose_profile_reconciles_the_50k_sample(stack, 
     assert counts["raw"] == 50_000
 
 
+@pytest.mark.slow
 def test_warehouse_container_stopped_mid_run_fails_cleanly_naming_the_service_and_a_rerun_reconciles(
     stack, compose_settings
 ):
