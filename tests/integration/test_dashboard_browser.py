@@ -111,6 +111,7 @@ def choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
+@pytest.mark.slow
 def test_pages_render_month_changes_and_nothing_leaves_loopback(dashboard_url, browser, lab_settings, shots):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     outside: list[str] = []

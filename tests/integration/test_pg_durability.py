@@ -97,6 +97,7 @@ def _cli_env(settings) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_a_run_reported_validated_survives_sigkill_of_postgres_right_after_its_report(
     lab_settings, spark, tmp_path, record_property
 ):
