@@ -29,6 +29,7 @@ ACTIONLINT := .lab/tools/actionlint-$(ACTIONLINT_VERSION)/actionlint
 .DEFAULT_GOAL := help
 .PHONY: test-containers lint-workflows
 .PHONY: ops-status ops-check
+.PHONY: bench-scaling test-fast
 .PHONY: help setup up down status pipeline report crawl catalog simulate backfill scheduler test test-unit test-integration robustness bench bench-queries compose-up compose-down lint clean
 
 help: ## list the targets
@@ -80,6 +81,9 @@ scheduler: $(STAMP) ## fire the workflow's scheduled (cron) trigger when due; ru
 test: $(STAMP) deploy-check ## run the deploy_aws offline checks, then unit then integration tests (starts its own embedded services)
 	@$(VENV)/bin/python -m tests.run_all
 
+test-fast: $(STAMP) ## unit then integration tests without the slow kill/fault/S3A-fault/container/browser tests (`make test` runs all)
+	@$(VENV)/bin/python -m tests.run_all --fast
+
 test-unit: $(STAMP) ## unit tests only (no services)
 	@$(VENV)/bin/python -m pytest tests/unit -q
 
@@ -91,6 +95,12 @@ robustness: $(STAMP) ## bad-input corpus, eras, faults, secret scan; prints inpu
 
 bench: $(STAMP) ## end-to-end benchmark on the default month + DuckDB reference (prints figures)
 	@$(LAB) bench --month $(MONTH) --rows $(ROWS) --seed $(SEED)
+
+SIZES ?= 1000000 3007526
+BENCH_SCALING_CSV := docs/img/bench_scaling.csv
+bench-scaling: $(STAMP) ## `make bench` at each of SIZES="1000000 3007526 ..." trips: CSV, markdown table and plot in docs/img/
+	@for n in $(SIZES); do $(VENV)/bin/python -m taxilab.bench run --month $(MONTH) --rows $$n --seed $(SEED) --record $(BENCH_SCALING_CSV) || exit 1; done
+	@$(VENV)/bin/python -m taxilab.bench report --record $(BENCH_SCALING_CSV) --out docs/img
 
 ops-status: $(STAMP) ## last runs with stage times, alarm states, drop freshness, month-to-date cost vs budget
 	@$(LAB) ops status
