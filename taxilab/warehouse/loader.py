@@ -71,6 +71,10 @@ def durable_commits(conn: psycopg.Connection) -> None:
     return, and so no run may report it validated, before its commit is durable (ADR 0020). WAL is flushed
     in order, so this also makes durable every commit inserted before it."""
     conn.execute("SET synchronous_commit TO on")
+    if not conn.autocommit:
+        # The SET opened a transaction: commit it now, or the DDL and the load that follow would run
+        # inside it and hold their locks (lab_meta's too) until the connection closes.
+        conn.commit()
 
 
 def _replace_fct_trips(
