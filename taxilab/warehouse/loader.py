@@ -69,11 +69,15 @@ def durable_commits(conn: psycopg.Connection) -> None:
     """Every commit of this session waits for its WAL to be flushed to disk. The lab's PostgreSQL runs with
     synchronous_commit=off (emulation/services.py) for its many small writes; a month's load must not
     return, and so no run may report it validated, before its commit is durable (ADR 0020). WAL is flushed
-    in order, so this also makes durable every commit inserted before it."""
+    in order, so this also makes durable every commit inserted before it. Leaves the connection's transaction
+    state as it found it (a session SET on an idle connection is committed at once: an open transaction
+    would hold the locks of whatever the caller runs next until its end)."""
+    idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     conn.execute("SET synchronous_commit TO on")
-    if not conn.autocommit:
+    if idle and not conn.autocommit:
         # The SET opened a transaction: commit it now, or the DDL and the load that follow would run
-        # inside it and hold their locks (lab_meta's too) until the connection closes.
+        # inside it and hold their locks (lab_meta's too) until the connection closes. A caller's own
+        # transaction is left to the caller.
         conn.commit()
 
 
