@@ -227,14 +227,26 @@ def staging_daily(settings: Settings, month: str) -> tuple[dict, dict, dict[str,
     trips: dict[str, fp.Day] = {}
     raw: dict[str, fp.Day] = {}
     per_file: dict[str, int] = {}
-    for batch in d.to_batches(columns=columns, filter=f, batch_size=1 << 20):
-        t = pa.Table.from_batches([batch])
+
+    def add(batches: list[pa.RecordBatch]) -> None:
+        t = pa.Table.from_batches(batches)
         for k, v in _by_source_file(t).items():
             per_file[k] = per_file.get(k, 0) + v
         n = fp.normalize(t, fp.TRIP_FIELDS, day=t["pickup_date"])
         for out, fields, sums in ((trips, fp.TRIP_FIELDS, fp.SUMMED), (raw, fp.RAW_FIELDS, ())):
             for day, figures in fp.per_day([n], fields, sums).items():
                 out.setdefault(day, fp.Day()).add(figures)
+
+    # a batch per partition file: processed in chunks of about a million rows (per-call costs stay few,
+    # memory stays bounded)
+    buffered: list[pa.RecordBatch] = []
+    for batch in d.to_batches(columns=columns, filter=f, batch_size=1 << 20):
+        buffered.append(batch)
+        if sum(b.num_rows for b in buffered) >= 1 << 20:
+            add(buffered)
+            buffered = []
+    if buffered:
+        add(buffered)
     return trips, raw, per_file
 
 

@@ -8,6 +8,8 @@ docs/adr/0019-per-day-reconciliation-fingerprints.md for the fingerprint and wha
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from spark_jobs.schemas.contracts import CURATED
 from taxilab.core.settings import Settings
 from taxilab.report import Check
@@ -131,21 +133,35 @@ def raw_checks(settings: Settings, month: str, staging_raw: dict, staging_files:
     return checks
 
 
-def warehouse_checks(settings: Settings, month: str, staging_trips: dict) -> list[Check]:
-    """staging = fct_trips and lake curated = warehouse curated per pickup date (figures from the
-    warehouse's SQL), then every check query of sql/validation."""
+def warehouse_figures(settings: Settings, month: str, part: int) -> dict:
+    """What validation asks the warehouse, in its own SQL, in two parts run on two threads beside the
+    lake's work (each query on its own connection/statement): part 0 the month stats and the figures per
+    day, part 1 the sql/validation checks."""
     from taxilab import resources
     from taxilab.warehouse import queries
 
     wh = resources.warehouse(settings)
     values = {"month": month}
-    q = queries.load_query("fct_trips_daily_fingerprint", queries.VALIDATION_DIR)
-    fct = fp.from_rows(wh.run_named(q, values).rows, ("total_cents", "fare_cents", "tip_cents"))
-    checks = compare_days("staging vs fct_trips", staging_trips, fct)
+    if part == 0:
+        q = queries.load_query("fct_trips_daily_fingerprint", queries.VALIDATION_DIR)
+        fct = fp.from_rows(wh.run_named(q, values).rows, ("total_cents", "fare_cents", "tip_cents"))
+        q = queries.load_query("curated_tables_daily", queries.VALIDATION_DIR)
+        return {"stats": wh.stats(month), "fct": fct, "curated": list(wh.run_named(q, values).rows)}
+    checks = []
+    for name in queries.list_names(queries.VALIDATION_DIR):
+        if name not in FIGURE_QUERIES:
+            res = wh.run_named(queries.load_query(name, queries.VALIDATION_DIR), values)
+            checks.append((name, list(res.columns), list(res.rows)))
+    return {"checks": checks}
 
-    q = queries.load_query("curated_tables_daily", queries.VALIDATION_DIR)
+
+def warehouse_checks(settings: Settings, month: str, staging_trips: dict, figures: dict) -> list[Check]:
+    """staging = fct_trips and lake curated = warehouse curated per pickup date, then every check query of
+    sql/validation (figures: warehouse_figures())."""
+    checks = compare_days("staging vs fct_trips", staging_trips, figures["fct"])
+
     warehouse_curated: dict[str, dict[str, fp.Day]] = {t: {} for t in CURATED}
-    for table, day, grain_rows, trips, cents in wh.run_named(q, values).rows:
+    for table, day, grain_rows, trips, cents in figures["curated"]:
         warehouse_curated.setdefault(str(table), {})[str(day)] = _curated_day(grain_rows, trips, cents)
     for t in CURATED:
         lake = {d: _curated_day(*v) for d, v in lakestats.curated_daily(settings, month, t).items()}
@@ -153,24 +169,20 @@ def warehouse_checks(settings: Settings, month: str, staging_trips: dict) -> lis
             f"curated {t} vs warehouse {t}", lake, warehouse_curated.get(t, {}), fingerprint=False
         )
 
-    for name in queries.list_names(queries.VALIDATION_DIR):
-        if name in FIGURE_QUERIES:
-            continue
-        q = queries.load_query(name, queries.VALIDATION_DIR)
-        res = wh.run_named(q, values)
-        if not res.rows:
+    for name, columns, rows in figures["checks"]:
+        if not rows:
             checks.append(Check(f"sql/validation/{name}.sql: no rows (consistent)", 0, 0, True))
-        for row in res.rows[:MAX_DAYS_LISTED]:
-            detail = ", ".join(f"{c}={v}" for c, v in zip(res.columns, row, strict=False))
+        for row in rows[:MAX_DAYS_LISTED]:
+            detail = ", ".join(f"{c}={v}" for c, v in zip(columns, row, strict=False))
             checks.append(
                 Check(f"sql/validation/{name}.sql (warehouse {month}): {detail}", "no rows", "row", False)
             )
-        if len(res.rows) > MAX_DAYS_LISTED:
+        if len(rows) > MAX_DAYS_LISTED:
             checks.append(
                 Check(
-                    f"sql/validation/{name}.sql: {len(res.rows) - MAX_DAYS_LISTED} more rows",
+                    f"sql/validation/{name}.sql: {len(rows) - MAX_DAYS_LISTED} more rows",
                     0,
-                    len(res.rows),
+                    len(rows),
                     False,
                 )
             )
@@ -183,29 +195,40 @@ def _curated_day(grain_rows, trips, cents) -> fp.Day:
 
 
 def reconcile(settings: Settings, month: str) -> list[Check]:
-    """Exact reconciliation across layers; every check independent of what the jobs reported."""
-    from taxilab import resources
+    """Exact reconciliation across layers; every check independent of what the jobs reported. The
+    warehouse's SQL runs on two background threads while the lake's figures are computed."""
+    from concurrent.futures import ThreadPoolExecutor
 
     checks: list[Check] = []
 
     def check(name, expected, actual):
         checks.append(Check(name, expected, actual, expected == actual))
 
-    raw = lakestats.raw_stats(settings, month)
-    staging = lakestats.staging_stats(settings, month)
-    quarantine, _ = lakestats.quarantine_stats(settings, month)
-    check("raw rows = staging + quarantine rows", raw.rows, staging.rows + quarantine.rows)
-    # Non-finite raw amounts are quarantined with a null amount, so they drop out on both sides.
-    check(
-        "raw total_amount = staging + quarantine",
-        raw.total_amount,
-        staging.total_amount + quarantine.total_amount,
-    )
-    curated = {t: lakestats.curated_stats(settings, month, t) for t in CURATED}
-    for t, c in curated.items():
-        check(f"curated {t}: trips = staging rows", staging.rows, c["trip_count"])
-        check(f"curated {t}: revenue = staging total_amount", staging.total_amount, c["total_revenue"])
-    wh = resources.warehouse(settings).stats(month)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="validate-warehouse") as pool:
+        warehouse = [pool.submit(warehouse_figures, settings, month, part) for part in (0, 1)]
+        raw = lakestats.raw_stats(settings, month)
+        # staging per day (docs/adr/0019); its month totals are the sums of its days
+        staging_trips, staging_raw, staging_files = lakestats.staging_daily(settings, month)
+        staging = lakestats.Stats(
+            sum(d.rows for d in staging_trips.values()),
+            Decimal(sum(d.sums.get("total_cents", 0) for d in staging_trips.values())) / 100,
+        )
+        quarantine, _ = lakestats.quarantine_stats(settings, month)
+        check("raw rows = staging + quarantine rows", raw.rows, staging.rows + quarantine.rows)
+        # Non-finite raw amounts are quarantined with a null amount, so they drop out on both sides.
+        check(
+            "raw total_amount = staging + quarantine",
+            raw.total_amount,
+            staging.total_amount + quarantine.total_amount,
+        )
+        curated = {t: lakestats.curated_stats(settings, month, t) for t in CURATED}
+        for t, c in curated.items():
+            check(f"curated {t}: trips = staging rows", staging.rows, c["trip_count"])
+            check(f"curated {t}: revenue = staging total_amount", staging.total_amount, c["total_revenue"])
+        # Day by day: a lost row offset by a duplicate, or a row moved between days, fails here.
+        day_checks = raw_checks(settings, month, staging_raw, staging_files)
+        figures = {**warehouse[0].result(), **warehouse[1].result()}
+    wh = figures["stats"]
     check("warehouse fct_trips rows = staging rows", staging.rows, wh["fct_trips"]["rows"])
     check("warehouse fct_trips total_amount = staging", staging.total_amount, wh["fct_trips"]["total_amount"])
     for t, c in curated.items():
@@ -213,9 +236,6 @@ def reconcile(settings: Settings, month: str) -> list[Check]:
         check(f"warehouse {t} rows = curated rows", c["rows"], w["rows"])
         check(f"warehouse {t} trips = curated trips", c["trip_count"], w["trip_count"])
         check(f"warehouse {t} revenue = curated revenue", c["total_revenue"], w["total_revenue"])
-
-    # Day by day (docs/adr/0019): a lost row offset by a duplicate, or a row moved between days, fails here.
-    staging_trips, staging_raw, staging_files = lakestats.staging_daily(settings, month)
-    checks += raw_checks(settings, month, staging_raw, staging_files)
-    checks += warehouse_checks(settings, month, staging_trips)
+    checks += day_checks
+    checks += warehouse_checks(settings, month, staging_trips, figures)
     return checks
