@@ -5,6 +5,7 @@ Why: docs/adr/0012-layout-and-layers.md.
 from __future__ import annotations
 
 import json
+import threading
 
 import boto3
 from botocore.config import Config
@@ -18,6 +19,11 @@ _BOTO_CONFIG = Config(
     read_timeout=120,
     s3={"addressing_style": "path"},
 )
+
+
+# boto3's default session is not thread-safe while it creates clients (validate builds them on worker
+# threads); a created client is, so only creation is serialised.
+_CREATE_LOCK = threading.Lock()
 
 
 class AwsProfileError(RuntimeError):
@@ -37,7 +43,8 @@ def client(service: str, settings: Settings):
             "profile 'aws' is selected but no AWS credentials were found: configure the AWS credential "
             "chain (aws configure / AWS_PROFILE / an instance role) or use TAXILAB_PROFILE=local"
         )
-    return boto3.client(service, **kwargs)
+    with _CREATE_LOCK:
+        return boto3.client(service, **kwargs)
 
 
 def arrow_s3_filesystem(settings: Settings):
