@@ -1,10 +1,6 @@
-"""Ingest: get a month's source file (synthetic, TLC download or a local file) and land it in the raw zone.
-
-Raw objects are stored as delivered (same bytes) at
-    s3://BUCKET/raw/dataset=<dataset>/year=YYYY/month=MM/yellow_tripdata_YYYY-MM.parquet
-The bucket is versioned: re-ingesting the same bytes is a no-op; different bytes for the same month
-become a new object version (the previous one is kept, never silently overwritten) and the month's
-manifest (_manifest.json beside the file) lists every version with its sha256, rows and schema.
+"""Ingest: get a month's source file (synthetic, TLC download or a local file) and land it, same bytes, in
+the versioned raw zone with a manifest of every version; a name the etl would not read is refused.
+Why: docs/adr/0007-nothing-lost.md and docs/adr/0019-per-day-reconciliation-fingerprints.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Counts and sums read straight from the lake's files with pyarrow, independently of Spark.
-
-Used by reconciliation: what Spark reports is checked against what is actually in S3.
-Money is compared exactly, in cents: raw doubles are rounded the way the ETL's conform step rounds
-them (half-up on the double's shortest decimal form), non-finite values excluded.
+"""Counts, exact money sums (cents) and per-day figures read straight from the lake's files with pyarrow,
+independently of Spark. Why: docs/adr/0003-exact-money-and-reconciliation.md.
 """
 
 from __future__ import annotations

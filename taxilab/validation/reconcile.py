@@ -1,9 +1,6 @@
-"""Exact reconciliation of one month across the layers, month totals and day by day: every raw object read
-or refused; raw = staging + quarantine (rows and a row fingerprint per pickup date, rows per file); staging =
-fct_trips (rows, money in cents, fingerprint per date); lake curated = warehouse curated (per table and
-date); and the sql/validation checks (pre-aggregates, dims, integrity; an empty month fails). Lake figures
-come from pyarrow and DuckDB, warehouse figures from the warehouse's own SQL (docs/adr/0003 for money,
-docs/adr/0019-per-day-reconciliation-fingerprints.md for the fingerprint and what it cannot catch).
+"""Exact reconciliation of one month across the layers, month totals and day by day, lake figures from
+pyarrow and DuckDB against the warehouse's own SQL. What is compared at each layer and what it cannot
+catch: docs/adr/0019-per-day-reconciliation-fingerprints.md (money: docs/adr/0003).
 """
 
 from __future__ import annotations
