@@ -1,10 +1,6 @@
-"""The whole pipeline for one month: services -> ingest -> the declared Glue workflow -> report.
-
-The workflow is spark_jobs/jobgraph.json (etl -> aggregates -> crawler -> load-warehouse -> validate), run
-by the same runner as `taxilab glue workflow run` (emulation.glue.workflow: trigger order, retries,
-timeouts, job-run states); this module supplies each job's implementation as a report stage: rows in/out,
-quarantined rows by reason, sum(total_amount) and wall time. Any failure is raised as a StageError naming
-the stage, the input and what to do (docs/adr/0012-layout-and-layers.md).
+"""The whole pipeline for one month: services -> ingest -> the declared Glue workflow (spark_jobs/
+jobgraph.json) with this module's job implementations as report stages; failures raise a StageError
+naming the stage, the input and what to do. Why: docs/adr/0012-layout-and-layers.md.
 """
 
 from __future__ import annotations

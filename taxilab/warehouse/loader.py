@@ -1,13 +1,6 @@
-"""Load one month of the lake into the warehouse: taxi.fct_trips (every staging row of the month), the
-five curated tables, the dims and the pre-aggregates, all replaced in ONE transaction committed durably:
-readers see the previous month or the new one, never a mix; a rerun leaves the same rows, a failure the
-previous ones; and once a load returns, its commit is on disk (docs/adr/0020-atomic-durable-month-load.md).
-
-Two paths (docs/adr/0008, "Loading on aws"):
-- native (the default locally): pyarrow reads the lake, COPY FROM STDIN into the lab's PostgreSQL;
-- sql (always on the aws profile; `path="sql"` locally): the Redshift SQL of sql/load (sql_load.py),
-  Spectrum + COPY inside ONE transaction per month, sent to Redshift through the Data API, or run on
-  the lab's emulation. tests/integration/test_warehouse_sql_load.py keeps the two equal.
+"""Load one month of the lake into the warehouse (fct_trips, curated tables, dims, pre-aggregates) in ONE
+transaction committed durably, by the native COPY path or the Redshift SQL of sql/load. Why:
+docs/adr/0020-atomic-durable-month-load.md and docs/adr/0008-copy-unload-data-api.md ("Loading on aws").
 """
 
 from __future__ import annotations

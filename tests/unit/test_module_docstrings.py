@@ -12,12 +12,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("taxilab", "emulation", "spark_jobs", "dashboard")
 MAX_LINES = 6
-# Modules others were editing when the rule came in (issue 9): the integrator shortens them and empties this.
-PENDING = {
-    "taxilab/warehouse/loader.py",
-    "taxilab/orchestration/pipeline.py",
-}
-PENDING_DIRS: tuple[str, ...] = ()
 
 
 def docstring_problem(source: str) -> str | None:
@@ -37,9 +31,7 @@ def _modules() -> list[str]:
     out = []
     for pkg in PACKAGES:
         for f in sorted((ROOT / pkg).rglob("*.py")):
-            rel = f.relative_to(ROOT).as_posix()
-            if rel not in PENDING and not rel.startswith(PENDING_DIRS):
-                out.append(rel)
+            out.append(f.relative_to(ROOT).as_posix())
     return out
 
 
