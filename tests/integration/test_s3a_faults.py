@@ -28,7 +28,7 @@ from taxilab.validation import lakestats
 from tests.integration.faultproxy import FaultProxy
 from tests.integration.tlcfiles import trip, write_2024
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 ROWS = 80
 WITHIN, PAST = "2022-03", "2022-04"  # months no other test uses
@@ -74,7 +74,7 @@ def run_cli(settings, month: str, source: str, s3a: dict[str, str]) -> subproces
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=420,
     )  # a hang fails the test, it does not hang the suite
 
 
