@@ -26,6 +26,18 @@ m AS (
     SELECT COALESCE(SUM(trips), 0) AS trips, COALESCE(SUM(cents), 0) AS cents,
            COALESCE(SUM(fare_cents), 0) AS fare_cents, COALESCE(SUM(with_speed), 0) AS with_speed
     FROM f
+),
+zp AS (
+    SELECT COALESCE(SUM(trip_count), 0) AS trips, COALESCE(SUM(CAST(total_amount_sum * 100 AS BIGINT)), 0) AS cents
+    FROM taxi.agg_trips_zone_pair WHERE month_start = TO_DATE(:month, 'YYYY-MM')
+),
+hp AS (
+    SELECT COALESCE(SUM(trip_count), 0) AS trips, COALESCE(SUM(CAST(fare_amount_sum * 100 AS BIGINT)), 0) AS fare_cents
+    FROM taxi.agg_trips_hourly_profile WHERE month_start = TO_DATE(:month, 'YYYY-MM')
+),
+sd AS (
+    SELECT COALESCE(SUM(trip_count), 0) AS trips
+    FROM taxi.agg_trip_speed_distribution WHERE month_start = TO_DATE(:month, 'YYYY-MM')
 )
 SELECT table_name, pickup_date, measure, fct_value, agg_value
 FROM (
@@ -35,25 +47,15 @@ FROM (
     UNION ALL
     SELECT 'agg_trips_daily', pickup_date, 'airport_trips', f_airport, a_airport FROM d
     UNION ALL
-    SELECT 'agg_trips_zone_pair', TO_DATE(:month, 'YYYY-MM'), 'trips', m.trips,
-           (SELECT COALESCE(SUM(trip_count), 0) FROM taxi.agg_trips_zone_pair WHERE month_start = TO_DATE(:month, 'YYYY-MM'))
-    FROM m
+    SELECT 'agg_trips_zone_pair', TO_DATE(:month, 'YYYY-MM'), 'trips', m.trips, zp.trips FROM m CROSS JOIN zp
     UNION ALL
-    SELECT 'agg_trips_zone_pair', TO_DATE(:month, 'YYYY-MM'), 'revenue_cents', m.cents,
-           (SELECT COALESCE(SUM(CAST(total_amount_sum * 100 AS BIGINT)), 0) FROM taxi.agg_trips_zone_pair WHERE month_start = TO_DATE(:month, 'YYYY-MM'))
-    FROM m
+    SELECT 'agg_trips_zone_pair', TO_DATE(:month, 'YYYY-MM'), 'revenue_cents', m.cents, zp.cents FROM m CROSS JOIN zp
     UNION ALL
-    SELECT 'agg_trips_hourly_profile', TO_DATE(:month, 'YYYY-MM'), 'trips', m.trips,
-           (SELECT COALESCE(SUM(trip_count), 0) FROM taxi.agg_trips_hourly_profile WHERE month_start = TO_DATE(:month, 'YYYY-MM'))
-    FROM m
+    SELECT 'agg_trips_hourly_profile', TO_DATE(:month, 'YYYY-MM'), 'trips', m.trips, hp.trips FROM m CROSS JOIN hp
     UNION ALL
-    SELECT 'agg_trips_hourly_profile', TO_DATE(:month, 'YYYY-MM'), 'fare_cents', m.fare_cents,
-           (SELECT COALESCE(SUM(CAST(fare_amount_sum * 100 AS BIGINT)), 0) FROM taxi.agg_trips_hourly_profile WHERE month_start = TO_DATE(:month, 'YYYY-MM'))
-    FROM m
+    SELECT 'agg_trips_hourly_profile', TO_DATE(:month, 'YYYY-MM'), 'fare_cents', m.fare_cents, hp.fare_cents FROM m CROSS JOIN hp
     UNION ALL
-    SELECT 'agg_trip_speed_distribution', TO_DATE(:month, 'YYYY-MM'), 'trips_with_speed', m.with_speed,
-           (SELECT COALESCE(SUM(trip_count), 0) FROM taxi.agg_trip_speed_distribution WHERE month_start = TO_DATE(:month, 'YYYY-MM'))
-    FROM m
+    SELECT 'agg_trip_speed_distribution', TO_DATE(:month, 'YYYY-MM'), 'trips_with_speed', m.with_speed, sd.trips FROM m CROSS JOIN sd
 ) checks
 WHERE fct_value <> agg_value
 ORDER BY table_name, pickup_date, measure;
