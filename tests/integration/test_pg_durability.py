@@ -50,8 +50,14 @@ def _postmaster(settings) -> psutil.Process:
 
 def wal_writer(settings) -> psutil.Process:
     """The cluster's WAL writer process (its title is `postgres: walwriter`)."""
-    found = [p for p in _postmaster(settings).children() if "walwriter" in " ".join(p.cmdline())]
-    assert len(found) == 1, [p.cmdline() for p in _postmaster(settings).children()]
+    titles = {}
+    for p in _postmaster(settings).children():
+        try:  # a backend of a just-closed connection may exit between the listing and the read
+            titles[p] = " ".join(p.cmdline())
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    found = [p for p, title in titles.items() if "walwriter" in title]
+    assert len(found) == 1, sorted(titles.values())
     return found[0]
 
 
