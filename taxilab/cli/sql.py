@@ -134,6 +134,21 @@ def bench_queries(conn, params: dict[str, str], repeats: int, schema: str = CANO
     return out
 
 
+def bench_params(month) -> dict[str, str]:
+    """The parameter values `sql bench` runs every named query with, over `month` (a Month): the dashboard's
+    defaults (the whole month, every borough, top 10)."""
+    return {
+        "month": str(month),
+        "start_date": month.first_day.isoformat(),
+        "end_date": month.days[-1].isoformat(),
+        "top_n": "10",
+        "min_trips": "100",
+        "z": "2",
+        "max_speed_mph": "80",
+        "borough": "All",
+    }
+
+
 @app.command()
 def bench(
     month: str = typer.Option("2024-02", "--month", "-m", help="Month the queries run over (YYYY-MM)."),
@@ -146,17 +161,7 @@ def bench(
     from spark_jobs.month import Month
     from taxilab.warehouse.loader import WarehouseUnavailable, connect
 
-    m = Month.parse(month)
-    start, end = m.first_day.isoformat(), m.days[-1].isoformat()
-    params = {
-        "month": month,
-        "start_date": start,
-        "end_date": end,
-        "top_n": "10",
-        "min_trips": "100",
-        "z": "2",
-        "max_speed_mph": "80",
-    }
+    params = bench_params(Month.parse(month))
     try:
         with connect(get_settings()) as conn:
             rows = bench_queries(conn, params, repeats, get_settings().warehouse_schema)
