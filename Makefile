@@ -93,8 +93,8 @@ test-integration: $(STAMP) ## integration tests only (embedded services, Spark, 
 robustness: $(STAMP) ## bad-input corpus, eras, faults, secret scan; prints inputs refused/quarantined, crashes, rows lost
 	@$(VENV)/bin/python -m tests.robustness_report
 
-bench: $(STAMP) ## end-to-end benchmark on the default month + DuckDB reference (prints figures)
-	@$(LAB) bench --month $(MONTH) --rows $(ROWS) --seed $(SEED)
+bench: $(STAMP) ## end-to-end benchmark on the default month + one warm daily drop (ROWS_DROP=100000), each against DuckDB (prints figures)
+	@$(LAB) bench --month $(MONTH) --rows $(ROWS) --seed $(SEED) $(if $(ROWS_DROP),--rows-drop $(ROWS_DROP))
 
 SIZES ?= 1000000 3007526
 BENCH_SCALING_CSV := docs/img/bench_scaling.csv

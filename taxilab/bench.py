@@ -1,7 +1,8 @@
-"""`make bench`: the default month end to end with per-stage wall times and peak memory, and in the same run
-two references: DuckDB doing the same clean/enrich/aggregate work on the same local file, and PostgreSQL's
-binary COPY of the same fct_trips rows. Issue 15's targets are printed as ratios to those references with
-met/MISSED, never asserted (a shared 2-core machine is noisy); docs/perf.md, docs/adr/0021-binary-copy-from-arrow.md."""
+"""`make bench`: the default month end to end with per-stage wall times and peak memory, then one warm daily
+drop, and in the same run references: DuckDB doing the same clean/enrich/aggregate work on the same local
+file (month and drop), PostgreSQL's binary COPY of the same fct_trips rows. Issue 15's targets are printed
+as ratios to those references with met/MISSED, never asserted (a shared 2-core machine is noisy);
+docs/perf.md, docs/adr/0021-binary-copy-from-arrow.md, docs/adr/0010-incremental-daily-runs.md."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -28,7 +31,11 @@ TARGET_SPARK_X_DUCKDB = 4.0
 TARGET_WAREHOUSE_X_COPY = 1.5
 TARGET_PEAK_LAB_MB_AT_30M = 8000.0
 TARGET_SPARK_X_DUCKDB_AT_30M = 3.0
+# A warm daily drop, landed -> queryable and validated, against DuckDB on the drop file.
+TARGET_DROP_X_DUCKDB = 2.0
 ROWS_30M = 30_000_000
+ROWS_DROP = 100_000  # issue 15's daily drop
+DROP_MARKER = "_bench-"  # in the name of the bench's drop files: the next bench run of the month removes them
 COPY_REFERENCE_TABLE = "bench_copy_reference"
 SCALING_FIELDS = [
     "at",
@@ -50,6 +57,13 @@ SCALING_FIELDS = [
     "peak_services_mb",
     "loadavg_start",
     "loadavg_end",
+    # Added with the daily-drop measure; rows recorded before have none of these (read as "").
+    "drop_rows",
+    "drop_s",
+    "drop_freshness_s",
+    "drop_duckdb_s",
+    "drop_x_duckdb",
+    "drop_rows_ok",
 ]
 
 
@@ -177,11 +191,159 @@ def copy_reference(settings, month: str) -> dict:
     return {"seconds": seconds, "rows": rows, "bytes": size}
 
 
+def drop_reference(drop_file: Path, zones_csv: Path, month: str) -> dict:
+    """DuckDB doing a daily drop's work on the drop's local file: taxilab.reference.run_reference (all
+    cores) cleans, enriches and aggregates the file's rows alone and writes the staging rows, the quarantine
+    and the five curated tables as Parquet to a temp dir. It covers the drop's own rows only: not the lab's
+    upload and S3 event, the catalog crawl, the warehouse load of the drop's dates, or the reconciliation,
+    and not the rebuild of the month's curated folders that the lab's aggregates job does for a drop."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return run_reference(drop_file, zones_csv, month, out_dir=Path(tmp))
+
+
+def _fct_rows(settings, dates: list, source_file: str) -> tuple[int, int]:
+    """fct_trips rows on `dates` (all sources) and those of them from `source_file`, as a query sees them
+    (no fct_trips table yet: none)."""
+    import psycopg
+    from psycopg import sql
+
+    from taxilab.core.settings import check_schema
+    from taxilab.warehouse.loader import connect
+
+    if not dates:
+        return 0, 0
+    query = sql.SQL(
+        "SELECT count(*), count(*) FILTER (WHERE source_file = %s) FROM {}.fct_trips WHERE pickup_date = ANY(%s)"
+    ).format(sql.Identifier(check_schema(settings.warehouse_schema)))
+    with connect(settings) as conn:
+        try:
+            row = conn.execute(query, [source_file, sorted(dates)]).fetchone()
+        except psycopg.errors.UndefinedTable:  # a warehouse nothing was loaded into yet
+            return 0, 0
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def remove_bench_drops(settings, month: str) -> list[str]:
+    """Delete the drop files an earlier bench run landed in the month's raw prefix (DROP_MARKER in their
+    name), so the month's whole run reads the month file alone. Returns the deleted keys."""
+    from spark_jobs.io import paths
+    from taxilab.core.clients import client
+
+    s3 = client("s3", settings)
+    prefix = paths.raw_month_prefix(settings.dataset, month)
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix)
+        for o in page.get("Contents", [])
+        if DROP_MARKER in o["Key"].rsplit("/", 1)[-1]
+    ]
+    for k in keys:
+        s3.delete_object(Bucket=settings.bucket, Key=k)
+    return keys
+
+
+def measure_drop(
+    settings,
+    month: str,
+    rows: int,
+    seed: int,
+    spark_factory: Callable,
+    work_dir: Path,
+    wait_s: float = 60.0,
+) -> dict:
+    """One warm daily drop of `rows` synthetic trips for the first day of `month`, timed from landing to
+    queryable and validated in the warehouse, and the DuckDB reference on the same local drop file.
+
+    The drop goes the way `taxilab glue simulate` sends it (S3 event -> SQS -> the incremental workflow:
+    etl with bookmarks, aggregates, crawl, warehouse load of its dates, reconciliation) under a name of its
+    own (DROP_MARKER and the time), so its bytes are never taken for an object the bookmark has seen. The
+    check is computed: fct_trips rows on the drop's dates grew by what DuckDB accepts from the drop file,
+    and that many carry the drop's source_file; the etl read every row of the file. `problems` lists what
+    did not hold (empty: the drop landed)."""
+    import pyarrow.parquet as pq
+
+    from taxilab.ingest.drops import PICKUP, days_in, synthetic_drops
+    from taxilab.orchestration import drops as incremental
+
+    [gen] = synthetic_drops(month, 1, rows, work_dir / "generated", seed)
+    tag = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    path = gen.path.rename(work_dir / f"{gen.path.stem}{DROP_MARKER}{tag}.parquet")
+    dates = days_in(pq.read_table(path, columns=[PICKUP]), month)
+    queue = incremental.ensure_notifications(settings)
+    before, _ = _fct_rows(settings, dates, "")
+
+    t0 = time.monotonic()
+    key = incremental.land_drop(settings, path, month)
+    [r] = incremental.consume(settings, queue, spark_factory, max_wait_s=wait_s, expect_keys={key})
+    drop_s = time.monotonic() - t0
+    source = f"s3://{settings.bucket}/{key}"
+    after, from_drop = _fct_rows(settings, dates, source)
+
+    ref = drop_reference(path, settings.zone_lookup_path, month)
+    accepted = ref["accepted"]
+    problems = []
+    if r.rows_in != gen.rows:
+        problems.append(f"the etl read {r.rows_in:,} rows of the drop, its file holds {gen.rows:,}")
+    if after - before != accepted:
+        problems.append(
+            f"fct_trips on {', '.join(map(str, dates))} grew by {after - before:,} rows "
+            f"({before:,} -> {after:,}), DuckDB accepts {accepted:,} of the drop file"
+        )
+    if from_drop != accepted:
+        problems.append(f"{from_drop:,} fct_trips rows come from {source}, DuckDB accepts {accepted:,}")
+    duck = ref["seconds"] or float("nan")
+    return {
+        "key": key,
+        "rows": gen.rows,
+        "dates": [str(d) for d in dates],
+        "seconds": drop_s,
+        "freshness_s": r.freshness_s,
+        "stages": r.stages,
+        "whole_month": r.whole_month,
+        "duckdb_s": ref["seconds"],
+        "ratio": drop_s / duck,
+        "accepted": accepted,
+        "rejected": ref["rejected"],
+        "warehouse_before": before,
+        "warehouse_after": after,
+        "warehouse_from_drop": from_drop,
+        "problems": problems,
+    }
+
+
+def append_record(path: Path, result: dict) -> None:
+    """Append one run to the CSV at `path` in SCALING_FIELDS' columns. A file written before columns were
+    added is first rewritten under the current header (its rows keep their values, new columns empty)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            header, old = reader.fieldnames, list(reader)
+        if header and header != SCALING_FIELDS:
+            unknown = [h for h in header if h not in SCALING_FIELDS]
+            if unknown:
+                raise ValueError(f"{path}: columns {unknown} are not bench columns; not rewriting it")
+            tmp = path.with_name(path.name + ".tmp")
+            with tmp.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=SCALING_FIELDS)
+                writer.writeheader()
+                writer.writerows({k: r.get(k) or "" for k in SCALING_FIELDS} for r in old)
+            tmp.replace(path)
+    new = not path.exists() or path.stat().st_size == 0
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=SCALING_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow(result)
+
+
 def _verdict(value: float, limit: float) -> str:
     return "met" if value <= limit else "MISSED"
 
 
-def run_bench(month: str, rows: int, seed: int, console, record: Path | None = None) -> dict:
+def run_bench(
+    month: str, rows: int, seed: int, console, record: Path | None = None, rows_drop: int = ROWS_DROP
+) -> dict:
     load_start = os.getloadavg()[0]
     settings = load_settings()
     from emulation import services
@@ -196,6 +358,12 @@ def run_bench(month: str, rows: int, seed: int, console, record: Path | None = N
         f"{'cached' if src.cached else f'generated in {src.seconds:.1f} s'})"
     )
 
+    removed = remove_bench_drops(settings, month)
+    if removed:
+        console.print(
+            f"removed {len(removed)} drop file(s) of an earlier bench run from {month}'s raw prefix"
+        )
+
     # 1. the lab, end to end from the local file through the validated warehouse
     with PeakMemory(_service_pids(settings)) as mem:
         report = Pipeline(
@@ -209,6 +377,21 @@ def run_bench(month: str, rows: int, seed: int, console, record: Path | None = N
         ref = run_reference(src.path, settings.zone_lookup_path, month, out_dir=Path(tmp))
     # 3. PostgreSQL's binary COPY of the same fct_trips rows (the warehouse stage's floor)
     copy_ref = copy_reference(settings, month)
+    # 4. one warm daily drop (services up, the month loaded, this process's Spark session alive) and DuckDB
+    # on the same drop file
+    drop: dict | None = None
+    drop_error = ""
+    if rows_drop > 0:
+        from emulation.spark import get_session
+
+        console.print(f"daily drop: {rows_drop:,} synthetic rows for the first day of {month}")
+        try:
+            with tempfile.TemporaryDirectory(prefix="taxilab-bench-drop-", dir=settings.state_dir) as tmp:
+                drop = measure_drop(
+                    settings, month, rows_drop, seed, lambda: get_session(settings), Path(tmp)
+                )
+        except Exception as e:  # noqa: BLE001 - the month's figures still print; the drop's failure with them
+            drop_error = f"{type(e).__name__}: {e}"
     load_end = os.getloadavg()[0]
 
     duck = ref["seconds"] or float("nan")
@@ -279,13 +462,31 @@ def run_bench(month: str, rows: int, seed: int, console, record: Path | None = N
         "<= 100 every query",
         f"not measured in this run (make bench-queries MONTH={month})",
     )
-    t.add_row(
-        "warm daily drop of 100k rows / DuckDB",
-        "-",
-        "<= 2x",
-        "not measured in this run (make simulate ROWS_PER_DAY=100000 prints freshness; "
-        "no DuckDB drop reference yet)",
-    )
+    if drop is not None:
+        t.add_row(
+            f"warm daily drop of {drop['rows']:,} rows, landed -> queryable + validated (s)",
+            f"{drop['seconds']:.1f}",
+            "",
+            f"queryable after {drop['freshness_s']:.1f} s",
+        )
+        t.add_row(
+            "DuckDB clean/enrich/aggregate, same drop file (s)", f"{drop['duckdb_s']:.2f}", "reference", ""
+        )
+        t.add_row(
+            "warm daily drop / DuckDB",
+            f"{drop['ratio']:.1f}x",
+            f"<= {TARGET_DROP_X_DUCKDB:g}x",
+            _verdict(drop["ratio"], TARGET_DROP_X_DUCKDB)
+            + ("" if drop["rows"] == ROWS_DROP else f" (issue 15's drop is {ROWS_DROP:,} rows)")
+            + ("" if not drop["problems"] else " (the drop did NOT land: see below)"),
+        )
+    else:
+        t.add_row(
+            f"warm daily drop of {rows_drop:,} rows / DuckDB",
+            "-",
+            f"<= {TARGET_DROP_X_DUCKDB:g}x",
+            "FAILED (see below)" if drop_error else "not measured in this run (--rows-drop 0)",
+        )
     t.add_row("make test, fresh clone (min)", "-", "< 15", "not measured in this run (time make test)")
     console.print(t)
     etl = report.get("etl")
@@ -298,6 +499,24 @@ def run_bench(month: str, rows: int, seed: int, console, record: Path | None = N
             f"[yellow]the COPY reference loaded {copy_ref['rows']:,} rows, the etl accepted "
             f"{etl.rows_out if etl is not None else '?':,}: the lake holds other rows for {month}[/]"
         )
+    if drop is not None:
+        if drop["problems"]:
+            console.print(
+                "[red]the daily drop did not land as its file says:[/] " + "; ".join(drop["problems"])
+            )
+        else:
+            console.print(
+                f"daily drop landed: fct_trips on {', '.join(drop['dates'])} {drop['warehouse_before']:,} -> "
+                f"{drop['warehouse_after']:,} rows (+{drop['warehouse_after'] - drop['warehouse_before']:,}), "
+                f"{drop['warehouse_from_drop']:,} from {drop['key'].rsplit('/', 1)[-1]}; DuckDB accepts "
+                f"{drop['accepted']:,} / rejects {drop['rejected']:,} of its {drop['rows']:,} rows"
+                + ("; [yellow]the drop's run redid the whole month[/]" if drop["whole_month"] else "")
+            )
+        console.print(
+            "daily drop stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in drop["stages"].items())
+        )
+    elif drop_error:
+        console.print(f"[red]the daily drop failed:[/] {drop_error}")
     if report.estimated_cost:  # priced by taxilab.ops.after_run at the end of the run
         from decimal import Decimal
 
@@ -326,15 +545,21 @@ def run_bench(month: str, rows: int, seed: int, console, record: Path | None = N
         "peak_services_mb": round(mem.peak_services / 1e6),
         "loadavg_start": round(load_start, 2),
         "loadavg_end": round(load_end, 2),
+        **(
+            {
+                "drop_rows": drop["rows"],
+                "drop_s": round(drop["seconds"], 2),
+                "drop_freshness_s": drop["freshness_s"],
+                "drop_duckdb_s": round(drop["duckdb_s"], 2),
+                "drop_x_duckdb": round(drop["ratio"], 2),
+                "drop_rows_ok": not drop["problems"],
+            }
+            if drop is not None
+            else {}
+        ),
     }
     if record is not None:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        new = not record.exists()
-        with record.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=SCALING_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(result)
+        append_record(record, result)
         console.print(f"recorded in {record}")
     return result
 
@@ -367,6 +592,8 @@ def scaling_report(csv_path: Path, out_dir: Path) -> tuple[Path, Path]:
         ("warehouse_x_copy", "warehouse / COPY"),
         ("peak_lab_mb", "peak lab+JVM (MB)"),
         ("peak_services_mb", "peak services (MB)"),
+        ("drop_s", "daily drop (s)"),
+        ("drop_x_duckdb", "drop / DuckDB"),
         ("loadavg_start", "load avg"),
         ("at", "measured (UTC)"),
     ]
@@ -376,7 +603,9 @@ def scaling_report(csv_path: Path, out_dir: Path) -> tuple[Path, Path]:
     ]
     for r in runs:
         lines.append(
-            "| " + " | ".join(f"{int(r['rows']):,}" if k == "rows" else r[k] for k, _ in cols) + " |"
+            "| "
+            + " | ".join(f"{int(r['rows']):,}" if k == "rows" else (r.get(k) or "-") for k, _ in cols)
+            + " |"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / "bench_scaling.md"
@@ -422,6 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--rows", type=int, required=True)
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--record", type=Path, required=True)
+    run.add_argument("--rows-drop", type=int, default=ROWS_DROP, help="rows of the daily drop (0: none)")
     report = sub.add_parser("report", help="markdown table + PNG plot from the CSV")
     report.add_argument("--record", type=Path, required=True)
     report.add_argument("--out", type=Path, required=True)
@@ -430,7 +660,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         if args.rows <= 0:
             parser.error(f"--rows must be a positive number of trips, got {args.rows}")
-        run_bench(args.month, args.rows, args.seed, console, record=args.record)
+        if args.rows_drop < 0:
+            parser.error(f"--rows-drop must be 0 (no drop) or a number of trips, got {args.rows_drop}")
+        run_bench(args.month, args.rows, args.seed, console, record=args.record, rows_drop=args.rows_drop)
     else:
         md, png = scaling_report(args.record, args.out)
         console.print(f"wrote {md} and {png}")

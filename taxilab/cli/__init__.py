@@ -232,11 +232,19 @@ def jars() -> None:
 
 
 @app.command()
-def bench(month: str = MONTH, rows: int = ROWS, seed: int = SEED) -> None:
-    """End-to-end benchmark on the default month, plus a DuckDB single-node reference (printed figures)."""
+def bench(
+    month: str = MONTH,
+    rows: int = ROWS,
+    seed: int = SEED,
+    rows_drop: int = typer.Option(
+        100_000, "--rows-drop", min=0, help="Rows of the warm daily drop timed after the month (0: none)."
+    ),
+) -> None:
+    """End-to-end benchmark on the default month and one warm daily drop, each with a DuckDB single-node
+    reference (printed figures)."""
     from taxilab.bench import run_bench
 
-    run_bench(month, rows, seed, console)
+    run_bench(month, rows, seed, console, rows_drop=rows_drop)
 
 
 def _register_subcommands() -> None:

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from taxilab.bench import SCALING_FIELDS, scaling_report
+from taxilab.bench import SCALING_FIELDS, append_record, scaling_report
 
 
 def record(path, runs: list[dict]) -> None:
@@ -47,3 +47,66 @@ def test_no_recorded_runs_is_an_error_naming_the_file(tmp_path):
     (tmp_path / "empty.csv").write_text(",".join(SCALING_FIELDS) + "\n")
     with pytest.raises(ValueError, match="empty.csv holds no runs"):
         scaling_report(tmp_path / "empty.csv", tmp_path / "img")
+
+
+OLD_FIELDS = SCALING_FIELDS[: SCALING_FIELDS.index("loadavg_end") + 1]  # the columns before the drop's
+
+
+def test_a_run_appended_to_a_csv_of_the_old_columns_keeps_the_old_runs_and_reads_back_by_name(tmp_path):
+    csv_path = tmp_path / "runs.csv"
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=OLD_FIELDS)
+        writer.writeheader()
+        writer.writerow(
+            {k: {"rows": "1000000", "e2e_s": "401.65", "at": "old"}.get(k, "2") for k in OLD_FIELDS}
+        )
+
+    append_record(
+        csv_path,
+        {
+            **{k: "3" for k in OLD_FIELDS},
+            "rows": "200000",
+            "at": "new",
+            "drop_rows": 100000,
+            "drop_s": 41.5,
+            "drop_freshness_s": 30.2,
+            "drop_duckdb_s": 0.83,
+            "drop_x_duckdb": 50.0,
+            "drop_rows_ok": True,
+        },
+    )
+
+    with csv_path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == SCALING_FIELDS
+        old, new = list(reader)
+    assert (old["at"], old["rows"], old["e2e_s"], old["drop_s"], old["drop_x_duckdb"]) == (
+        "old",
+        "1000000",
+        "401.65",
+        "",
+        "",
+    )
+    assert (new["at"], new["drop_rows"], new["drop_s"], new["drop_x_duckdb"], new["drop_rows_ok"]) == (
+        "new",
+        "100000",
+        "41.5",
+        "50.0",
+        "True",
+    )
+
+    md, _ = scaling_report(csv_path, tmp_path / "img")
+    lines = md.read_text().splitlines()
+    header = [h.strip() for h in lines[1].strip("|").split("|")]
+    by_rows = {r.split(" | ")[0]: [c.strip() for c in r.strip("|").split("|")] for r in lines[3:]}
+    col = header.index("drop / DuckDB")
+    assert by_rows["| 1,000,000"][col] == "-" and by_rows["| 200,000"][col] == "50.0"
+
+
+def test_a_csv_with_columns_the_bench_does_not_know_is_left_as_it_is(tmp_path):
+    csv_path = tmp_path / "runs.csv"
+    csv_path.write_text("rows,mystery\n1,2\n")
+
+    with pytest.raises(ValueError, match="mystery"):
+        append_record(csv_path, {k: "1" for k in SCALING_FIELDS})
+    assert csv_path.read_text() == "rows,mystery\n1,2\n"
