@@ -22,6 +22,7 @@ AGG_TABLES = (
     "agg_trips_zone_pair",
     "agg_trips_hourly_profile",
     "agg_trip_speed_distribution",
+    "agg_cbd_fee_daily",
 )
 # The pre-aggregate files of sql/load (04x_agg_*.sql); the other sql/load files load the lake (sql_load.py).
 AGG_FILES = "04?_agg_*.sql"
@@ -53,47 +54,57 @@ def _row(cursor: psycopg.Cursor) -> tuple:
 
 
 def _check(conn: psycopg.Connection, month: str, schema: str) -> dict[str, int]:
-    """Trip count and revenue of every month-level aggregate must equal fct_trips' for the month."""
+    """Trip count and revenue (agg_cbd_fee_daily: congestion fee) of every aggregate must equal fct_trips'
+    for the month."""
     start, end = Month.parse(month).bounds()
 
     def table(name: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
 
     # One scan of the month's facts serves every check.
-    count, revenue, with_speed = (
+    count, revenue, with_speed, fee = (
         conn.execute(
             sql.SQL(
-                "SELECT count(*), sum(total_amount), count(avg_speed_mph) FROM {}"
+                "SELECT count(*), sum(total_amount), count(avg_speed_mph), sum(cbd_congestion_fee) FROM {}"
                 " WHERE pickup_date >= %s AND pickup_date < %s"
             ).format(table("fct_trips")),
             [start, end],
         ).fetchone()
         or ()
     )
-    fct = (count, revenue)
+    by_day = ("pickup_date >= %s AND pickup_date < %s", [start, end])
+    # table: (its trip count, its money sum, fct_trips' money sum for the month, its month filter)
     checks = {
-        "agg_trips_daily": (
+        "agg_trips_daily": ("sum(trip_count)", "sum(total_revenue)", revenue, *by_day),
+        "agg_trips_zone_pair": (
             "sum(trip_count)",
-            "sum(total_revenue)",
-            "pickup_date >= %s AND pickup_date < %s",
-            [start, end],
+            "sum(total_amount_sum)",
+            revenue,
+            "month_start = %s",
+            [start],
         ),
-        "agg_trips_zone_pair": ("sum(trip_count)", "sum(total_amount_sum)", "month_start = %s", [start]),
-        "agg_trips_hourly_profile": ("sum(trip_count)", "sum(total_amount_sum)", "month_start = %s", [start]),
+        "agg_trips_hourly_profile": (
+            "sum(trip_count)",
+            "sum(total_amount_sum)",
+            revenue,
+            "month_start = %s",
+            [start],
+        ),
+        "agg_cbd_fee_daily": ("sum(trip_count)", "sum(total_fee)", fee, *by_day),
     }
-    for name, (count, revenue, where, params) in checks.items():
+    for name, (trips, money, fct_money, where, params) in checks.items():
         got = (
             conn.execute(
-                sql.SQL(f"SELECT coalesce({count}, 0), {revenue} FROM {{}} WHERE {where}").format(
-                    table(name)
-                ),
+                sql.SQL(f"SELECT coalesce({trips}, 0), {money} FROM {{}} WHERE {where}").format(table(name)),
                 params,
             ).fetchone()
             or ()
         )
-        if (int(got[0]), got[1]) != (int(fct[0]), fct[1]):
+        if (int(got[0]), got[1]) != (int(count), fct_money):
+            measure = "congestion fee" if name == "agg_cbd_fee_daily" else "revenue"
             raise AggregateBuildError(
-                f"{schema}.{name} for {month}: {got[0]} trips / {got[1]} revenue, fct_trips has {fct[0]} / {fct[1]}"
+                f"{schema}.{name} for {month}: {got[0]} trips / {got[1]} {measure},"
+                f" fct_trips has {count} / {fct_money}"
             )
     speeds = (
         conn.execute(
@@ -112,7 +123,7 @@ def _check(conn: psycopg.Connection, month: str, schema: str) -> dict[str, int]:
         )
     rows = {}
     for name in AGG_TABLES:
-        where, params = checks.get(name, (None, None, "month_start = %s", [start]))[2:]
+        where, params = checks.get(name, (None, None, None, "month_start = %s", [start]))[3:]
         query = sql.SQL(f"SELECT count(*) FROM {{}} WHERE {where}").format(table(name))
         rows[name] = _row(conn.execute(query, params))[0]
     return rows
@@ -126,7 +137,7 @@ def build_aggregates(
 
     Returns {"rows": {table: rows for the month}, "seconds": build time}. Idempotent per month.
     Raises AggregateBuildError (everything rolled back) when a statement fails or a built table's
-    trip count or revenue differs from fct_trips'. The caller ANALYZEs the tables afterwards.
+    trip count or money (revenue, congestion fee) differs from fct_trips'. The caller ANALYZEs the tables afterwards.
     """
     Month.parse(month)  # a malformed month is a clear error before anything runs
     schema = check_schema(schema)

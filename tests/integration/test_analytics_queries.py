@@ -618,6 +618,7 @@ def test_congestion_fee(wh):
 
         wh.execute("""UPDATE taxi.fct_trips SET cbd_congestion_fee = CASE WHEN pu_borough = 'Manhattan'
                       AND pickup_hour BETWEEN 5 AND 20 THEN 0.75 ELSE 0.00 END WHERE pickup_date < '2023-12-01'""")
+        build_aggregates(wh, MONTH)  # as the month's load does after its fct_trips
         charged = [t for t in NOV if fee(t) > 0]
         assert 0 < len(charged) < len(NOV)
         exp = (
@@ -696,5 +697,14 @@ def test_validation_queries_name_what_is_broken(wh):
         assert [r[0] for r in validate(wh, "daily_summary_matches_fct_trips")] == [date(2023, 11, 5)]
         n61 = sum(61 in (t["pu_location_id"], t["do_location_id"]) for t in NOV)
         assert validate(wh, "fct_trips_integrity") == [("zones_in_dim_zone", n61)]
+        # a cent of congestion fee on a day where no trip records one
+        wh.execute(
+            "UPDATE taxi.agg_cbd_fee_daily SET total_fee = COALESCE(total_fee, 0) + 0.01"
+            " WHERE pickup_date = '2023-11-05'"
+        )
+        assert validate(wh, "preaggregates_match_fct_trips") == [
+            ("agg_cbd_fee_daily", date(2023, 11, 5), "fee_cents", 0, 1)
+        ]
         raise psycopg.Rollback(tx)  # the breakage stays in this test
     assert validate(wh, "curated_matches_fct_trips") == []
+    assert validate(wh, "preaggregates_match_fct_trips") == []

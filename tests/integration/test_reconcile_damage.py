@@ -238,6 +238,26 @@ def test_each_damage_fails_validate_naming_layer_day_and_difference_and_passes_w
             (fct_day,),
         )
 
+    fee_before: list = []
+
+    def damage_fee_preaggregate():
+        # a cent of congestion fee on the day (2021: no trip records one, the day's sum is NULL)
+        with psycopg.connect(s.warehouse_admin_dsn) as conn:
+            fee_before[:] = conn.execute(
+                "SELECT total_fee FROM taxi.agg_cbd_fee_daily WHERE pickup_date = %s::date", (fct_day,)
+            ).fetchone()
+        sql(
+            "UPDATE taxi.agg_cbd_fee_daily SET total_fee = COALESCE(total_fee, 0) + 0.01 WHERE pickup_date = %s::date",
+            (fct_day,),
+        )
+        return fct_day, ["preaggregates_match_fct_trips", "agg_cbd_fee_daily", "measure=fee_cents"]
+
+    def undo_fee_preaggregate():
+        sql(
+            "UPDATE taxi.agg_cbd_fee_daily SET total_fee = %s WHERE pickup_date = %s::date",
+            (fee_before[0], fct_day),
+        )
+
     raw_prefix = paths.raw_month_prefix(s.dataset, MONTH)
     raw_file = next(k for k in lake.keys(raw_prefix))
 
@@ -266,6 +286,12 @@ def test_each_damage_fails_validate_naming_layer_day_and_difference_and_passes_w
         Damage("warehouse fct_trips", "alter an amount in fct_trips", alter_fct_amount, undo_fct_amount),
         Damage("curated", "drop a curated row", curated_drop_row, restore),
         Damage("warehouse pre-aggregates", "damage a pre-aggregate", damage_preaggregate, undo_preaggregate),
+        Damage(
+            "warehouse pre-aggregates",
+            "add a cent to a day's congestion fee pre-aggregate",
+            damage_fee_preaggregate,
+            undo_fee_preaggregate,
+        ),
         Damage("raw", "leave a stray x.PARQUET in raw", stray_raw_upper, restore),
         Damage("raw", "leave a stray file in a nested raw folder", stray_raw_nested, restore),
     ]

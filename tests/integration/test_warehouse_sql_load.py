@@ -40,6 +40,7 @@ NATIVE_DB = "taxilab_sqlload_native"
 # The month's filter per table (fct_trips and dim_date by date, curated by pickup_month, aggregates by
 # date or month_start); dim_zone and the code tables are replaced whole.
 START, END = Month.parse(MONTH).bounds()
+DAILY_AGG_TABLES = ("agg_trips_daily", "agg_cbd_fee_daily")  # one row per pickup_date; the others per month
 WHERE = {
     "fct_trips": ("pickup_date >= %s AND pickup_date < %s", [START, END]),
     **{t: ("pickup_month = %s", [MONTH]) for t in CURATED},
@@ -47,8 +48,8 @@ WHERE = {
     "dim_zone": ("true", []),
     "dim_payment_type": ("true", []),
     "dim_rate_code": ("true", []),
-    "agg_trips_daily": ("pickup_date >= %s AND pickup_date < %s", [START, END]),
-    **{t: ("month_start = %s", [START]) for t in AGG_TABLES if t != "agg_trips_daily"},
+    **{t: ("pickup_date >= %s AND pickup_date < %s", [START, END]) for t in DAILY_AGG_TABLES},
+    **{t: ("month_start = %s", [START]) for t in AGG_TABLES if t not in DAILY_AGG_TABLES},
 }
 TABLES = ["fct_trips", *CURATED, *DIM_TABLES, *AGG_TABLES]
 
