@@ -64,39 +64,71 @@ SCALING_FIELDS = [
     "drop_duckdb_s",
     "drop_x_duckdb",
     "drop_rows_ok",
+    # Added with PSS sampling (PeakMemory): the whole lab's peak, each shared page counted once.
+    "peak_whole_pss_mb",
 ]
 
 
 class PeakMemory:
-    """Samples the resident memory of this process and all its children (the Spark JVM) every 0.2 s;
-    also the embedded services (moto, PostgreSQL), which are separate process trees."""
+    """Samples the memory of this process and all its children (the Spark JVM) every 0.2 s, and of the
+    embedded services (moto, PostgreSQL), which are separate process trees. Two measures: RSS per tree (a
+    page shared by several processes, such as PostgreSQL's shared buffers mapped by every backend, counts
+    once per process) and PSS (each shared page split between the processes mapping it, so summing over
+    processes counts it once): `peak_whole_pss` is the highest sum over all of them at one instant, the
+    figure the 8 GB target is judged on."""
 
-    def __init__(self, extra_pids: list[int] | None = None):
+    def __init__(self, extra_pids: list[int] | None = None, interval_s: float = 0.2, pss_every: int = 5):
         self.extra = extra_pids or []
+        self.interval_s = interval_s
+        # PSS reads /proc/<pid>/smaps_rollup, which walks the page tables: ~10-100 ms a sample with a
+        # JVM of several GB, so it is taken every `pss_every`-th sample (1 s by default), RSS every one.
+        self.pss_every = pss_every
         self.peak_lab = 0
         self.peak_services = 0
+        self.peak_lab_pss = 0
+        self.peak_services_pss = 0
+        self.peak_whole_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _tree_rss(self, pid: int) -> int:
+    @staticmethod
+    def _tree(pid: int, pss: bool) -> tuple[int, int]:
+        """(RSS, PSS or 0) summed over the process `pid` and its descendants; processes gone meanwhile
+        count 0."""
         try:
             p = psutil.Process(pid)
             procs = [p, *p.children(recursive=True)]
         except psutil.Error:
-            return 0
-        total = 0
+            return 0, 0
+        rss = shared_once = 0
         for q in procs:
             try:
-                total += q.memory_info().rss
+                if pss:
+                    full = q.memory_full_info()  # /proc/<pid>/smaps_rollup
+                    rss, shared_once = rss + full.rss, shared_once + full.pss
+                else:
+                    rss += q.memory_info().rss
             except psutil.Error:
-                pass
-        return total
+                continue
+        return rss, shared_once
+
+    def sample(self, pss: bool = True) -> None:
+        lab_rss, lab_pss = self._tree(os.getpid(), pss)
+        services = [self._tree(p, pss) for p in self.extra]
+        services_rss, services_pss = sum(r for r, _ in services), sum(p for _, p in services)
+        self.peak_lab = max(self.peak_lab, lab_rss)
+        self.peak_services = max(self.peak_services, services_rss)
+        if pss:
+            self.peak_lab_pss = max(self.peak_lab_pss, lab_pss)
+            self.peak_services_pss = max(self.peak_services_pss, services_pss)
+            self.peak_whole_pss = max(self.peak_whole_pss, lab_pss + services_pss)
 
     def _run(self):
+        n = 0
         while not self._stop.is_set():
-            self.peak_lab = max(self.peak_lab, self._tree_rss(os.getpid()))
-            self.peak_services = max(self.peak_services, sum(self._tree_rss(p) for p in self.extra))
-            self._stop.wait(0.2)
+            self.sample(pss=n % self.pss_every == 0)
+            n += 1
+            self._stop.wait(self.interval_s)
 
     def __enter__(self):
         self._thread.start()
@@ -105,6 +137,7 @@ class PeakMemory:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        self.sample()  # the last state counts too
 
 
 def _service_pids(settings) -> list[int]:
@@ -399,7 +432,7 @@ def run_bench(
     e2e_x = e2e / duck
     spark_x = spark_work / duck
     warehouse_x = stages["warehouse"] / copy_ref["seconds"]
-    peak_all_mb = (mem.peak_lab + mem.peak_services) / 1e6
+    peak_all_mb = mem.peak_whole_pss / 1e6
 
     t = Table(
         title=f"benchmark: {rows:,} trips, {month} (load average {load_start:.2f} at start, {load_end:.2f} at end)",
@@ -437,11 +470,21 @@ def run_bench(
         f"<= {TARGET_WAREHOUSE_X_COPY:g}x",
         _verdict(warehouse_x, TARGET_WAREHOUSE_X_COPY),
     )
-    t.add_row("peak RSS, lab process + Spark JVM (MB)", f"{mem.peak_lab / 1e6:,.0f}", "", "")
-    t.add_row("peak RSS, moto + PostgreSQL (MB)", f"{mem.peak_services / 1e6:,.0f}", "", "")
+    t.add_row(
+        "peak RSS / PSS, lab process + Spark JVM (MB)",
+        f"{mem.peak_lab / 1e6:,.0f} / {mem.peak_lab_pss / 1e6:,.0f}",
+        "",
+        "",
+    )
+    t.add_row(
+        "peak RSS / PSS, moto + PostgreSQL (MB)",
+        f"{mem.peak_services / 1e6:,.0f} / {mem.peak_services_pss / 1e6:,.0f}",
+        "",
+        "",
+    )
     at_30m = rows >= ROWS_30M
     t.add_row(
-        "peak RSS, whole lab (MB)",
+        "peak PSS, whole lab at one instant (MB)",
         f"{peak_all_mb:,.0f}",
         f"< {TARGET_PEAK_LAB_MB_AT_30M:,.0f} at 30M",
         _verdict(peak_all_mb, TARGET_PEAK_LAB_MB_AT_30M)
@@ -543,6 +586,7 @@ def run_bench(
         "warehouse_x_copy": round(warehouse_x, 2),
         "peak_lab_mb": round(mem.peak_lab / 1e6),
         "peak_services_mb": round(mem.peak_services / 1e6),
+        "peak_whole_pss_mb": round(mem.peak_whole_pss / 1e6),
         "loadavg_start": round(load_start, 2),
         "loadavg_end": round(load_end, 2),
         **(
@@ -592,6 +636,7 @@ def scaling_report(csv_path: Path, out_dir: Path) -> tuple[Path, Path]:
         ("warehouse_x_copy", "warehouse / COPY"),
         ("peak_lab_mb", "peak lab+JVM (MB)"),
         ("peak_services_mb", "peak services (MB)"),
+        ("peak_whole_pss_mb", "peak PSS whole lab (MB)"),
         ("drop_s", "daily drop (s)"),
         ("drop_x_duckdb", "drop / DuckDB"),
         ("loadavg_start", "load avg"),
@@ -626,12 +671,18 @@ def scaling_report(csv_path: Path, out_dir: Path) -> tuple[Path, Path]:
         ax_t.plot(x, [float(r[key]) for r in runs], marker="o", label=label)
     ax_t.set(xscale="log", yscale="log", xlabel="trips", ylabel="seconds", title="time against rows")
     ax_t.legend(fontsize=8)
-    for key, label in [("peak_lab_mb", "lab + Spark JVM"), ("peak_services_mb", "moto + PostgreSQL")]:
-        ax_m.plot(x, [float(r[key]) for r in runs], marker="o", label=label)
+    for key, label in [
+        ("peak_lab_mb", "lab + Spark JVM (RSS)"),
+        ("peak_services_mb", "moto + PostgreSQL (RSS)"),
+        ("peak_whole_pss_mb", "whole lab (PSS, one instant)"),
+    ]:
+        measured = [(n, float(r[key])) for n, r in zip(x, runs, strict=True) if r.get(key)]
+        if measured:  # runs recorded before a column existed have none
+            ax_m.plot(*zip(*measured, strict=True), marker="o", label=label)
     ax_m.axhline(
         TARGET_PEAK_LAB_MB_AT_30M, color="grey", linestyle="--", label="8 GB target (whole lab, 30M)"
     )
-    ax_m.set(xscale="log", xlabel="trips", ylabel="peak RSS (MB)", title="peak memory against rows")
+    ax_m.set(xscale="log", xlabel="trips", ylabel="peak memory (MB)", title="peak memory against rows")
     ax_m.legend(fontsize=8)
     loads = ", ".join(f"{int(r['rows']):,}: {float(r['loadavg_start']):.1f}" for r in runs)
     fig.suptitle(f"make bench-scaling; load average at the start of each run ({loads})", fontsize=9)
