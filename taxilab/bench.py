@@ -258,18 +258,22 @@ def _fct_rows(settings, dates: list, source_file: str) -> tuple[int, int]:
 
 def remove_bench_drops(settings, month: str) -> list[str]:
     """Delete the drop files an earlier bench run landed in the month's raw prefix (DROP_MARKER in their
-    name), so the month's whole run reads the month file alone. Returns the deleted keys."""
+    name), so the month's whole run reads the month file alone. Returns the deleted keys; none on a fresh lab
+    whose bucket the run has yet to create."""
     from spark_jobs.io import paths
     from taxilab.core.clients import client
 
     s3 = client("s3", settings)
     prefix = paths.raw_month_prefix(settings.dataset, month)
-    keys = [
-        o["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix)
-        for o in page.get("Contents", [])
-        if DROP_MARKER in o["Key"].rsplit("/", 1)[-1]
-    ]
+    try:
+        keys = [
+            o["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix)
+            for o in page.get("Contents", [])
+            if DROP_MARKER in o["Key"].rsplit("/", 1)[-1]
+        ]
+    except s3.exceptions.NoSuchBucket:
+        return []
     for k in keys:
         s3.delete_object(Bucket=settings.bucket, Key=k)
     return keys

@@ -60,3 +60,11 @@ def test_a_drop_is_timed_to_queryable_against_duckdb_and_its_warehouse_rows_are_
     assert sorted(remove_bench_drops(s, MONTH)) == sorted([m["key"], again["key"]])
     left = [o["Key"] for o in s3.list_objects_v2(Bucket=s.bucket, Prefix=prefix).get("Contents", [])]
     assert left == [prefix + "yellow_tripdata_2020-07-02.parquet"]
+
+
+def test_on_a_fresh_lab_without_its_bucket_there_is_no_earlier_drop_to_remove(lab_settings):
+    import uuid
+
+    s = lab_settings.model_copy(update={"bucket": f"taxilab-benchdrop-none-{uuid.uuid4().hex[:8]}"})
+
+    assert remove_bench_drops(s, MONTH) == []
